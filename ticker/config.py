@@ -1,0 +1,81 @@
+"""Settings: one frozen object, read from the environment (``TICKER_*``) and CLI flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where things live.
+    database_url: str = "sqlite+aiosqlite:///ticker.db"
+    redis_url: str | None = None  # None: the in-process broker (single process only)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None  # our own origin as readers see it; default http://host:port
+    secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    site_name: str = "Ticker"
+    auto_migrate: bool = True  # `serve` upgrades the schema at start-up
+
+    # HTTP limits.
+    max_body_bytes: int = 64 * 1024
+    max_entry_chars: int = 10_000
+    idempotency_ttl_seconds: int = 24 * 3600
+
+    # Websocket limits and timings.
+    max_connections: int = 50_000
+    ws_max_message_bytes: int = 4096
+    max_subscriptions: int = 20
+    send_buffer_bytes: int = 256 * 1024  # a reader whose unsent bytes pass this is closed (4000) and resumes
+    join_buffer_events: int = 1000  # live events held for a reader while it catches up
+    ping_interval: float = 20.0
+    ping_timeout: float = 20.0
+
+    # Resume.
+    node_history: int = 256  # frames each node keeps per incident for cheap resumes
+    broker_history: int = 10_000  # approximate MAXLEN of each Redis stream
+    max_replay: int = 1_000  # a reader further behind gets a snapshot instead
+
+    # Relay.
+    relay_sweep_seconds: float = 1.0
+    relay_batch: int = 500
+
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read ``TICKER_<FIELD>`` variables; explicit overrides (CLI flags) win over the environment."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"TICKER_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f.name, str(f.type), raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _parse(name: str, type_name: str, raw: str) -> Any:
+    try:
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            return float(raw)
+        if type_name == "bool":
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+    except ValueError:
+        raise ValueError(f"TICKER_{name.upper()}={raw!r} is not a valid {type_name}") from None
+    return raw
