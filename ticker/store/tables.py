@@ -119,7 +119,7 @@ class Event(Base):
 
     __tablename__ = "events"
     __table_args__ = (
-        UniqueConstraint("incident_id", "seq", name="uq_events_incident_id_seq"),
+        UniqueConstraint("topic", "seq", name="uq_events_topic_seq"),
         Index(
             "ix_events_unpublished",
             "incident_id",

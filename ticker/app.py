@@ -1,0 +1,118 @@
+"""The composition root: wires the store, broker, hub and relay, and the routes over them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from ticker.broker import Broker, broker_for
+from ticker.config import Settings
+from ticker.exceptions import APIError
+from ticker.http import api, pages
+from ticker.http.errors import api_error, http_error
+from ticker.http.limits import BodyLimit
+from ticker.http.live import live
+from ticker.hub import Hub
+from ticker.logs import log_event
+from ticker.relay import Relay
+from ticker.services import Services, services
+from ticker.store.migrate import upgrade
+from ticker.store.sql import Store
+from ticker.transport import SEND_BUFFER_STATE
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+
+
+async def healthz(request: Request) -> JSONResponse:
+    svc = services(request)
+    body: dict[str, Any] = {
+        "broker": svc.broker.describe(),
+        "listening": svc.hub.listening,
+        "relay_healthy": svc.relay.healthy,
+        "published": svc.relay.published,
+        **svc.hub.stats(),
+    }
+    healthy = svc.hub.listening and svc.relay.healthy
+    return JSONResponse(
+        {"status": "ok" if healthy else "degraded", **body}, status_code=200 if healthy else 503
+    )
+
+
+async def _janitor(store: Store, ttl_seconds: int) -> None:
+    while True:
+        try:
+            removed = await store.expire_idempotency_keys(ttl_seconds)
+            if removed:
+                log_event("idempotency_keys_expired", removed=removed)
+        except Exception as exc:  # the store may be briefly away; try again next round
+            log_event("janitor_failed", error=repr(exc))
+        await asyncio.sleep(min(3600, max(1, ttl_seconds // 4)))
+
+
+def create_app(
+    settings: Settings | None = None, *, broker: Broker | None = None, store: Store | None = None
+) -> Starlette:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        if settings.auto_migrate:
+            await upgrade(settings.database_url)
+        node_store = store or Store(settings.database_url)
+        node_broker = broker or broker_for(settings.redis_url, history=settings.broker_history)
+        hub = Hub(settings, node_broker, node_store)
+        relay = Relay(
+            node_store, node_broker, sweep_seconds=settings.relay_sweep_seconds, batch=settings.relay_batch
+        )
+        app.state.services = Services(settings, node_store, node_broker, hub, relay)
+        hub.start()
+        relay.start()
+        janitor = asyncio.get_running_loop().create_task(
+            _janitor(node_store, settings.idempotency_ttl_seconds)
+        )
+        log_event(
+            "node_started",
+            broker=node_broker.describe(),
+            database=node_store.write_engine.url.get_backend_name(),
+        )
+        try:
+            yield {SEND_BUFFER_STATE: settings.send_buffer_bytes}
+        finally:
+            janitor.cancel()
+            await relay.stop()
+            await hub.stop()
+            if broker is None:
+                await node_broker.close()
+            if store is None:
+                await node_store.close()
+            log_event("node_stopped")
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        WebSocketRoute("/live", live),
+        *api.routes(),
+        *pages.routes(),
+        Mount("/static", StaticFiles(directory=WEB / "static"), name="static"),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
+        exception_handlers={APIError: api_error, HTTPException: http_error},
+    )
+
+
+def create_app_from_env() -> Starlette:
+    """Factory for ``uvicorn --factory`` and ``ticker serve --workers N``: settings come from TICKER_*."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,151 @@
+"""Redis Streams broker: one stream per incident, entry ids taken from seq, approximate MAXLEN.
+
+Explicit ids make publishing idempotent: Redis refuses an id at or below the stream's top, so a relay that
+publishes an event twice (after a crash, or two nodes at once) cannot add a twin.
+
+Blocking reads use a connection of their own, never one from the command pool: a cancelled or timed-out
+XREAD leaves its reply unread on the socket, so that connection is thrown away, not reused. The socket
+timeout is longer than the block time, so a dead peer (a stalled network, a frozen Redis) raises instead of
+hanging the listener forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError, ResponseError
+
+from ticker.events import Message
+from ticker.exceptions import BrokerUnavailable
+
+PREFIX = "ticker:incident:"
+FIELD = b"d"
+
+
+def stream_key(topic: str) -> str:
+    return PREFIX + topic
+
+
+def _seq(entry_id: bytes) -> int:
+    return int(entry_id.split(b"-", 1)[0])
+
+
+class RedisBroker:
+    def __init__(self, url: str, *, history: int = 10_000, command_timeout: float = 5.0) -> None:
+        self.url = url
+        self.history_length = history
+        self.command_timeout = command_timeout
+        self._wake_key = f"ticker:wake:{uuid.uuid4().hex}"
+        self._commands = self._client(command_timeout)
+        self._reader: aioredis.Redis | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _client(self, socket_timeout: float, single: bool = False) -> aioredis.Redis:
+        return aioredis.from_url(
+            self.url,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=2.0,
+            retry=Retry(NoBackoff(), 0),
+            single_connection_client=single,
+        )
+
+    async def close(self) -> None:
+        await self._drop_reader()
+        try:
+            await self._commands.delete(self._wake_key)
+        except RedisError:
+            pass
+        await self._commands.aclose()
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        if not messages:
+            return
+        pipe = self._commands.pipeline(transaction=False)
+        for m in messages:
+            pipe.xadd(
+                stream_key(m.topic),
+                {FIELD: m.payload},
+                id=f"{m.seq}-0",
+                maxlen=self.history_length,
+                approximate=True,
+            )
+        try:
+            results = await pipe.execute(raise_on_error=False)
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(f"publish failed: {exc!r}") from exc
+        for result in results:
+            if isinstance(result, ResponseError) and "equal or smaller" in str(result):
+                continue  # already published: the explicit id keeps it single
+            if isinstance(result, Exception):
+                raise BrokerUnavailable(f"publish failed: {result!r}")
+
+    async def history(self, topic: str, after: int, limit: int) -> list[Message]:
+        try:
+            entries = await self._commands.xrange(stream_key(topic), min=f"({after}-0", max="+", count=limit)
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(f"history failed: {exc!r}") from exc
+        return [Message(topic, _seq(entry_id), fields[FIELD]) for entry_id, fields in entries]
+
+    async def read(self, positions: Mapping[str, int], timeout: float) -> list[Message]:
+        streams: dict[Any, Any] = {stream_key(t): f"{seq}-0" for t, seq in positions.items()}
+        streams[self._wake_key] = "$"
+        if self._reader is None:
+            self._reader = self._client(timeout + self.command_timeout, single=True)
+        try:
+            reply = await self._reader.xread(streams, count=1000, block=max(1, int(timeout * 1000)))
+        except BaseException as exc:
+            await self._drop_reader()
+            if isinstance(exc, RedisError | OSError):
+                raise BrokerUnavailable(f"read failed: {exc!r}") from exc
+            raise
+        return [
+            Message(key.decode()[len(PREFIX) :], _seq(entry_id), fields[FIELD])
+            for key, entries in _streams(reply)
+            if key.startswith(PREFIX.encode())
+            for entry_id, fields in entries
+        ]
+
+    def wake(self) -> None:
+        # A lost wake only delays a new topic's first events by one block timeout.
+        task = asyncio.get_running_loop().create_task(self._wake())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _wake(self) -> None:
+        try:
+            await self._commands.xadd(self._wake_key, {b"w": b"1"}, maxlen=1, approximate=False)
+            await self._commands.expire(self._wake_key, 3600)
+        except RedisError:
+            pass
+
+    async def _drop_reader(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            try:
+                await reader.aclose()
+            except (RedisError, OSError):
+                pass
+
+    def describe(self) -> str:
+        return "redis"
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._commands.ping())
+        except (RedisError, OSError):
+            return False
+
+
+def _streams(reply: Any) -> list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]:
+    """XREAD's reply as (key, entries) pairs, whether the server spoke RESP2 (a list) or RESP3 (a map)."""
+    if not reply:
+        return []
+    if isinstance(reply, dict):
+        return list(reply.items())
+    return [(key, entries) for key, entries in reply]

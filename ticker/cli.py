@@ -1,0 +1,205 @@
+"""The ``ticker`` command. It only forwards: settings resolve in ticker.config, work happens in the modules."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from ticker.config import Settings
+from ticker.store.accounts import add_user, create_token, user_by_name
+from ticker.store.migrate import upgrade
+from ticker.store.sql import Store
+
+T = TypeVar("T")
+
+
+def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    base: Settings = ctx.obj
+    return base.replace(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+    async def run() -> T:
+        await upgrade(settings.database_url)
+        store = Store(settings.database_url)
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+@click.group(context_settings={"auto_envvar_prefix": "TICKER", "help_option_names": ["-h", "--help"]})
+@click.option(
+    "--database-url", help="SQLAlchemy URL [TICKER_DATABASE_URL; default sqlite+aiosqlite:///ticker.db]"
+)
+@click.option("--redis-url", help="Redis URL; unset: the in-process broker [TICKER_REDIS_URL]")
+@click.pass_context
+def main(ctx: click.Context, database_url: str | None, redis_url: str | None) -> None:
+    """Ticker: live-update incident tickers for newsrooms."""
+    try:
+        ctx.obj = Settings.from_env(database_url=database_url, redis_url=redis_url)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@main.command()
+@click.option("--host", help="Address to listen on [127.0.0.1]")
+@click.option("--port", type=int, help="Port [8000]")
+@click.option(
+    "--workers", type=int, default=1, show_default=True, help="Processes (needs Redis when above 1)"
+)
+@click.option("--demo", is_flag=True, help="Create a demo incident and reporter first")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int, demo: bool) -> None:
+    """Run a node."""
+    from ticker.server import serve as run_server
+
+    settings = _settings(ctx, host=host, port=port)
+    if settings.auto_migrate:
+        asyncio.run(upgrade(settings.database_url))
+    if demo:
+        _demo(settings)
+    run_server(settings.replace(auto_migrate=False), workers=workers)
+
+
+@main.command()
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    """Create a demo incident (a police chase) and a reporter, and print the reader URL and a token."""
+    _demo(_settings(ctx))
+
+
+def _demo(settings: Settings) -> None:
+    from ticker.demo import create_demo
+
+    url, token, slug = _with_store(settings, lambda store: create_demo(store, settings))
+    click.echo(f"Reader page:  {url}")
+    click.echo(f"Reporter token (shown once): {token}")
+    click.echo("Post an update:")
+    click.echo(f"  ticker post {slug} 'Polisen har stoppat bilen.' --token {token}")
+
+
+@main.group()
+def user() -> None:
+    """Manage users."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--display-name", help="Byline shown to readers [NAME]")
+@click.option("--role", type=click.Choice(["admin", "editor", "reporter", "contributor"]), default="reporter")
+@click.option("--password", help="Password for the newsroom login (prompted for with --ask-password)")
+@click.pass_context
+def user_add(
+    ctx: click.Context, name: str, display_name: str | None, role: str, password: str | None
+) -> None:
+    """Create a user."""
+    account = _with_store(_settings(ctx), lambda s: add_user(s, name, display_name or name, role, password))
+    click.echo(f"user {account.name} ({account.role}) created")
+
+
+@main.group()
+def token() -> None:
+    """Manage API tokens."""
+
+
+@token.command("create")
+@click.option("--user", "user_name", required=True, help="The user the token acts as")
+@click.option("--label", default="", help="What the token is for")
+@click.pass_context
+def token_create(ctx: click.Context, user_name: str, label: str) -> None:
+    """Create an API token; it is printed once, on the last line."""
+
+    async def work(store: Store) -> str:
+        return await create_token(store, await user_by_name(store, user_name), label)
+
+    click.echo(_with_store(_settings(ctx), work))
+
+
+def _api(url: str, token: str, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        url.rstrip("/") + path,
+        data=json.dumps(body).encode(),
+        method=method,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Idempotency-Key": str(uuid.uuid4()),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            result: dict[str, Any] = json.loads(response.read())
+            return result
+    except urllib.error.HTTPError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.read().decode(errors='replace')}") from None
+    except urllib.error.URLError as exc:
+        raise click.ClickException(f"cannot reach {url}: {exc.reason}") from None
+
+
+@main.group()
+def incident() -> None:
+    """Manage incidents (through a running server's API)."""
+
+
+@incident.command("create")
+@click.argument("title")
+@click.option("--summary", default="")
+@click.option("--category", default="")
+@click.option("--location", default="")
+@click.option("--slug")
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The server")
+@click.option("--token", required=True, help="API token [TICKER_TOKEN]", envvar="TICKER_TOKEN")
+def incident_create(
+    title: str, summary: str, category: str, location: str, slug: str | None, url: str, token: str
+) -> None:
+    """Create an incident and print its slug."""
+    body: dict[str, Any] = {"title": title, "summary": summary, "category": category, "location": location}
+    if slug:
+        body["slug"] = slug
+    click.echo(_api(url, token, "POST", "/api/incidents", body)["incident"]["slug"])
+
+
+@main.command()
+@click.argument("slug")
+@click.argument("body")
+@click.option("--label", help="Time label, e.g. 23:00 [now, Europe/Stockholm]")
+@click.option("--key-event", is_flag=True)
+@click.option("--pin", is_flag=True)
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The server")
+@click.option("--token", required=True, help="API token [TICKER_TOKEN]", envvar="TICKER_TOKEN")
+def post(slug: str, body: str, label: str | None, key_event: bool, pin: bool, url: str, token: str) -> None:
+    """Post an entry to an incident."""
+    payload: dict[str, Any] = {"body": body, "key_event": key_event, "pinned": pin}
+    if label:
+        payload["label"] = label
+    result = _api(url, token, "POST", f"/api/incidents/{slug}/entries", payload)
+    click.echo(f"posted entry {result['entry']['id']} as seq {result['seq']}")
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Apply the migrations."""
+    settings = _settings(ctx)
+    asyncio.run(upgrade(settings.database_url))
+    click.echo("database is at the latest schema")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

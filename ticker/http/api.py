@@ -1,0 +1,290 @@
+"""The reporter API (JSON): thin handlers over ticker.store.writes. Reads are public, writes need a token."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from ticker.exceptions import Invalid
+from ticker.http.auth import require_account
+from ticker.sanitize import clean_html
+from ticker.services import services
+from ticker.store.accounts import Account
+from ticker.store.sql import Idempotency, WriteOp
+from ticker.store.views import entry_view, incident_view
+from ticker.store.writes import (
+    Author,
+    create_incident,
+    edit_entry,
+    pin_entry,
+    post_entry,
+    retract_entry,
+    set_status,
+    update_incident,
+)
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+PAGE = 50
+MAX_PAGE = 200
+
+Text = Annotated[str, Field(max_length=2000)]
+Label = Annotated[str, Field(min_length=1, max_length=16)]
+Url = Annotated[str, Field(max_length=500, pattern=r"^https?://\S+$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+
+class IncidentIn(Strict):
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    slug: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")] | None = None
+    summary: Text = ""
+    category: Annotated[str, Field(max_length=60)] = ""
+    location: Annotated[str, Field(max_length=120)] = ""
+    photo_url: Url | None = None
+    photo_credit: Annotated[str, Field(max_length=200)] | None = None
+
+
+class IncidentPatch(Strict):
+    title: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    summary: Text | None = None
+    category: Annotated[str, Field(max_length=60)] | None = None
+    location: Annotated[str, Field(max_length=120)] | None = None
+    photo_url: Url | None = None
+    photo_credit: Annotated[str, Field(max_length=200)] | None = None
+
+
+class EntryIn(Strict):
+    body: str
+    label: Label | None = None
+    key_event: bool = False
+    pinned: bool = False
+
+
+class EntryPatch(Strict):
+    body: str | None = None
+    label: Label | None = None
+    key_event: bool | None = None
+
+
+class RetractIn(Strict):
+    correction: Annotated[str, Field(max_length=1000)] | None = None
+
+
+Model = TypeVar("Model", bound=Strict)
+
+
+async def parse_body(request: Request, model: type[Model]) -> tuple[Model, bytes]:
+    raw = await request.body()
+    if not raw.strip():
+        raw = b"{}"
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise Invalid("body", "the request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise Invalid("body", "the request body must be a JSON object")
+    try:
+        return model.model_validate(data), raw
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "body"
+        raise Invalid(field, f"{field}: {first['msg']}") from None
+
+
+def entry_body(raw: str, max_chars: int) -> str:
+    if len(raw) > max_chars:
+        raise Invalid("body", f"body: at most {max_chars} characters")
+    body = clean_html(raw)
+    if not body:
+        raise Invalid("body", "body: must not be empty")
+    return body
+
+
+def slugify(title: str) -> str:
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:60].strip("-")
+    return slug or "incident"
+
+
+def idempotency(request: Request, account: Account, raw: bytes) -> Idempotency | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 200:
+        raise Invalid("Idempotency-Key", "Idempotency-Key must be 1 to 200 characters")
+    fingerprint = hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + raw).hexdigest()
+    return Idempotency(account.id, key, fingerprint)
+
+
+async def run_write(
+    request: Request, op: WriteOp, account: Account, raw: bytes, status: int = 200
+) -> JSONResponse:
+    svc = services(request)
+    result = await svc.store.write(op, status=status, idem=idempotency(request, account, raw))
+    if result.messages:
+        svc.relay.notify()
+    return JSONResponse(result.body, status_code=result.status)
+
+
+def entry_id(request: Request) -> int:
+    raw = request.path_params["entry_id"]
+    if not raw.isdigit() or len(raw) > 12:
+        raise Invalid("entry_id", "entry id must be a positive integer")
+    return int(raw)
+
+
+# Handlers.
+
+
+async def list_incidents(request: Request) -> JSONResponse:
+    status = request.query_params.get("status")
+    if status not in (None, "live", "closed"):
+        raise Invalid("status", "status must be 'live' or 'closed'")
+    incidents = await services(request).store.incidents(status)
+    return JSONResponse({"incidents": [{**incident_view(i), "seq": i.seq} for i in incidents]})
+
+
+async def post_incident(request: Request) -> JSONResponse:
+    account = await require_account(request)
+    data, raw = await parse_body(request, IncidentIn)
+    fields = data.model_dump(exclude={"slug"})
+    slug = data.slug or await _free_slug(request, slugify(data.title))
+    return await run_write(request, create_incident(slug, fields), account, raw, status=201)
+
+
+async def _free_slug(request: Request, base: str) -> str:
+    taken = await services(request).store.slugs_starting(base)
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+async def get_incident(request: Request) -> JSONResponse:
+    store = services(request).store
+    snapshot = await store.snapshot(request.path_params["slug"], limit=PAGE + 1)
+    entries = snapshot["entries"]
+    more = len(entries) > PAGE
+    return JSONResponse(
+        {**snapshot, "entries": entries[:PAGE], "next": entries[PAGE - 1]["id"] if more else None}
+    )
+
+
+async def list_entries(request: Request) -> JSONResponse:
+    store = services(request).store
+    incident = await store.incident(request.path_params["slug"])
+    before = _int_param(request, "before", None)
+    limit = _int_param(request, "limit", PAGE)
+    if not 1 <= limit <= MAX_PAGE:
+        raise Invalid("limit", f"limit must be 1 to {MAX_PAGE}")
+    entries = await store.entries(incident, before=before, limit=limit + 1)
+    page = entries[:limit]
+    return JSONResponse(
+        {
+            "entries": [entry_view(e, incident.slug) for e in page],
+            "next": page[-1].id if len(entries) > limit else None,
+        }
+    )
+
+
+def _int_param(request: Request, name: str, default: int | None) -> Any:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or len(raw) > 12:
+        raise Invalid(name, f"{name} must be a non-negative integer")
+    return int(raw)
+
+
+async def patch_incident(request: Request) -> JSONResponse:
+    account = await require_account(request)
+    data, raw = await parse_body(request, IncidentPatch)
+    changes = data.model_dump(exclude_unset=True)
+    if not changes:
+        raise Invalid("body", "nothing to change")
+    return await run_write(request, update_incident(request.path_params["slug"], changes), account, raw)
+
+
+def status_handler(status: str) -> Any:
+    async def handler(request: Request) -> JSONResponse:
+        account = await require_account(request)
+        _data, raw = await parse_body(request, Strict)
+        return await run_write(request, set_status(request.path_params["slug"], status), account, raw)
+
+    return handler
+
+
+async def post_entry_handler(request: Request) -> JSONResponse:
+    account = await require_account(request)
+    data, raw = await parse_body(request, EntryIn)
+    settings = services(request).settings
+    op = post_entry(
+        request.path_params["slug"],
+        Author(account.id, account.display_name),
+        entry_body(data.body, settings.max_entry_chars),
+        data.label or datetime.now(STOCKHOLM).strftime("%H:%M"),
+        data.key_event,
+        data.pinned,
+    )
+    return await run_write(request, op, account, raw, status=201)
+
+
+async def patch_entry(request: Request) -> JSONResponse:
+    account = await require_account(request)
+    data, raw = await parse_body(request, EntryPatch)
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if not changes:
+        raise Invalid("body", "nothing to change")
+    if "body" in changes:
+        changes["body"] = entry_body(changes["body"], services(request).settings.max_entry_chars)
+    op = edit_entry(request.path_params["slug"], entry_id(request), changes)
+    return await run_write(request, op, account, raw)
+
+
+async def retract_entry_handler(request: Request) -> JSONResponse:
+    account = await require_account(request)
+    data, raw = await parse_body(request, RetractIn)
+    op = retract_entry(request.path_params["slug"], entry_id(request), data.correction or None)
+    return await run_write(request, op, account, raw)
+
+
+def pin_handler(pinned: bool) -> Any:
+    async def handler(request: Request) -> JSONResponse:
+        account = await require_account(request)
+        _data, raw = await parse_body(request, Strict)
+        op = pin_entry(request.path_params["slug"], entry_id(request), pinned)
+        return await run_write(request, op, account, raw)
+
+    return handler
+
+
+def routes() -> list[BaseRoute]:
+    entry = "/api/incidents/{slug}/entries/{entry_id}"
+    return [
+        Route("/api/incidents", list_incidents, methods=["GET"]),
+        Route("/api/incidents", post_incident, methods=["POST"]),
+        Route("/api/incidents/{slug}", get_incident, methods=["GET"]),
+        Route("/api/incidents/{slug}", patch_incident, methods=["PATCH"]),
+        Route("/api/incidents/{slug}/close", status_handler("closed"), methods=["POST"]),
+        Route("/api/incidents/{slug}/reopen", status_handler("live"), methods=["POST"]),
+        Route("/api/incidents/{slug}/entries", list_entries, methods=["GET"]),
+        Route("/api/incidents/{slug}/entries", post_entry_handler, methods=["POST"]),
+        Route(entry, patch_entry, methods=["PATCH"]),
+        Route(entry + "/retract", retract_entry_handler, methods=["POST"]),
+        Route(entry + "/pin", pin_handler(True), methods=["POST"]),
+        Route(entry + "/unpin", pin_handler(False), methods=["POST"]),
+    ]

@@ -1,0 +1,291 @@
+"""The hub: one per node. Local readers per incident, one listener on the broker, one frame per event.
+
+The fan-out loop writes the once-built frame to each reader's sink in a plain loop: no task, queue or await
+per reader (docs/benchmarks.md measures why). A reader whose unsent bytes pass the bound is closed with
+4000 and resumes from its last seq on another connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from websockets.frames import Frame, Opcode
+
+from ticker.backoff import backoff_delay
+from ticker.broker import Broker
+from ticker.config import Settings
+from ticker.events import Message, dumps
+from ticker.exceptions import BrokerUnavailable, CloseCode, NotFound
+from ticker.logs import log_event
+from ticker.session import Join, ProtocolError, contiguous
+from ticker.store.sql import Store
+
+
+class Sink(Protocol):
+    """A reader's transport, as the hub sees it: it can only write and close."""
+
+    def write(self, frame: bytes) -> bool:
+        """Queue a frame; False when the reader's unsent bytes are over the bound (nothing was written)."""
+
+    def close(self, code: int, reason: str) -> None: ...
+
+
+def text_frame(payload: bytes) -> bytes:
+    return Frame(Opcode.TEXT, payload).serialize(mask=False)
+
+
+@dataclass(eq=False)
+class Reader:
+    sink: Sink
+    topics: dict[str, Topic] = field(default_factory=dict)
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.sink.write(text_frame(dumps(message)))
+
+
+@dataclass(eq=False)
+class Topic:
+    slug: str
+    recent: deque[tuple[int, bytes]]
+    seq: int = 0
+    epoch: str = ""
+    ready: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    live: dict[Reader, None] = field(default_factory=dict)  # an ordered set
+    joining: dict[Reader, Join] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.live and not self.joining
+
+
+class Hub:
+    def __init__(self, settings: Settings, broker: Broker, store: Store) -> None:
+        self.settings = settings
+        self.broker = broker
+        self.store = store
+        self.topics: dict[str, Topic] = {}
+        self.readers: set[Reader] = set()
+        self.listening = False  # health: is the broker answering our reads?
+        self.delivered = 0
+        self._listener: asyncio.Task[None] | None = None
+
+    # Lifecycle.
+
+    def start(self) -> None:
+        self._listener = asyncio.get_running_loop().create_task(self._listen(), name="hub-listener")
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            try:
+                await self._listener
+            except asyncio.CancelledError:
+                pass
+
+    # Readers.
+
+    @property
+    def full(self) -> bool:
+        return len(self.readers) >= self.settings.max_connections
+
+    def connect(self, sink: Sink) -> Reader:
+        reader = Reader(sink)
+        self.readers.add(reader)
+        return reader
+
+    def disconnect(self, reader: Reader) -> None:
+        self.readers.discard(reader)
+        for slug in list(reader.topics):
+            self.unsubscribe(reader, slug)
+
+    def unsubscribe(self, reader: Reader, slug: str) -> None:
+        topic = reader.topics.pop(slug, None)
+        if topic is None:
+            return
+        topic.live.pop(reader, None)
+        topic.joining.pop(reader, None)
+        self._drop_if_empty(topic)
+
+    def _drop_if_empty(self, topic: Topic) -> None:
+        if topic.empty and topic.ready.done() and self.topics.get(topic.slug) is topic:
+            del self.topics[topic.slug]
+            self.broker.wake()
+
+    async def subscribe(self, reader: Reader, slug: str, since: int | None, epoch: str | None) -> None:
+        """Send what the reader missed after ``since``, then live events, with no gap and no twin."""
+        if slug in reader.topics:
+            self.unsubscribe(reader, slug)
+        elif len(reader.topics) >= self.settings.max_subscriptions:
+            raise ProtocolError("too_many_subscriptions", "too many incidents on one connection", "incident")
+        topic = await self._topic(slug)
+        if reader not in self.readers:
+            self._drop_if_empty(topic)
+            return
+        target = topic.seq
+        join = Join(after=target if since is None else since, buffer=[])
+        topic.joining[reader] = join
+        reader.topics[slug] = topic
+        reader.send({"type": "subscribed", "incident": slug, "epoch": topic.epoch, "seq": target})
+        try:
+            if since is not None and await self._needs_snapshot(topic, since, epoch):
+                snapshot = await self.store.snapshot(slug)
+                message = {"type": "snapshot", "incident": slug, **_state(snapshot)}
+                history = [(snapshot["seq"], text_frame(dumps(message)))]
+                sent_upto = snapshot["seq"]
+            elif since is not None and since < target:
+                history = await self._missed(topic, since, target)
+                sent_upto = target
+            else:
+                history, sent_upto = [], join.after
+        except BaseException:
+            self.unsubscribe(reader, slug)
+            raise
+        if topic.joining.get(reader) is not join:
+            return  # gone, or resubscribed, while we fetched
+        sink = reader.sink
+        for _seq, frame in history:
+            sink.write(frame)
+        for _seq, frame in join.finish(sent_upto):
+            sink.write(frame)
+        if join.after == topic.seq:
+            del topic.joining[reader]
+            topic.live[reader] = None
+        # else: the reader is ahead of this node's stream; it turns live when the stream reaches join.after.
+
+    async def _needs_snapshot(self, topic: Topic, since: int, epoch: str | None) -> bool:
+        """Another epoch, too far behind, or ahead of what the store has ever committed."""
+        if epoch not in (None, topic.epoch) or topic.seq - since > self.settings.max_replay:
+            return True
+        return since > topic.seq and since > (await self.store.position(topic.slug))[0]
+
+    # Catch-up sources, cheapest first.
+
+    async def _missed(self, topic: Topic, since: int, target: int) -> list[tuple[int, bytes]]:
+        recent = contiguous(topic.recent, since, target)
+        if recent is not None:
+            return recent
+        try:
+            held = await self.broker.history(topic.slug, since, target - since)
+        except BrokerUnavailable:
+            held = []
+        found = contiguous(((m.seq, m.payload) for m in held), since, target)
+        if found is None:
+            found = contiguous(
+                ((m.seq, m.payload) for m in await self.store.events_after(topic.slug, since, target)),
+                since,
+                target,
+            )
+        if found is None:
+            raise RuntimeError(f"events {since + 1}..{target} of {topic.slug} are missing from the store")
+        return [(seq, text_frame(payload)) for seq, payload in found]
+
+    async def _topic(self, slug: str) -> Topic:
+        topic = self.topics.get(slug)
+        if topic is None:
+            topic = Topic(slug, deque(maxlen=self.settings.node_history))
+            self.topics[slug] = topic
+            try:
+                topic.seq, topic.epoch = await self.store.position(slug)
+            except BaseException as exc:
+                del self.topics[slug]
+                topic.ready.set_exception(exc)
+                topic.ready.exception()  # retrieved: waiters get it through shield below
+                raise
+            topic.ready.set_result(None)
+            self.broker.wake()
+        else:
+            await asyncio.shield(topic.ready)
+        return topic
+
+    # The listener and the fan-out.
+
+    async def _listen(self) -> None:
+        failures = 0
+        while True:
+            positions = {slug: t.seq for slug, t in self.topics.items() if t.ready.done()}
+            try:
+                messages = await self.broker.read(positions, timeout=5.0)
+            except BrokerUnavailable as exc:
+                self.listening = False
+                failures += 1
+                delay = backoff_delay(failures)
+                log_event("broker_read_failed", error=str(exc), retry_in=round(delay, 2))
+                await asyncio.sleep(delay)
+                continue
+            if not self.listening:
+                log_event("broker_listening", broker=self.broker.describe(), topics=len(positions))
+            self.listening, failures = True, 0
+            for message in messages:
+                await self._receive(message)
+
+    async def _receive(self, message: Message) -> None:
+        topic = self.topics.get(message.topic)
+        if topic is None or not topic.ready.done() or message.seq <= topic.seq:
+            return
+        if message.seq > topic.seq + 1:
+            # The broker lost events (restarted empty, flushed, trimmed): the store has them.
+            missing = await self.store.events_after(topic.slug, topic.seq, message.seq - 1)
+            log_event(
+                "broker_gap", incident=topic.slug, after=topic.seq, upto=message.seq - 1, filled=len(missing)
+            )
+            for m in missing:
+                if m.seq == topic.seq + 1:
+                    self._dispatch(topic, m.seq, text_frame(m.payload))
+            if message.seq != topic.seq + 1:
+                return  # a hole the store cannot fill either: wait for the relay rather than skip
+        self._dispatch(topic, message.seq, text_frame(message.payload))
+
+    def _dispatch(self, topic: Topic, seq: int, frame: bytes) -> None:
+        topic.seq = seq
+        topic.recent.append((seq, frame))
+        slow = [reader for reader in topic.live if not reader.sink.write(frame)]
+        self.delivered += len(topic.live) - len(slow)
+        if topic.joining:
+            slow.extend(self._advance_joining(topic, seq, frame))
+        for reader in slow:
+            log_event("reader_too_slow", incident=topic.slug)
+            reader.sink.close(CloseCode.SLOW_READER, "too slow: resume from your last seq")
+            self.disconnect(reader)
+
+    def _advance_joining(self, topic: Topic, seq: int, frame: bytes) -> list[Reader]:
+        slow = []
+        for reader, join in list(topic.joining.items()):
+            if join.buffer is not None:
+                join.buffer.append((seq, frame))
+                if len(join.buffer) > self.settings.join_buffer_events:
+                    slow.append(reader)
+            elif seq > join.after:
+                del topic.joining[reader]
+                if reader.sink.write(frame):
+                    topic.live[reader] = None
+                else:
+                    slow.append(reader)
+        return slow
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "readers": len(self.readers),
+            "incidents": len(self.topics),
+            "listening": self.listening,
+            "delivered": self.delivered,
+        }
+
+    async def position_of(self, slug: str) -> int:
+        topic = self.topics.get(slug)
+        if topic is not None and topic.ready.done():
+            return topic.seq
+        seq, _epoch = await self.store.position(slug)
+        return seq
+
+
+def _state(snapshot: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "seq": snapshot["seq"],
+        "data": {"incident": snapshot["incident"], "entries": snapshot["entries"]},
+    }
+
+
+__all__ = ["Hub", "NotFound", "Reader", "Sink", "Topic", "text_frame"]

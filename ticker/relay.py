@@ -1,0 +1,81 @@
+"""The outbox relay: committed events reach the broker in seq order, retried until the broker has them.
+
+Every node runs one. The store's unpublished rows are the queue; a write wakes the relay at once, and a
+sweep every few seconds picks up what other nodes (or a crashed one) left behind. Publishing is idempotent
+(see broker.redis), so two relays racing, or a relay killed between publish and mark, add no twin.
+Per incident, seq n is only published after n-1: commits of one incident are serialised by the row lock
+that takes the seq, so when n is visible, every lower seq is too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from ticker.backoff import backoff_delay
+from ticker.broker import Broker
+from ticker.exceptions import BrokerUnavailable
+from ticker.logs import log_event
+from ticker.store.sql import Store
+
+
+class Relay:
+    def __init__(self, store: Store, broker: Broker, *, sweep_seconds: float = 1.0, batch: int = 500) -> None:
+        self.store = store
+        self.broker = broker
+        self.sweep_seconds = sweep_seconds
+        self.batch = batch
+        self.published = 0
+        self.healthy = True
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._wake.set()  # publish whatever is pending from before we started
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of pending events; returns how many were published."""
+        pending = await self.store.unpublished(self.batch)
+        if not pending:
+            return 0
+        await self.broker.publish([message for _row, message in pending])
+        await self.store.mark_published([row for row, _message in pending])
+        self.published += len(pending)
+        return len(pending)
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.sweep_seconds)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                while await self.publish_pending() == self.batch:
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database down: keep the events, try again
+                failures += 1
+                self.healthy = False
+                delay = backoff_delay(failures)
+                level = "broker" if isinstance(exc, BrokerUnavailable) else "store"
+                log_event("relay_failed", cause=level, error=repr(exc), retry_in=round(delay, 2))
+                await asyncio.sleep(delay)
+                self._wake.set()
+                continue
+            if not self.healthy:
+                log_event("relay_recovered", failures=failures)
+            self.healthy, failures = True, 0

@@ -1,0 +1,49 @@
+"""Running a node: uvicorn with Ticker's websocket protocol, one process or several workers."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import fields
+
+import uvicorn
+
+from ticker.app import create_app
+from ticker.config import Settings
+
+PROTOCOL = "ticker.transport:SinkWebSocketProtocol"
+
+
+def uvicorn_config(settings: Settings, **overrides: object) -> dict[str, object]:
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "ws": PROTOCOL,
+        "ws_max_size": settings.ws_max_message_bytes,
+        "ws_ping_interval": settings.ping_interval,
+        "ws_ping_timeout": settings.ping_timeout,
+        "ws_per_message_deflate": False,
+        "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+        "http": "httptools" if importlib.util.find_spec("httptools") else "h11",
+        "lifespan": "on",
+        "timeout_graceful_shutdown": 10,
+        "log_level": "info",
+        "access_log": False,
+        **overrides,
+    }
+
+
+def serve(settings: Settings, workers: int = 1) -> None:
+    if workers > 1:
+        if settings.redis_url is None:
+            raise SystemExit("--workers above 1 needs a broker every worker shares: set TICKER_REDIS_URL")
+        # Workers are separate processes: hand them the same settings (and secret) through the environment.
+        for f in fields(settings):
+            value = getattr(settings, f.name)
+            if value is not None:
+                os.environ[f"TICKER_{f.name.upper()}"] = str(value)
+        uvicorn.run(
+            "ticker.app:create_app_from_env", factory=True, workers=workers, **uvicorn_config(settings)
+        )
+    else:
+        uvicorn.run(create_app(settings), **uvicorn_config(settings))

@@ -1,0 +1,103 @@
+"""Sans-I/O reader session: parse what a reader sends, and merge catch-up with live events. No awaits here."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+
+
+class ProtocolError(Exception):
+    """A reader's message was refused; answered with an ``error`` message, the connection stays."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+    def reply(self) -> dict[str, Any]:
+        reply: dict[str, Any] = {"type": "error", "code": self.code, "message": self.message}
+        if self.field is not None:
+            reply["field"] = self.field
+        return reply
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    incident: str
+    since: int | None
+    epoch: str | None
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    incident: str
+
+
+_FIELDS = {"subscribe": {"type", "incident", "since", "epoch"}, "unsubscribe": {"type", "incident"}}
+
+
+def parse(text: str | None) -> Subscribe | Unsubscribe:
+    """One client message, validated; raises ProtocolError naming the field and the problem."""
+    if text is None:
+        raise ProtocolError("bad_message", "messages must be JSON text frames")
+    try:
+        message = json.loads(text)
+    except ValueError:
+        raise ProtocolError("bad_message", "message is not valid JSON") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("bad_message", "message must be a JSON object")
+    kind = message.get("type")
+    if kind not in _FIELDS:
+        raise ProtocolError("bad_message", "type must be 'subscribe' or 'unsubscribe'", "type")
+    unknown = sorted(set(message) - _FIELDS[kind])
+    if unknown:
+        raise ProtocolError("bad_message", f"unknown field {unknown[0]!r}", unknown[0])
+    incident = message.get("incident")
+    if not isinstance(incident, str) or not SLUG.match(incident):
+        raise ProtocolError("bad_message", "incident must be an incident slug", "incident")
+    if kind == "unsubscribe":
+        return Unsubscribe(incident)
+    since = message.get("since")
+    if since is not None and (isinstance(since, bool) or not isinstance(since, int) or since < 0):
+        raise ProtocolError("bad_message", "since must be a non-negative integer", "since")
+    epoch = message.get("epoch")
+    if epoch is not None and not isinstance(epoch, str):
+        raise ProtocolError("bad_message", "epoch must be a string", "epoch")
+    return Subscribe(incident, since, epoch)
+
+
+def contiguous(items: Iterable[tuple[int, bytes]], after: int, upto: int) -> list[tuple[int, bytes]] | None:
+    """The items with after < seq <= upto if they are all there, without a gap; otherwise None."""
+    picked = [(seq, data) for seq, data in items if after < seq <= upto]
+    if len(picked) != upto - after or any(seq != after + i + 1 for i, (seq, _) in enumerate(picked)):
+        return None
+    return picked
+
+
+@dataclass
+class Join:
+    """A reader catching up on one incident: live events are held until its history has been sent.
+
+    ``buffer`` holds live (seq, frame) pairs while history is fetched. Once history is sent, ``buffer`` is
+    None and ``after`` is the last seq the reader has: it turns live when the incident's stream reaches it.
+    """
+
+    after: int
+    buffer: list[tuple[int, bytes]] | None
+
+    def finish(self, sent_upto: int) -> list[tuple[int, bytes]]:
+        """History up to ``sent_upto`` has been sent: the held frames still to send, in order."""
+        held, self.buffer = self.buffer or [], None
+        self.after = sent_upto
+        out = []
+        for seq, frame in held:
+            if seq > self.after:
+                out.append((seq, frame))
+                self.after = seq
+        return out

@@ -1,0 +1,282 @@
+"""The store: engines, the write transaction that appends events, and the read queries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, event, func, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from ticker.events import Message, encode
+from ticker.exceptions import Invalid, NotFound
+from ticker.store.tables import Entry, Event, IdempotencyKey, Incident
+from ticker.store.views import entry_view, incident_view
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """A client's Idempotency-Key, scoped to its user, and a fingerprint of the request it came with."""
+
+    user_id: int
+    key: str
+    fingerprint: str
+
+
+@dataclass
+class Tx:
+    """One write transaction. Every change to an incident goes through ``emit``, which takes the next seq."""
+
+    session: AsyncSession
+    at: datetime
+    messages: list[Message] = field(default_factory=list)
+
+    async def incident(self, slug: str) -> Incident:
+        """The incident, locked for this transaction (its seq is ours to advance)."""
+        found = await self.session.scalar(select(Incident).where(Incident.slug == slug).with_for_update())
+        if found is None:
+            raise NotFound("incident")
+        return found
+
+    async def entry(self, incident: Incident, entry_id: int) -> Entry:
+        found = await self.session.scalar(
+            select(Entry).where(Entry.id == entry_id, Entry.incident_id == incident.id)
+        )
+        if found is None:
+            raise NotFound("entry")
+        return found
+
+    async def emit(self, incident: Incident, event_type: str, data: dict[str, Any]) -> int:
+        incident.seq += 1
+        incident.updated_at = self.at
+        message = encode(incident.slug, incident.seq, event_type, self.at, data)
+        self.session.add(
+            Event(
+                incident_id=incident.id,
+                topic=incident.slug,
+                seq=incident.seq,
+                type=event_type,
+                payload=message.payload,
+                committed_at=self.at,
+            )
+        )
+        self.messages.append(message)
+        await self.session.flush()
+        return incident.seq
+
+
+WriteOp = Callable[[Tx], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    status: int
+    body: dict[str, Any]
+    messages: Sequence[Message]  # empty when the result was replayed from an idempotency key
+
+
+class Store:
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            # One writer connection (BEGIN IMMEDIATE), readers beside it in WAL mode.
+            self.write_engine = _sqlite_engine(url, writer=True, echo=echo)
+            self.read_engine = _sqlite_engine(url, writer=False, echo=echo)
+        else:
+            self.write_engine = self.read_engine = create_async_engine(
+                url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True
+            )
+        self.write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+
+    async def close(self) -> None:
+        await self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            await self.read_engine.dispose()
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        async with self.read_sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncSession]:
+        """A plain write transaction, for changes that are not incident events (accounts, tokens)."""
+        async with self.write_sessions() as session, session.begin():
+            yield session
+
+    async def write(self, op: WriteOp, *, status: int = 200, idem: Idempotency | None = None) -> WriteResult:
+        """Run ``op`` in one transaction with the events it emits; replay the stored result for a known key."""
+        try:
+            async with self.write_sessions() as session, session.begin():
+                if idem is not None:
+                    replay = await _replay(session, idem)
+                    if replay is not None:
+                        return replay
+                tx = Tx(session, now())
+                body = await op(tx)
+                if idem is not None:
+                    session.add(
+                        IdempotencyKey(
+                            user_id=idem.user_id,
+                            key=idem.key,
+                            fingerprint=idem.fingerprint,
+                            status=status,
+                            response=json.dumps(body).encode(),
+                            created_at=tx.at,
+                        )
+                    )
+            return WriteResult(status, body, tx.messages)
+        except IntegrityError:
+            if idem is None:
+                raise
+            # A concurrent request with the same key won the race: answer with its result.
+            async with self.reading() as session:
+                replay = await _replay(session, idem)
+            if replay is None:
+                raise
+            return replay
+
+    # Reads.
+
+    async def incident(self, slug: str) -> Incident:
+        async with self.reading() as session:
+            found = await session.scalar(select(Incident).where(Incident.slug == slug))
+        if found is None:
+            raise NotFound("incident")
+        return found
+
+    async def incidents(self, status: str | None = None, limit: int = 100) -> list[Incident]:
+        query = select(Incident).order_by(Incident.updated_at.desc()).limit(limit)
+        if status is not None:
+            query = query.where(Incident.status == status)
+        async with self.reading() as session:
+            return list(await session.scalars(query))
+
+    async def slugs_starting(self, prefix: str) -> set[str]:
+        async with self.reading() as session:
+            return set(await session.scalars(select(Incident.slug).where(Incident.slug.startswith(prefix))))
+
+    async def entries(self, incident: Incident, *, before: int | None = None, limit: int = 50) -> list[Entry]:
+        """Entries newest first; ``before`` is the id cursor of the last entry already shown."""
+        query = select(Entry).where(Entry.incident_id == incident.id).order_by(Entry.id.desc()).limit(limit)
+        if before is not None:
+            query = query.where(Entry.id < before)
+        async with self.reading() as session:
+            return list(await session.scalars(query))
+
+    async def snapshot(self, slug: str, limit: int | None = None) -> dict[str, Any]:
+        """The incident and its entries (newest first), consistent with ``seq``."""
+        async with self.reading() as session, session.begin():
+            incident = await session.scalar(select(Incident).where(Incident.slug == slug))
+            if incident is None:
+                raise NotFound("incident")
+            query = select(Entry).where(Entry.incident_id == incident.id).order_by(Entry.id.desc())
+            if limit is not None:
+                query = query.limit(limit)
+            entries = list(await session.scalars(query))
+        return {
+            "incident": incident_view(incident),
+            "seq": incident.seq,
+            "entries": [entry_view(e, slug) for e in entries],
+        }
+
+    async def position(self, slug: str) -> tuple[int, str]:
+        """The incident's current seq and epoch."""
+        async with self.reading() as session:
+            row = (
+                await session.execute(select(Incident.seq, Incident.epoch).where(Incident.slug == slug))
+            ).first()
+        if row is None:
+            raise NotFound("incident")
+        return row[0], row[1]
+
+    async def events_after(self, slug: str, after: int, upto: int | None = None) -> list[Message]:
+        query = (
+            select(Event.seq, Event.payload).where(Event.topic == slug, Event.seq > after).order_by(Event.seq)
+        )
+        if upto is not None:
+            query = query.where(Event.seq <= upto)
+        async with self.reading() as session:
+            rows = (await session.execute(query)).all()
+        return [Message(slug, seq, payload) for seq, payload in rows]
+
+    # The outbox.
+
+    async def unpublished(self, limit: int) -> list[tuple[int, Message]]:
+        """Committed events not yet in the broker, oldest first per incident, with their row ids."""
+        query = (
+            select(Event.id, Event.topic, Event.seq, Event.payload)
+            .where(Event.published_at.is_(None))
+            .order_by(Event.incident_id, Event.seq)
+            .limit(limit)
+        )
+        async with self.reading() as session:
+            rows = (await session.execute(query)).all()
+        return [(row_id, Message(topic, seq, payload)) for row_id, topic, seq, payload in rows]
+
+    async def mark_published(self, ids: Sequence[int]) -> None:
+        async with self.writing() as session:
+            await session.execute(update(Event).where(Event.id.in_(ids)).values(published_at=now()))
+
+    async def expire_idempotency_keys(self, ttl_seconds: int) -> int:
+        async with self.writing() as session:
+            result = await session.execute(
+                delete(IdempotencyKey).where(
+                    IdempotencyKey.created_at < now() - timedelta(seconds=ttl_seconds)
+                )
+            )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def count_events(self, slug: str) -> int:
+        async with self.reading() as session:
+            return int(await session.scalar(select(func.count()).where(Event.topic == slug)) or 0)
+
+
+async def _replay(session: AsyncSession, idem: Idempotency) -> WriteResult | None:
+    stored = await session.scalar(
+        select(IdempotencyKey).where(IdempotencyKey.user_id == idem.user_id, IdempotencyKey.key == idem.key)
+    )
+    if stored is None:
+        return None
+    if stored.fingerprint != idem.fingerprint:
+        raise Invalid("Idempotency-Key", "this key was used for a different request")
+    return WriteResult(stored.status, json.loads(stored.response), ())
+
+
+def _sqlite_engine(url: str, *, writer: bool, echo: bool) -> AsyncEngine:
+    engine = create_async_engine(
+        url,
+        echo=echo,
+        pool_size=1 if writer else 5,
+        max_overflow=0 if writer else 5,
+        connect_args={"timeout": 30},
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+    return engine
