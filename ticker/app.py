@@ -44,9 +44,7 @@ async def healthz(request: Request) -> JSONResponse:
         **svc.hub.stats(),
     }
     healthy = svc.hub.listening and svc.relay.healthy
-    return JSONResponse(
-        {"status": "ok" if healthy else "degraded", **body}, status_code=200 if healthy else 503
-    )
+    return JSONResponse({"status": "ok" if healthy else "degraded", **body}, status_code=200 if healthy else 503)
 
 
 async def _janitor(store: Store, ttl_seconds: int) -> None:
@@ -72,15 +70,11 @@ def create_app(
         node_store = store or Store(settings.database_url)
         node_broker = broker or broker_for(settings.redis_url, history=settings.broker_history)
         hub = Hub(settings, node_broker, node_store)
-        relay = Relay(
-            node_store, node_broker, sweep_seconds=settings.relay_sweep_seconds, batch=settings.relay_batch
-        )
+        relay = Relay(node_store, node_broker, sweep_seconds=settings.relay_sweep_seconds, batch=settings.relay_batch)
         app.state.services = Services(settings, node_store, node_broker, hub, relay)
         hub.start()
         relay.start()
-        janitor = asyncio.get_running_loop().create_task(
-            _janitor(node_store, settings.idempotency_ttl_seconds)
-        )
+        janitor = asyncio.get_running_loop().create_task(_janitor(node_store, settings.idempotency_ttl_seconds))
         log_event(
             "node_started",
             broker=node_broker.describe(),

@@ -7,4 +7,5 @@ import random
 
 def backoff_delay(failures: int, base: float = 0.05, cap: float = 5.0) -> float:
     """Seconds to wait after ``failures`` failures in a row: doubling, capped, with jitter."""
-    return min(cap, base * 2 ** min(failures, 32)) * random.uniform(0.5, 1.0)
+    delay: float = min(cap, base * 2.0 ** min(failures, 32))
+    return delay * random.uniform(0.5, 1.0)

@@ -39,9 +39,7 @@ def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
 
 
 @click.group(context_settings={"auto_envvar_prefix": "TICKER", "help_option_names": ["-h", "--help"]})
-@click.option(
-    "--database-url", help="SQLAlchemy URL [TICKER_DATABASE_URL; default sqlite+aiosqlite:///ticker.db]"
-)
+@click.option("--database-url", help="SQLAlchemy URL [TICKER_DATABASE_URL; default sqlite+aiosqlite:///ticker.db]")
 @click.option("--redis-url", help="Redis URL; unset: the in-process broker [TICKER_REDIS_URL]")
 @click.pass_context
 def main(ctx: click.Context, database_url: str | None, redis_url: str | None) -> None:
@@ -55,9 +53,7 @@ def main(ctx: click.Context, database_url: str | None, redis_url: str | None) ->
 @main.command()
 @click.option("--host", help="Address to listen on [127.0.0.1]")
 @click.option("--port", type=int, help="Port [8000]")
-@click.option(
-    "--workers", type=int, default=1, show_default=True, help="Processes (needs Redis when above 1)"
-)
+@click.option("--workers", type=int, default=1, show_default=True, help="Processes (needs Redis when above 1)")
 @click.option("--demo", is_flag=True, help="Create a demo incident and reporter first")
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, workers: int, demo: bool) -> None:
@@ -100,9 +96,7 @@ def user() -> None:
 @click.option("--role", type=click.Choice(["admin", "editor", "reporter", "contributor"]), default="reporter")
 @click.option("--password", help="Password for the newsroom login (prompted for with --ask-password)")
 @click.pass_context
-def user_add(
-    ctx: click.Context, name: str, display_name: str | None, role: str, password: str | None
-) -> None:
+def user_add(ctx: click.Context, name: str, display_name: str | None, role: str, password: str | None) -> None:
     """Create a user."""
     account = _with_store(_settings(ctx), lambda s: add_user(s, name, display_name or name, role, password))
     click.echo(f"user {account.name} ({account.role}) created")

@@ -39,7 +39,5 @@ def dumps(obj: Any) -> bytes:
 
 def encode(topic: str, seq: int, event: str, at: datetime, data: dict[str, Any]) -> Message:
     """The wire message for an event; the only place its shape is built."""
-    payload = dumps(
-        {"type": "event", "incident": topic, "seq": seq, "event": event, "at": isoformat(at), "data": data}
-    )
+    payload = dumps({"type": "event", "incident": topic, "seq": seq, "event": event, "at": isoformat(at), "data": data})
     return Message(topic, seq, payload)

@@ -8,6 +8,7 @@ per reader (docs/benchmarks.md measures why). A reader whose unsent bytes pass t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -80,10 +81,8 @@ class Hub:
     async def stop(self) -> None:
         if self._listener is not None:
             self._listener.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
-            except asyncio.CancelledError:
-                pass
 
     # Readers.
 
@@ -228,9 +227,7 @@ class Hub:
         if message.seq > topic.seq + 1:
             # The broker lost events (restarted empty, flushed, trimmed): the store has them.
             missing = await self.store.events_after(topic.slug, topic.seq, message.seq - 1)
-            log_event(
-                "broker_gap", incident=topic.slug, after=topic.seq, upto=message.seq - 1, filled=len(missing)
-            )
+            log_event("broker_gap", incident=topic.slug, after=topic.seq, upto=message.seq - 1, filled=len(missing))
             for m in missing:
                 if m.seq == topic.seq + 1:
                     self._dispatch(topic, m.seq, text_frame(m.payload))

@@ -10,6 +10,7 @@ that takes the seq, so when n is visible, every lower seq is too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from ticker.backoff import backoff_delay
 from ticker.broker import Broker
@@ -39,10 +40,8 @@ class Relay:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
     async def publish_pending(self) -> int:
         """Publish one batch of pending events; returns how many were published."""
@@ -57,10 +56,8 @@ class Relay:
     async def _run(self) -> None:
         failures = 0
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.sweep_seconds)
-            except TimeoutError:
-                pass
             self._wake.clear()
             try:
                 while await self.publish_pending() == self.batch:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import copy
 from dataclasses import fields
+from typing import Any
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from ticker.app import create_app
 from ticker.config import Settings
@@ -14,7 +17,14 @@ from ticker.config import Settings
 PROTOCOL = "ticker.transport:SinkWebSocketProtocol"
 
 
-def uvicorn_config(settings: Settings, **overrides: object) -> dict[str, object]:
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus the ``ticker`` logger's structured lines on stderr."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["ticker"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
+def uvicorn_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     return {
         "host": settings.host,
         "port": settings.port,
@@ -28,6 +38,7 @@ def uvicorn_config(settings: Settings, **overrides: object) -> dict[str, object]
         "lifespan": "on",
         "timeout_graceful_shutdown": 10,
         "log_level": "info",
+        "log_config": log_config(),
         "access_log": False,
         **overrides,
     }
@@ -42,8 +53,6 @@ def serve(settings: Settings, workers: int = 1) -> None:
             value = getattr(settings, f.name)
             if value is not None:
                 os.environ[f"TICKER_{f.name.upper()}"] = str(value)
-        uvicorn.run(
-            "ticker.app:create_app_from_env", factory=True, workers=workers, **uvicorn_config(settings)
-        )
+        uvicorn.run("ticker.app:create_app_from_env", factory=True, workers=workers, **uvicorn_config(settings))
     else:
         uvicorn.run(create_app(settings), **uvicorn_config(settings))

@@ -12,6 +12,7 @@ hanging the listener forever.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -57,10 +58,8 @@ class RedisBroker:
 
     async def close(self) -> None:
         await self._drop_reader()
-        try:
+        with contextlib.suppress(RedisError):
             await self._commands.delete(self._wake_key)
-        except RedisError:
-            pass
         await self._commands.aclose()
 
     async def publish(self, messages: Sequence[Message]) -> None:
@@ -87,7 +86,7 @@ class RedisBroker:
 
     async def history(self, topic: str, after: int, limit: int) -> list[Message]:
         try:
-            entries = await self._commands.xrange(stream_key(topic), min=f"({after}-0", max="+", count=limit)
+            entries: Any = await self._commands.xrange(stream_key(topic), min=f"({after}-0", max="+", count=limit)
         except (RedisError, OSError) as exc:
             raise BrokerUnavailable(f"history failed: {exc!r}") from exc
         return [Message(topic, _seq(entry_id), fields[FIELD]) for entry_id, fields in entries]
@@ -127,10 +126,8 @@ class RedisBroker:
     async def _drop_reader(self) -> None:
         reader, self._reader = self._reader, None
         if reader is not None:
-            try:
+            with contextlib.suppress(RedisError, OSError):
                 await reader.aclose()
-            except (RedisError, OSError):
-                pass
 
     def describe(self) -> str:
         return "redis"

@@ -128,9 +128,7 @@ def idempotency(request: Request, account: Account, raw: bytes) -> Idempotency |
     return Idempotency(account.id, key, fingerprint)
 
 
-async def run_write(
-    request: Request, op: WriteOp, account: Account, raw: bytes, status: int = 200
-) -> JSONResponse:
+async def run_write(request: Request, op: WriteOp, account: Account, raw: bytes, status: int = 200) -> JSONResponse:
     svc = services(request)
     result = await svc.store.write(op, status=status, idem=idempotency(request, account, raw))
     if result.messages:
@@ -179,9 +177,7 @@ async def get_incident(request: Request) -> JSONResponse:
     snapshot = await store.snapshot(request.path_params["slug"], limit=PAGE + 1)
     entries = snapshot["entries"]
     more = len(entries) > PAGE
-    return JSONResponse(
-        {**snapshot, "entries": entries[:PAGE], "next": entries[PAGE - 1]["id"] if more else None}
-    )
+    return JSONResponse({**snapshot, "entries": entries[:PAGE], "next": entries[PAGE - 1]["id"] if more else None})
 
 
 async def list_entries(request: Request) -> JSONResponse:

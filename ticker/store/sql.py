@@ -50,9 +50,7 @@ class Tx:
         return found
 
     async def entry(self, incident: Incident, entry_id: int) -> Entry:
-        found = await self.session.scalar(
-            select(Entry).where(Entry.id == entry_id, Entry.incident_id == incident.id)
-        )
+        found = await self.session.scalar(select(Entry).where(Entry.id == entry_id, Entry.incident_id == incident.id))
         if found is None:
             raise NotFound("entry")
         return found
@@ -196,17 +194,13 @@ class Store:
     async def position(self, slug: str) -> tuple[int, str]:
         """The incident's current seq and epoch."""
         async with self.reading() as session:
-            row = (
-                await session.execute(select(Incident.seq, Incident.epoch).where(Incident.slug == slug))
-            ).first()
+            row = (await session.execute(select(Incident.seq, Incident.epoch).where(Incident.slug == slug))).first()
         if row is None:
             raise NotFound("incident")
         return row[0], row[1]
 
     async def events_after(self, slug: str, after: int, upto: int | None = None) -> list[Message]:
-        query = (
-            select(Event.seq, Event.payload).where(Event.topic == slug, Event.seq > after).order_by(Event.seq)
-        )
+        query = select(Event.seq, Event.payload).where(Event.topic == slug, Event.seq > after).order_by(Event.seq)
         if upto is not None:
             query = query.where(Event.seq <= upto)
         async with self.reading() as session:
@@ -234,9 +228,7 @@ class Store:
     async def expire_idempotency_keys(self, ttl_seconds: int) -> int:
         async with self.writing() as session:
             result = await session.execute(
-                delete(IdempotencyKey).where(
-                    IdempotencyKey.created_at < now() - timedelta(seconds=ttl_seconds)
-                )
+                delete(IdempotencyKey).where(IdempotencyKey.created_at < now() - timedelta(seconds=ttl_seconds))
             )
         return int(result.rowcount)  # type: ignore[attr-defined]
 

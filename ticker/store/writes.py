@@ -138,9 +138,7 @@ def pin_entry(slug: str, entry_id: int, pinned: bool) -> WriteOp:
         if pinned:
             await _unpin_current(tx, incident)
         entry.pinned = pinned
-        return await _entry_event(
-            tx, incident, entry, EventType.ENTRY_PINNED if pinned else EventType.ENTRY_UNPINNED
-        )
+        return await _entry_event(tx, incident, entry, EventType.ENTRY_PINNED if pinned else EventType.ENTRY_UNPINNED)
 
     return op
 

@@ -82,9 +82,7 @@ def upgrade() -> None:
         sa.Column("retracted", sa.Boolean(), nullable=False),
         sa.Column("correction", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["author_id"], ["users.id"], name=op.f("fk_entries_author_id_users")),
-        sa.ForeignKeyConstraint(
-            ["incident_id"], ["incidents.id"], name=op.f("fk_entries_incident_id_incidents")
-        ),
+        sa.ForeignKeyConstraint(["incident_id"], ["incidents.id"], name=op.f("fk_entries_incident_id_incidents")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_entries")),
     )
     with op.batch_alter_table("entries", schema=None) as batch_op:
@@ -100,9 +98,7 @@ def upgrade() -> None:
         sa.Column("payload", sa.LargeBinary(), nullable=False),
         sa.Column("committed_at", ticker.store.tables.UTCDateTime(timezone=True), nullable=False),
         sa.Column("published_at", ticker.store.tables.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["incident_id"], ["incidents.id"], name=op.f("fk_events_incident_id_incidents")
-        ),
+        sa.ForeignKeyConstraint(["incident_id"], ["incidents.id"], name=op.f("fk_events_incident_id_incidents")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
         sa.UniqueConstraint("topic", "seq", name="uq_events_topic_seq"),
     )
