@@ -1,0 +1,94 @@
+"""An in-process Ticker node on a free port (real uvicorn, real sockets), and a reporter's HTTP client."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+
+from ticker.app import create_app
+from ticker.broker import Broker
+from ticker.config import Settings
+from ticker.server import uvicorn_config
+from ticker.services import Services
+from ticker.store.accounts import add_user, create_token
+from tests.support.services import free_port
+
+
+@dataclass
+class Node:
+    url: str
+    ws_url: str
+    services: Services
+    server: uvicorn.Server
+
+    async def reporter(self, name: str = "anna", role: str = "reporter") -> Reporter:
+        account = await add_user(self.services.store, name, name.title() + " Svensson", role)
+        token = await create_token(self.services.store, account, "tests")
+        return Reporter(self.url, token)
+
+
+def node_settings(database_url: str, redis_url: str | None = None, **overrides: Any) -> Settings:
+    return Settings(database_url=database_url, redis_url=redis_url, secret="test-secret", **overrides)
+
+
+@asynccontextmanager
+async def running_node(settings: Settings, *, broker: Broker | None = None) -> AsyncIterator[Node]:
+    settings = settings.replace(host="127.0.0.1", port=free_port())
+    app = create_app(settings, broker=broker)
+    config = uvicorn.Config(app, **uvicorn_config(settings, log_config=None, loop="asyncio", log_level="warning"))
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("uvicorn stopped before it started")
+        await asyncio.sleep(0.01)
+    base = f"http://127.0.0.1:{settings.port}"
+    try:
+        yield Node(base, f"ws://127.0.0.1:{settings.port}/live", app.state.services, server)
+    finally:
+        server.should_exit = True
+        await task
+
+
+class Reporter:
+    """The reporter API over HTTP with a bearer token."""
+
+    def __init__(self, url: str, token: str | None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.AsyncClient(base_url=url, headers=headers, timeout=30)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def call(self, method: str, path: str, expect: int = 200, **kwargs: Any) -> Any:
+        response = await self.http.request(method, path, **kwargs)
+        assert response.status_code == expect, (response.status_code, response.text)
+        return response.json()
+
+    async def incident(self, title: str = "Brand i hamnen", **fields: Any) -> str:
+        body = await self.call("POST", "/api/incidents", 201, json={"title": title, **fields})
+        slug: str = body["incident"]["slug"]
+        return slug
+
+    async def post(self, slug: str, body: str, **fields: Any) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call(
+            "POST", f"/api/incidents/{slug}/entries", 201, json={"body": body, **fields}
+        )
+        return result
+
+    async def state(self, slug: str) -> dict[str, Any]:
+        """GET the incident and every entry, following the entry cursor."""
+        snapshot = await self.call("GET", f"/api/incidents/{slug}")
+        entries, cursor = snapshot["entries"], snapshot["next"]
+        while cursor is not None:
+            page = await self.call("GET", f"/api/incidents/{slug}/entries", params={"before": cursor})
+            entries += page["entries"]
+            cursor = page["next"]
+        return {"incident": snapshot["incident"], "seq": snapshot["seq"], "entries": {e["id"]: e for e in entries}}
