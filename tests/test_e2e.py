@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.live import LiveReader
-from tests.support.node import running_node, node_settings
+from tests.support.node import node_settings, running_node
 
 
 @pytest.fixture(params=["sqlite+memory", "postgres+redis"])

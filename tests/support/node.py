@@ -5,19 +5,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import uvicorn
 
+from tests.support.services import free_port
 from ticker.app import create_app
 from ticker.broker import Broker
 from ticker.config import Settings
 from ticker.server import uvicorn_config
 from ticker.services import Services
 from ticker.store.accounts import add_user, create_token
-from tests.support.services import free_port
 
 
 @dataclass
@@ -26,11 +26,14 @@ class Node:
     ws_url: str
     services: Services
     server: uvicorn.Server
+    clients: list[Reporter] = field(default_factory=list)
 
     async def reporter(self, name: str = "anna", role: str = "reporter") -> Reporter:
-        account = await add_user(self.services.store, name, name.title() + " Svensson", role)
+        """A new user with an API token; its HTTP client is closed with the node."""
+        account = await add_user(self.services.store, f"{name}{len(self.clients)}", name.title() + " Svensson", role)
         token = await create_token(self.services.store, account, "tests")
-        return Reporter(self.url, token)
+        self.clients.append(Reporter(self.url, token))
+        return self.clients[-1]
 
 
 def node_settings(database_url: str, redis_url: str | None = None, **overrides: Any) -> Settings:
@@ -50,9 +53,12 @@ async def running_node(settings: Settings, *, broker: Broker | None = None) -> A
             raise RuntimeError("uvicorn stopped before it started")
         await asyncio.sleep(0.01)
     base = f"http://127.0.0.1:{settings.port}"
+    node = Node(base, f"ws://127.0.0.1:{settings.port}/live", app.state.services, server)
     try:
-        yield Node(base, f"ws://127.0.0.1:{settings.port}/live", app.state.services, server)
+        yield node
     finally:
+        for client in node.clients:
+            await client.aclose()
         server.should_exit = True
         await task
 

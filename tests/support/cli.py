@@ -1,0 +1,28 @@
+"""Running the ``ticker`` command as a user would, in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+
+
+def ticker(*args: str, env: Mapping[str, str]) -> str:
+    """Run ``python -m ticker ARGS`` with only the given TICKER_* settings; return its stdout."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TICKER_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "ticker", *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, f"ticker {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def reporter_token(env: Mapping[str, str], name: str = "anna") -> str:
+    ticker("user", "add", name, "--display-name", "Anna Svensson", env=env)
+    return ticker("token", "create", "--user", name, env=env).strip().splitlines()[-1]
