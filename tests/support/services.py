@@ -112,6 +112,7 @@ class ChildProcess:
         self._log = self.log_path.open("ab")
         self._process = subprocess.Popen(
             self.command(),
+            cwd=self.log_path.parent,  # files a child leaves behind (ticker.db) stay in the test's directory
             env=self.child_env(),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
