@@ -68,7 +68,9 @@ def create_app(
         if settings.auto_migrate:
             await upgrade(settings.database_url)
         node_store = store or Store(settings.database_url)
-        node_broker = broker or broker_for(settings.redis_url, history=settings.broker_history)
+        node_broker = broker or broker_for(
+            settings.redis_url, history=settings.broker_history, timeout=settings.redis_timeout_seconds
+        )
         hub = Hub(settings, node_broker, node_store)
         relay = Relay(node_store, node_broker, sweep_seconds=settings.relay_sweep_seconds, batch=settings.relay_batch)
         app.state.services = Services(settings, node_store, node_broker, hub, relay)

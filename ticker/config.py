@@ -27,6 +27,11 @@ class Settings:
     max_entry_chars: int = 10_000
     idempotency_ttl_seconds: int = 24 * 3600
 
+    # The newsroom login.
+    session_seconds: int = 12 * 3600  # a login lasts this long; then the desk asks to log in again
+    login_max_failures: int = 5  # wrong passwords in a row before logins for that name are slowed down
+    login_lockout_seconds: int = 60  # how long each further attempt then waits
+
     # Websocket limits and timings.
     max_connections: int = 50_000
     ws_max_message_bytes: int = 4096
@@ -41,9 +46,32 @@ class Settings:
     broker_history: int = 10_000  # approximate MAXLEN of each Redis stream
     max_replay: int = 1_000  # a reader further behind gets a snapshot instead
 
+    # Broker I/O bounds: a blocking read waits this long, and any Redis reply later than read + timeout means
+    # the connection is dead (a stalled network or a frozen Redis), so the listener reconnects.
+    broker_block_seconds: float = 5.0
+    redis_timeout_seconds: float = 5.0
+
     # Relay.
     relay_sweep_seconds: float = 1.0
     relay_batch: int = 500
+
+    # Reader pages, feeds and the SSE fallback (issue 5).
+    page_entries: int = 50  # entries per page, per "Visa fler" and in the Atom feed
+    cache_max_age: int = 5  # seconds a CDN or browser may reuse a page, feed or snapshot
+    search_max_chars: int = 200
+    search_results: int = 30
+    front_incidents: int = 20  # live incidents on the front page (each followed live, so <= max_subscriptions)
+    front_closed: int = 10
+    most_followed: int = 5
+    presence_seconds: float = 5.0  # how often a node shares its viewer counts through Redis
+    sse_heartbeat_seconds: float = 15.0
+
+    # Partner embeds (issue 7, docs/embeds.md).
+    partner_cache_seconds: float = 10.0  # how long a node trusts its cached partner list (origins, incidents)
+    partner_counts_flush_seconds: float = 60.0  # how often embed reader counts are added to SQL
+    max_partner_origins: int = 20
+    embed_entries: int = 10  # entries an embed shows unless it asks for another number
+    embed_max_entries: int = 50
 
     def resolved_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

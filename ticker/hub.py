@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -42,6 +42,7 @@ def text_frame(payload: bytes) -> bytes:
 class Reader:
     sink: Sink
     topics: dict[str, Topic] = field(default_factory=dict)
+    partner: str | None = None  # the partner whose embed opened this connection (ticker.partner_readers)
 
     def send(self, message: dict[str, Any]) -> None:
         self.sink.write(text_frame(dumps(message)))
@@ -71,6 +72,7 @@ class Hub:
         self.readers: set[Reader] = set()
         self.listening = False  # health: is the broker answering our reads?
         self.delivered = 0
+        self.catchups: Counter[str] = Counter()  # where resuming readers' history came from
         self._listener: asyncio.Task[None] | None = None
 
     # Lifecycle.
@@ -90,8 +92,8 @@ class Hub:
     def full(self) -> bool:
         return len(self.readers) >= self.settings.max_connections
 
-    def connect(self, sink: Sink) -> Reader:
-        reader = Reader(sink)
+    def connect(self, sink: Sink, partner: str | None = None) -> Reader:
+        reader = Reader(sink, partner=partner)
         self.readers.add(reader)
         return reader
 
@@ -134,6 +136,7 @@ class Hub:
                 message = {"type": "snapshot", "incident": slug, **_state(snapshot)}
                 history = [(snapshot["seq"], text_frame(dumps(message)))]
                 sent_upto = snapshot["seq"]
+                self.catchups["snapshot"] += 1
             elif since is not None and since < target:
                 history = await self._missed(topic, since, target)
                 sent_upto = target
@@ -165,18 +168,17 @@ class Hub:
     async def _missed(self, topic: Topic, since: int, target: int) -> list[tuple[int, bytes]]:
         recent = contiguous(topic.recent, since, target)
         if recent is not None:
+            self.catchups["node"] += 1
             return recent
         try:
             held = await self.broker.history(topic.slug, since, target - since)
         except BrokerUnavailable:
             held = []
         found = contiguous(((m.seq, m.payload) for m in held), since, target)
+        self.catchups["broker" if found is not None else "store"] += 1
         if found is None:
-            found = contiguous(
-                ((m.seq, m.payload) for m in await self.store.events_after(topic.slug, since, target)),
-                since,
-                target,
-            )
+            stored = await self.store.events_after(topic.slug, since, target)
+            found = contiguous(((m.seq, m.payload) for m in stored), since, target)
         if found is None:
             raise RuntimeError(f"events {since + 1}..{target} of {topic.slug} are missing from the store")
         return [(seq, text_frame(payload)) for seq, payload in found]
@@ -206,7 +208,7 @@ class Hub:
         while True:
             positions = {slug: t.seq for slug, t in self.topics.items() if t.ready.done()}
             try:
-                messages = await self.broker.read(positions, timeout=5.0)
+                messages = await self.broker.read(positions, timeout=self.settings.broker_block_seconds)
             except BrokerUnavailable as exc:
                 self.listening = False
                 failures += 1
@@ -268,6 +270,7 @@ class Hub:
             "incidents": len(self.topics),
             "listening": self.listening,
             "delivered": self.delivered,
+            "catchups": dict(self.catchups),
         }
 
     async def position_of(self, slug: str) -> int:

@@ -28,11 +28,11 @@ class Broker(Protocol):
     def describe(self) -> str: ...
 
 
-def broker_for(redis_url: str | None, *, history: int) -> Broker:
+def broker_for(redis_url: str | None, *, history: int, timeout: float = 5.0) -> Broker:
     if redis_url is None:
         from ticker.broker.memory import MemoryBroker
 
         return MemoryBroker(history=history)
     from ticker.broker.redis import RedisBroker
 
-    return RedisBroker(redis_url, history=history)
+    return RedisBroker(redis_url, history=history, command_timeout=timeout)
