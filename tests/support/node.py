@@ -89,6 +89,14 @@ class Reporter:
         )
         return result
 
+    async def try_post(self, slug: str, body: str) -> bool:
+        """Post as a client on a flaky link would: True if acknowledged (201), False if it failed in any way."""
+        try:
+            response = await self.http.post(f"/api/incidents/{slug}/entries", json={"body": body})
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 201
+
     async def state(self, slug: str) -> dict[str, Any]:
         """GET the incident and every entry, following the entry cursor."""
         snapshot = await self.call("GET", f"/api/incidents/{slug}")
