@@ -139,6 +139,15 @@ class ChildProcess:
         """SIGKILL, as a crash or `kill -9` would; returns the exit status."""
         return self._end(signal.SIGKILL, None)
 
+    def pause(self) -> None:
+        """SIGSTOP: the process stays connected but answers nothing, like a stalled network or a frozen host."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
