@@ -20,6 +20,7 @@ from ticker.broker import Broker, broker_for
 from ticker.config import Settings
 from ticker.exceptions import APIError
 from ticker.http import api, pages
+from ticker.http import desk, login, review
 from ticker.http.errors import api_error, http_error
 from ticker.http.limits import BodyLimit
 from ticker.http.live import live
@@ -98,6 +99,9 @@ def create_app(
         Route("/healthz", healthz),
         WebSocketRoute("/live", live),
         *api.routes(),
+        *review.routes(),
+        *login.routes(),
+        *desk.routes(),
         *pages.routes(),
         Mount("/static", StaticFiles(directory=WEB / "static"), name="static"),
     ]

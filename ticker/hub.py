@@ -43,6 +43,7 @@ class Reader:
     sink: Sink
     topics: dict[str, Topic] = field(default_factory=dict)
     partner: str | None = None  # the partner whose embed opened this connection (ticker.partner_readers)
+    owner: int | None = None  # the newsroom login session that opened it (closed at logout: close_owned)
 
     def send(self, message: dict[str, Any]) -> None:
         self.sink.write(text_frame(dumps(message)))
@@ -96,6 +97,14 @@ class Hub:
         reader = Reader(sink, partner=partner)
         self.readers.add(reader)
         return reader
+
+    def close_owned(self, owner: int, code: int, reason: str) -> int:
+        """Close the readers one login session opened (at logout); returns how many there were."""
+        owned = [reader for reader in self.readers if reader.owner == owner]
+        for reader in owned:
+            reader.sink.close(code, reason)
+            self.disconnect(reader)
+        return len(owned)
 
     def disconnect(self, reader: Reader) -> None:
         self.readers.discard(reader)

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from ticker.exceptions import Invalid
+from ticker.exceptions import Forbidden, Invalid
 from ticker.http.auth import require_account
 from ticker.sanitize import clean_html
 from ticker.services import services
@@ -23,13 +23,14 @@ from ticker.store.accounts import Account
 from ticker.store.sql import Idempotency, WriteOp
 from ticker.store.views import entry_view, incident_view
 from ticker.store.writes import (
-    Author,
+    author_of,
     create_incident,
     edit_entry,
     pin_entry,
     post_entry,
     retract_entry,
     set_status,
+    submit_entry,
     update_incident,
 )
 
@@ -136,11 +137,30 @@ async def run_write(request: Request, op: WriteOp, account: Account, raw: bytes,
     return JSONResponse(result.body, status_code=result.status)
 
 
-def entry_id(request: Request) -> int:
-    raw = request.path_params["entry_id"]
+def path_id(request: Request, name: str) -> int:
+    raw = request.path_params[name]
     if not raw.isdigit() or len(raw) > 12:
-        raise Invalid("entry_id", "entry id must be a positive integer")
+        raise Invalid(name, f"{name.replace('_', ' ')} must be a positive integer")
     return int(raw)
+
+
+def entry_id(request: Request) -> int:
+    return path_id(request, "entry_id")
+
+
+async def require_runner(request: Request) -> Account:
+    """Anyone but a contributor: contributors only post, and their posts wait for an editor."""
+    account = await require_account(request)
+    if account.needs_approval:
+        raise Forbidden("contributors may only post entries, which wait for an editor's approval")
+    return account
+
+
+async def require_editor(request: Request) -> Account:
+    account = await require_account(request)
+    if not account.is_editor:
+        raise Forbidden("only editors may do this")
+    return account
 
 
 # Handlers.
@@ -155,7 +175,7 @@ async def list_incidents(request: Request) -> JSONResponse:
 
 
 async def post_incident(request: Request) -> JSONResponse:
-    account = await require_account(request)
+    account = await require_runner(request)
     data, raw = await parse_body(request, IncidentIn)
     fields = data.model_dump(exclude={"slug"})
     slug = data.slug or await _free_slug(request, slugify(data.title))
@@ -207,7 +227,7 @@ def _int_param(request: Request, name: str, default: int | None) -> Any:
 
 
 async def patch_incident(request: Request) -> JSONResponse:
-    account = await require_account(request)
+    account = await require_runner(request)
     data, raw = await parse_body(request, IncidentPatch)
     changes = data.model_dump(exclude_unset=True)
     if not changes:
@@ -217,7 +237,7 @@ async def patch_incident(request: Request) -> JSONResponse:
 
 def status_handler(status: str) -> Any:
     async def handler(request: Request) -> JSONResponse:
-        account = await require_account(request)
+        account = await require_runner(request)
         _data, raw = await parse_body(request, Strict)
         return await run_write(request, set_status(request.path_params["slug"], status), account, raw)
 
@@ -228,14 +248,15 @@ async def post_entry_handler(request: Request) -> JSONResponse:
     account = await require_account(request)
     data, raw = await parse_body(request, EntryIn)
     settings = services(request).settings
-    op = post_entry(
-        request.path_params["slug"],
-        Author(account.id, account.display_name),
-        entry_body(data.body, settings.max_entry_chars),
-        data.label or datetime.now(STOCKHOLM).strftime("%H:%M"),
-        data.key_event,
-        data.pinned,
-    )
+    slug, author = request.path_params["slug"], author_of(account)
+    body = entry_body(data.body, settings.max_entry_chars)
+    label = data.label or datetime.now(STOCKHOLM).strftime("%H:%M")
+    if account.needs_approval:
+        if data.pinned:
+            raise Forbidden("contributors may not pin entries")
+        # Kept for an editor: 202, and no event until it is approved.
+        return await run_write(request, submit_entry(slug, author, body, label, data.key_event), account, raw, 202)
+    op = post_entry(slug, author, body, label, data.key_event, data.pinned)
     return await run_write(request, op, account, raw, status=201)
 
 
@@ -247,22 +268,23 @@ async def patch_entry(request: Request) -> JSONResponse:
         raise Invalid("body", "nothing to change")
     if "body" in changes:
         changes["body"] = entry_body(changes["body"], services(request).settings.max_entry_chars)
-    op = edit_entry(request.path_params["slug"], entry_id(request), changes)
+    op = edit_entry(request.path_params["slug"], entry_id(request), changes, account)
     return await run_write(request, op, account, raw)
 
 
 async def retract_entry_handler(request: Request) -> JSONResponse:
     account = await require_account(request)
     data, raw = await parse_body(request, RetractIn)
-    op = retract_entry(request.path_params["slug"], entry_id(request), data.correction or None)
+    op = retract_entry(request.path_params["slug"], entry_id(request), data.correction or None, account)
     return await run_write(request, op, account, raw)
 
 
 def pin_handler(pinned: bool) -> Any:
     async def handler(request: Request) -> JSONResponse:
-        account = await require_account(request)
+        account = await require_runner(request)
         _data, raw = await parse_body(request, Strict)
-        op = pin_entry(request.path_params["slug"], entry_id(request), pinned)
+        by = author_of(account)
+        op = pin_entry(request.path_params["slug"], entry_id(request), pinned, by)
         return await run_write(request, op, account, raw)
 
     return handler

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.websockets import WebSocket
 
 from ticker.exceptions import CloseCode, NotFound
+from ticker.http.session_auth import reporter_session
 from ticker.hub import Sink
 from ticker.logs import log_event
 from ticker.services import services
@@ -19,11 +20,13 @@ async def live(websocket: WebSocket) -> None:
         log_event("ws_refused", reason="server not started with ticker's websocket protocol")
         await websocket.close(CloseCode.SERVER_ERROR)
         return
+    owner = await reporter_session(websocket)  # a newsroom socket, closed when its session logs out
     await websocket.accept()
     if svc.hub.full:
         sink.close(CloseCode.TRY_AGAIN_LATER, "node is full")
         return
     reader = svc.hub.connect(sink)
+    reader.owner = owner
     try:
         while True:
             message = await websocket.receive()

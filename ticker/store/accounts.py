@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
 
 from argon2 import PasswordHasher
-from sqlalchemy import select
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
 
 from ticker.exceptions import Conflict, Invalid, NotFound
 from ticker.store.sql import Store, now
 from ticker.store.tables import ApiToken, User
 
 ROLES = ("admin", "editor", "reporter", "contributor")
+EDITORS = ("admin", "editor")  # every incident: open, close, edit, retract, pin, approve
 TOKEN_PREFIX = "tk_"
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
@@ -25,8 +30,25 @@ class Account:
     display_name: str
     role: str
 
+    @property
+    def is_editor(self) -> bool:
+        return self.role in EDITORS
 
-def _account(user: User) -> Account:
+    @property
+    def needs_approval(self) -> bool:
+        """A contributor's posts wait for an editor."""
+        return self.role == "contributor"
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: int
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def account_of(user: User) -> Account:
     return Account(user.id, user.name, user.display_name, user.role)
 
 
@@ -46,12 +68,12 @@ async def add_user(
             name=name,
             display_name=display_name,
             role=role,
-            password_hash=_hasher.hash(password) if password else None,
+            password_hash=await asyncio.to_thread(_hasher.hash, password) if password else None,
             created_at=now(),
         )
         session.add(user)
         await session.flush()
-        return _account(user)
+        return account_of(user)
 
 
 async def user_by_name(store: Store, name: str) -> Account:
@@ -59,7 +81,7 @@ async def user_by_name(store: Store, name: str) -> Account:
         user = await session.scalar(select(User).where(User.name == name))
     if user is None:
         raise NotFound("user")
-    return _account(user)
+    return account_of(user)
 
 
 async def create_token(store: Store, user: Account, label: str = "") -> str:
@@ -76,4 +98,54 @@ async def account_for_token(store: Store, token: str) -> Account | None:
             .join(ApiToken, ApiToken.user_id == User.id)
             .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
         )
-    return _account(user) if user is not None else None
+    return account_of(user) if user is not None else None
+
+
+@cache
+def _unknown_user_hash() -> str:
+    """A hash to verify against when the name is unknown, so that both cases take the same time."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+async def check_password(store: Store, name: str, password: str) -> Account | None:
+    """The account whose name and password these are, or None. Hashing runs off the event loop."""
+    async with store.reading() as session:
+        user = await session.scalar(select(User).where(User.name == name))
+    stored = user.password_hash if user is not None else None
+    against: str = stored if stored is not None else await asyncio.to_thread(_unknown_user_hash)
+    try:
+        await asyncio.to_thread(_hasher.verify, against, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or stored is None:
+        return None
+    if _hasher.check_needs_rehash(stored):
+        await set_password(store, account_of(user), password)
+    return account_of(user)
+
+
+async def set_password(store: Store, account: Account, password: str) -> None:
+    password_hash = await asyncio.to_thread(_hasher.hash, password)
+    async with store.writing() as session:
+        await session.execute(update(User).where(User.id == account.id).values(password_hash=password_hash))
+
+
+async def tokens(store: Store, account: Account) -> list[TokenInfo]:
+    """The account's API tokens (never the tokens themselves), newest first."""
+    query = select(ApiToken).where(ApiToken.user_id == account.id).order_by(ApiToken.id.desc())
+    async with store.reading() as session:
+        return [TokenInfo(t.id, t.label, t.created_at, t.revoked_at) for t in await session.scalars(query)]
+
+
+async def revoke_token(store: Store, account: Account, token_id: int) -> None:
+    async with store.writing() as session:
+        found = await session.scalar(select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == account.id))
+        if found is None:
+            raise NotFound("token")
+        if found.revoked_at is None:
+            found.revoked_at = now()
+
+
+async def accounts(store: Store) -> list[Account]:
+    async with store.reading() as session:
+        return [account_of(u) for u in await session.scalars(select(User).order_by(User.name))]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from ticker.events import EventType
-from ticker.exceptions import Conflict
+from ticker.exceptions import Conflict, Forbidden, NotFound
+from ticker.store.accounts import Account
+from ticker.store.newsroom import EntryRevision, Submission, submission_view
 from ticker.store.sql import Tx, WriteOp
 from ticker.store.tables import Entry, Incident
 from ticker.store.views import entry_view, incident_view
@@ -75,33 +78,71 @@ def set_status(slug: str, status: str) -> WriteOp:
 
 def post_entry(slug: str, author: Author, body: str, label: str, key_event: bool, pinned: bool) -> WriteOp:
     async def op(tx: Tx) -> dict[str, Any]:
-        incident = await tx.incident(slug)
-        if incident.status != "live":
-            raise Conflict("the incident is closed; reopen it to post", "incident")
+        incident = await _live_incident(tx, slug)
         if pinned:
-            await _unpin_current(tx, incident)
-        entry = Entry(
+            await _unpin_current(tx, incident, author)
+        entry = _new_entry(tx, incident, author, body, label, key_event, pinned)
+        await tx.session.flush()
+        return await _entry_event(tx, incident, entry, EventType.ENTRY_POSTED, author)
+
+    return op
+
+
+def submit_entry(slug: str, author: Author, body: str, label: str, key_event: bool) -> WriteOp:
+    """A contributor's post: kept for an editor's approval, with no event (readers see nothing yet)."""
+
+    async def op(tx: Tx) -> dict[str, Any]:
+        incident = await _live_incident(tx, slug)
+        submission = Submission(
             incident_id=incident.id,
             author_id=author.id,
             author_name=author.name,
             body=body,
             label=label,
-            created_at=tx.at,
             key_event=key_event,
-            pinned=pinned,
-            retracted=False,
+            created_at=tx.at,
+            status="pending",
         )
-        tx.session.add(entry)
+        tx.session.add(submission)
         await tx.session.flush()
-        return await _entry_event(tx, incident, entry, EventType.ENTRY_POSTED)
+        return {"submission": submission_view(submission, slug)}
 
     return op
 
 
-def edit_entry(slug: str, entry_id: int, changes: dict[str, Any]) -> WriteOp:
+def approve_submission(slug: str, submission_id: int, by: Author) -> WriteOp:
+    """Publish a contributor's post as the contributor's entry: this is when its entry.posted is emitted."""
+
+    async def op(tx: Tx) -> dict[str, Any]:
+        incident = await _live_incident(tx, slug)
+        submission = await _pending(tx, incident, submission_id)
+        author = Author(submission.author_id, submission.author_name)
+        entry = _new_entry(tx, incident, author, submission.body, submission.label, submission.key_event, False)
+        await tx.session.flush()
+        _revision(tx, entry, "submitted", author, submission.created_at)
+        submission.status, submission.entry_id = "approved", entry.id
+        submission.decided_by, submission.decided_at = by.name, tx.at
+        result = await _entry_event(tx, incident, entry, EventType.ENTRY_POSTED, by, action="approved")
+        return {**result, "submission": submission_view(submission, slug)}
+
+    return op
+
+
+def reject_submission(slug: str, submission_id: int, by: Author, reason: str | None) -> WriteOp:
     async def op(tx: Tx) -> dict[str, Any]:
         incident = await tx.incident(slug)
-        entry = await _live_entry(tx, incident, entry_id)
+        submission = await _pending(tx, incident, submission_id)
+        submission.status, submission.reason = "rejected", reason
+        submission.decided_by, submission.decided_at = by.name, tx.at
+        return {"submission": submission_view(submission, slug)}
+
+    return op
+
+
+def edit_entry(slug: str, entry_id: int, changes: dict[str, Any], by: Account) -> WriteOp:
+    async def op(tx: Tx) -> dict[str, Any]:
+        incident = await tx.incident(slug)
+        entry = await _own_live_entry(tx, incident, entry_id, by)
         text_changed = False
         for name in ("body", "label"):
             if name in changes and changes[name] != getattr(entry, name):
@@ -111,36 +152,77 @@ def edit_entry(slug: str, entry_id: int, changes: dict[str, Any]) -> WriteOp:
             entry.key_event = changes["key_event"]
         if text_changed:
             entry.edited_at = tx.at
-        return await _entry_event(tx, incident, entry, EventType.ENTRY_EDITED)
+        return await _entry_event(tx, incident, entry, EventType.ENTRY_EDITED, author_of(by))
 
     return op
 
 
-def retract_entry(slug: str, entry_id: int, correction: str | None) -> WriteOp:
+def retract_entry(slug: str, entry_id: int, correction: str | None, by: Account) -> WriteOp:
     async def op(tx: Tx) -> dict[str, Any]:
         incident = await tx.incident(slug)
-        entry = await _live_entry(tx, incident, entry_id)
+        entry = await _own_live_entry(tx, incident, entry_id, by)
         entry.retracted = True
         entry.pinned = False
         entry.key_event = False
         entry.correction = correction
-        return await _entry_event(tx, incident, entry, EventType.ENTRY_RETRACTED)
+        return await _entry_event(tx, incident, entry, EventType.ENTRY_RETRACTED, author_of(by))
 
     return op
 
 
-def pin_entry(slug: str, entry_id: int, pinned: bool) -> WriteOp:
+def pin_entry(slug: str, entry_id: int, pinned: bool, by: Author) -> WriteOp:
     async def op(tx: Tx) -> dict[str, Any]:
         incident = await tx.incident(slug)
         entry = await _live_entry(tx, incident, entry_id)
         if entry.pinned == pinned:
             raise Conflict("the entry is already " + ("pinned" if pinned else "not pinned"), "pinned")
         if pinned:
-            await _unpin_current(tx, incident)
+            await _unpin_current(tx, incident, by)
         entry.pinned = pinned
-        return await _entry_event(tx, incident, entry, EventType.ENTRY_PINNED if pinned else EventType.ENTRY_UNPINNED)
+        kind = EventType.ENTRY_PINNED if pinned else EventType.ENTRY_UNPINNED
+        return await _entry_event(tx, incident, entry, kind, by)
 
     return op
+
+
+def author_of(account: Account) -> Author:
+    return Author(account.id, account.display_name)
+
+
+async def _live_incident(tx: Tx, slug: str) -> Incident:
+    incident = await tx.incident(slug)
+    if incident.status != "live":
+        raise Conflict("the incident is closed; reopen it to post", "incident")
+    return incident
+
+
+def _new_entry(
+    tx: Tx, incident: Incident, author: Author, body: str, label: str, key_event: bool, pinned: bool
+) -> Entry:
+    entry = Entry(
+        incident_id=incident.id,
+        author_id=author.id,
+        author_name=author.name,
+        body=body,
+        label=label,
+        created_at=tx.at,
+        key_event=key_event,
+        pinned=pinned,
+        retracted=False,
+    )
+    tx.session.add(entry)
+    return entry
+
+
+async def _pending(tx: Tx, incident: Incident, submission_id: int) -> Submission:
+    found = await tx.session.scalar(
+        select(Submission).where(Submission.id == submission_id, Submission.incident_id == incident.id)
+    )
+    if found is None:
+        raise NotFound("submission")
+    if found.status != "pending":
+        raise Conflict(f"the submission is already {found.status}", "submission")
+    return found
 
 
 async def _live_entry(tx: Tx, incident: Incident, entry_id: int) -> Entry:
@@ -150,17 +232,45 @@ async def _live_entry(tx: Tx, incident: Incident, entry_id: int) -> Entry:
     return entry
 
 
-async def _unpin_current(tx: Tx, incident: Incident) -> None:
+async def _own_live_entry(tx: Tx, incident: Incident, entry_id: int, by: Account) -> Entry:
+    """The entry, if ``by`` may change it: editors any entry, reporters only their own."""
+    entry = await _live_entry(tx, incident, entry_id)
+    if not by.is_editor and (by.needs_approval or entry.author_id != by.id):
+        raise Forbidden("only editors may change other people's entries")
+    return entry
+
+
+async def _unpin_current(tx: Tx, incident: Incident, by: Author) -> None:
     current = await tx.session.scalar(select(Entry).where(Entry.incident_id == incident.id, Entry.pinned))
     if current is not None:
         current.pinned = False
-        await _entry_event(tx, incident, current, EventType.ENTRY_UNPINNED)
+        await _entry_event(tx, incident, current, EventType.ENTRY_UNPINNED, by)
 
 
-async def _entry_event(tx: Tx, incident: Incident, entry: Entry, kind: EventType) -> dict[str, Any]:
+async def _entry_event(
+    tx: Tx, incident: Incident, entry: Entry, kind: EventType, by: Author, action: str | None = None
+) -> dict[str, Any]:
+    """Emit the entry's event and keep the change in its history (``action``: the event's verb by default)."""
     view = entry_view(entry, incident.slug)
     seq = await tx.emit(incident, kind, {"entry": view})
+    _revision(tx, entry, action or kind.removeprefix("entry."), by, tx.at)
     return {"entry": view, "seq": seq}
+
+
+def _revision(tx: Tx, entry: Entry, action: str, by: Author, at: datetime) -> None:
+    tx.session.add(
+        EntryRevision(
+            entry_id=entry.id,
+            action=action,
+            user_id=by.id,
+            user_name=by.name,
+            at=at,
+            body=entry.body,
+            label=entry.label,
+            key_event=entry.key_event,
+            correction=entry.correction,
+        )
+    )
 
 
 async def _incident_event(tx: Tx, incident: Incident, kind: EventType) -> dict[str, Any]:

@@ -1,0 +1,68 @@
+"""The desk's live feed in Chromium: reporters see each other's posts; an editor's edit and retraction reach
+every desk and the reader page; each entry keeps its history."""
+
+from __future__ import annotations
+
+from playwright.async_api import Browser, expect
+
+from tests.support.newsroom import compose, entry, login, new_page, open_desk, person
+from tests.support.node import node_settings, running_node
+
+
+async def test_two_reporters_and_a_reader_see_posts_edits_and_retractions_live(browser: Browser, sqlite_url: str) -> None:
+    async with running_node(node_settings(sqlite_url)) as node:
+        tool = await node.reporter("verktyg", role="editor")
+        slug = await tool.incident("Brand i hamnen", category="Blåljus")
+        anna_name = await person(node, "anna")
+        bo_name = await person(node, "bo")
+        eva_name = await person(node, "eva", role="editor")
+        anna, bo, eva = [await login(browser, node, name) for name in ("anna", "bo", "eva")]
+        for page in (anna, bo, eva):
+            await open_desk(page, node, slug)
+        reader = await new_page(browser)
+        await reader.goto(f"{node.url}/i/{slug}")
+        readers_entry = reader.locator(".entries .entry")
+
+        await compose(anna, "Räddningstjänsten är på plats.")
+        await expect(entry(anna, "Räddningstjänsten är på plats.")).to_contain_text(anna_name)
+        for page in (bo, eva):
+            await expect(entry(page, "Räddningstjänsten är på plats.")).to_contain_text(anna_name)
+        await expect(readers_entry.filter(has_text="Räddningstjänsten är på plats.")).to_be_visible()
+
+        await compose(bo, "Röken syns över hela hamnen.")
+        await expect(entry(anna, "Röken syns över hela hamnen.")).to_contain_text(bo_name)
+        await expect(readers_entry.filter(has_text="Röken syns")).to_be_visible()
+
+        # The editor corrects Anna's entry in place.
+        annas = entry(eva, "Räddningstjänsten är på plats.")
+        await annas.locator("button.edit").click()
+        await annas.locator(".editor textarea").fill("Räddningstjänsten är på plats med **tre** enheter.")
+        await annas.locator("button.save").click()
+        for page in (anna, bo, eva):
+            await expect(entry(page, "med tre enheter").locator("strong")).to_have_text("tre")
+        await expect(readers_entry.filter(has_text="med tre enheter")).to_be_visible()
+        await expect(readers_entry.filter(has_text="på plats.")).to_have_count(0)
+
+        # … and retracts it, with a correction note.
+        annas = entry(eva, "med tre enheter")
+        await annas.locator("button.retract").click()
+        await annas.locator("input[name=correction]").fill("Uppgiften om enheterna stämde inte.")
+        await annas.locator("button.confirm-retract").click()
+        for page in (anna, bo):
+            retracted = page.locator(".desk-entries .entry.retracted")
+            await expect(retracted).to_contain_text("Uppgiften om enheterna stämde inte.")
+            await expect(page.locator(".desk-entries", has_text="med tre enheter")).to_have_count(0)
+        await expect(reader.locator(".entries .entry.retracted")).to_contain_text("Uppgiften om enheterna stämde inte.")
+        await expect(readers_entry.filter(has_text="med tre enheter")).to_have_count(0)
+
+        # Who did what, and when, stays viewable in the desk.
+        retracted = bo.locator(".desk-entries .entry.retracted")
+        await retracted.locator("button.show-history").click()
+        steps = retracted.locator(".history > li .what")
+        await expect(steps).to_have_count(3)
+        await expect(steps.nth(0)).to_contain_text(f"{anna_name} publicerade")
+        await expect(steps.nth(1)).to_contain_text(f"{eva_name} redigerade")
+        await expect(steps.nth(2)).to_contain_text(f"{eva_name} drog tillbaka")
+        await expect(retracted.locator(".history > li").nth(0)).to_contain_text("Räddningstjänsten är på plats.")
+        await expect(retracted.locator(".history > li").nth(1)).to_contain_text("med tre enheter")
+

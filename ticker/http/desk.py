@@ -1,0 +1,182 @@
+"""The newsroom's pages: the incident list, an incident's desk (composer, live feed, review queue), API tokens
+and users. Every page needs a login; its forms and newsroom.js's requests carry the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ticker.exceptions import APIError, NotFound
+from ticker.http import csrf
+from ticker.http.desk_text import render_desk
+from ticker.http.login import form_text
+from ticker.http.session_auth import current_login, require_login
+from ticker.services import services
+from ticker.store.accounts import ROLES, Account, accounts, add_user, create_token, revoke_token, tokens
+from ticker.store.logins import Login
+from ticker.store.newsroom import entries_by, submissions
+
+STATIC = Path(__file__).resolve().parent.parent.parent / "web" / "static"
+DESK_ENTRIES = 100  # newest entries on an incident's desk; the reader page has the rest
+USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+async def _login(request: Request) -> Login | Response:
+    """The page's login, or the redirect to the login form (saying so when the session has expired)."""
+    login = await current_login(request)
+    if login is None or login.expired:
+        query = {"next": request.url.path, **({"expired": "1"} if login is not None else {})}
+        return RedirectResponse(f"/login?{urlencode(query)}", status_code=303)
+    return login
+
+
+def _page(name: str, request: Request, login: Login, status: int = 200, **context: Any) -> Response:
+    response = render_desk(name, request, status=status, me=login.account, csrf_token=login.csrf_token, **context)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def _checked_form(request: Request, login: Login) -> FormData:
+    form = await request.form()
+    csrf.check(request, "POST", login.csrf_token, form_text(form, csrf.FIELD))
+    return form
+
+
+async def index(request: Request) -> Response:
+    login = await _login(request)
+    if isinstance(login, Response):
+        return login
+    store = services(request).store
+    live, closed = await store.incidents("live"), await store.incidents("closed")
+    return _page("desk/index.html", request, login, live=live, closed=closed)
+
+
+async def _queue(request: Request, account: Account, slug: str) -> dict[str, Any]:
+    """What the desk needs beside the public state: the viewer's own entries and the review queue."""
+    store = services(request).store
+    incident = await store.incident(slug)
+    return {
+        "mine": await entries_by(store, incident, account.id),
+        "submissions": await submissions(store, incident, author_id=None if account.is_editor else account.id),
+    }
+
+
+async def incident_desk(request: Request) -> Response:
+    login = await _login(request)
+    if isinstance(login, Response):
+        return login
+    slug, account = request.path_params["slug"], login.account
+    try:
+        snapshot = await services(request).store.snapshot(slug, limit=DESK_ENTRIES)
+    except NotFound:
+        return render_desk("not_found.html", request, status=404)
+    state = {
+        **snapshot,
+        **await _queue(request, account, slug),
+        "me": {"id": account.id, "name": account.display_name, "role": account.role, "editor": account.is_editor},
+        "csrf": login.csrf_token,
+        "max_chars": services(request).settings.max_entry_chars,
+    }
+    return _page("desk/incident.html", request, login, incident=snapshot["incident"], state=state)
+
+
+async def desk_state(request: Request) -> JSONResponse:
+    """The desk's refresh: its queue, and the CSRF token (a new one after logging in again in another tab)."""
+    login = await require_login(request)
+    queue = await _queue(request, login.account, request.path_params["slug"])
+    return JSONResponse({**queue, "csrf": login.csrf_token})
+
+
+async def tokens_page(request: Request) -> Response:
+    login = await _login(request)
+    if isinstance(login, Response):
+        return login
+    return _page("desk/tokens.html", request, login, tokens=await tokens(services(request).store, login.account))
+
+
+async def token_create(request: Request) -> Response:
+    login = await _login(request)
+    if isinstance(login, Response):
+        return login
+    form = await _checked_form(request, login)
+    store = services(request).store
+    new = await create_token(store, login.account, form_text(form, "label").strip()[:120])
+    found = await tokens(store, login.account)
+    return _page("desk/tokens.html", request, login, status=201, tokens=found, new_token=new)
+
+
+async def token_revoke(request: Request) -> Response:
+    login = await _login(request)
+    if isinstance(login, Response):
+        return login
+    await _checked_form(request, login)
+    raw = request.path_params["token_id"]
+    if not raw.isdigit() or len(raw) > 12:
+        raise NotFound("token")
+    await revoke_token(services(request).store, login.account, int(raw))
+    return RedirectResponse("/desk/tokens", status_code=303)
+
+
+async def users_page(request: Request) -> Response:
+    login = await _login(request)
+    if isinstance(login, Response):
+        return login
+    if login.account.role != "admin":
+        return render_desk("not_found.html", request, status=404)
+    return _page("desk/users.html", request, login, users=await accounts(services(request).store), roles=ROLES)
+
+
+async def user_add(request: Request) -> Response:
+    login = await _login(request)
+    if isinstance(login, Response):
+        return login
+    if login.account.role != "admin":
+        return render_desk("not_found.html", request, status=404)
+    form = await _checked_form(request, login)
+    store = services(request).store
+    fields = {k: form_text(form, k).strip() for k in ("name", "display_name", "role")}
+    problem: str | None = None
+    if not USER_NAME.match(fields["name"]):
+        problem = "name: 1–64 lower-case letters, digits, '.', '_' or '-'"
+    elif not form_text(form, "password"):
+        problem = "password: required"
+    else:
+        try:
+            await add_user(
+                store,
+                fields["name"],
+                fields["display_name"] or fields["name"],
+                fields["role"],
+                form_text(form, "password"),
+            )
+        except APIError as error:
+            problem = error.message
+    context = {"users": await accounts(store), "roles": ROLES, "problem": problem, "added": problem is None}
+    return _page("desk/users.html", request, login, status=422 if problem else 201, form=fields, **context)
+
+
+async def service_worker(request: Request) -> Response:
+    """Served from /desk/ so that it may keep the desk's pages for field mode (see newsroom-sw.js)."""
+    return FileResponse(STATIC / "newsroom-sw.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/desk", index, methods=["GET", "HEAD"]),
+        Route("/desk/sw.js", service_worker, methods=["GET"]),
+        Route("/desk/i/{slug}", incident_desk, methods=["GET", "HEAD"]),
+        Route("/desk/i/{slug}/state", desk_state, methods=["GET"]),
+        Route("/desk/tokens", tokens_page, methods=["GET", "HEAD"]),
+        Route("/desk/tokens", token_create, methods=["POST"]),
+        Route("/desk/tokens/{token_id}/revoke", token_revoke, methods=["POST"]),
+        Route("/desk/users", users_page, methods=["GET", "HEAD"]),
+        Route("/desk/users", user_add, methods=["POST"]),
+    ]

@@ -1,0 +1,64 @@
+"""The newsroom's JSON beside the reporter API: contributors' submissions, their approval, and entry history.
+
+None of it is public: every handler needs an account (bearer token, or session cookie with CSRF token).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from ticker.http.api import Strict, entry_id, parse_body, path_id, require_editor, run_write
+from ticker.http.auth import require_account
+from ticker.services import services
+from ticker.store.newsroom import history, submissions
+from ticker.store.writes import approve_submission, author_of, reject_submission
+
+
+class RejectIn(Strict):
+    reason: Annotated[str, Field(max_length=1000)] | None = None
+
+
+async def list_submissions(request: Request) -> JSONResponse:
+    """Editors: every pending submission. Others: their own, decided ones too (and why one was rejected)."""
+    account = await require_account(request)
+    incident = await services(request).store.incident(request.path_params["slug"])
+    found = await submissions(services(request).store, incident, author_id=None if account.is_editor else account.id)
+    return JSONResponse({"submissions": found})
+
+
+async def approve(request: Request) -> JSONResponse:
+    account = await require_editor(request)
+    _data, raw = await parse_body(request, Strict)
+    op = approve_submission(request.path_params["slug"], path_id(request, "submission_id"), author_of(account))
+    return await run_write(request, op, account, raw)
+
+
+async def reject(request: Request) -> JSONResponse:
+    account = await require_editor(request)
+    data, raw = await parse_body(request, RejectIn)
+    op = reject_submission(
+        request.path_params["slug"], path_id(request, "submission_id"), author_of(account), data.reason or None
+    )
+    return await run_write(request, op, account, raw)
+
+
+async def entry_history(request: Request) -> JSONResponse:
+    await require_account(request)
+    store = services(request).store
+    incident = await store.incident(request.path_params["slug"])
+    return JSONResponse({"history": await history(store, incident, entry_id(request))})
+
+
+def routes() -> list[BaseRoute]:
+    submission = "/api/incidents/{slug}/submissions/{submission_id}"
+    return [
+        Route("/api/incidents/{slug}/submissions", list_submissions, methods=["GET"]),
+        Route(submission + "/approve", approve, methods=["POST"]),
+        Route(submission + "/reject", reject, methods=["POST"]),
+        Route("/api/incidents/{slug}/entries/{entry_id}/history", entry_history, methods=["GET"]),
+    ]

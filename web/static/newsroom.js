@@ -1,0 +1,701 @@
+// Ticker newsroom: the incident desk (composer, outbox, live feed, review queue) and the new-incident form.
+//
+// Every post goes through the outbox, kept in localStorage with its Idempotency-Key: it is shown at once as
+// "skickas…", sent in order, one at a time, and removed only when the server has answered with the entry. A
+// post whose answer was lost is sent again with the same key and the server returns the first result, so
+// nothing is published twice, and nothing is lost when the tab is reloaded or the connection drops.
+(() => {
+  "use strict";
+  const T = JSON.parse(document.getElementById("desk-text").textContent);
+  const state = JSON.parse(document.getElementById("desk-state").textContent);
+  const CACHE = "ticker-desk";
+  const fill = (text, values) => text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+
+  // Field mode: the service worker keeps desk pages so that they reload without a connection.
+  const desk = document.querySelector(".desk-incident");
+  if ("serviceWorker" in navigator && window.caches) {
+    navigator.serviceWorker.register("/desk/sw.js", { scope: "/desk/" }).then(async () => {
+      await navigator.serviceWorker.ready;
+      const cache = await caches.open(CACHE);
+      // The first visit came before the worker: keep this page and what it loads now.
+      await cache.addAll([location.pathname + location.search, "/static/newsroom.js", "/static/newsroom.css",
+        "/static/ticker.css"]);
+      if (desk) desk.dataset.offlineReady = "true";
+    }).catch(() => {});
+  }
+  for (const form of document.querySelectorAll("form.logout")) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (window.caches) await caches.delete(CACHE); // kept pages hold this user's data
+      form.submit();
+    });
+  }
+
+  async function api(method, path, body, headers = {}) {
+    const send = () => fetch(path, {
+      method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": state.csrf, ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let response = await send();
+    let data = await response.json().catch(() => ({}));
+    if (response.status === 403 && data.error === "csrf" && await refreshCsrf()) {
+      response = await send(); // logged in again in another tab: a new session, a new token
+      data = await response.json().catch(() => ({}));
+    }
+    return { status: response.status, ok: response.ok, data };
+  }
+
+  async function refreshCsrf() {
+    if (!desk) return false;
+    const fresh = await fetch(`/desk/i/${desk.dataset.slug}/state`, { credentials: "same-origin" }).catch(() => null);
+    if (!fresh || !fresh.ok) return false;
+    const data = await fresh.json();
+    const changed = data.csrf !== state.csrf;
+    Object.assign(state, data);
+    return changed;
+  }
+
+  function explain(status, data, field) {
+    if (status === 401) return T.err_session;
+    if (status === 403) return data.error === "csrf" ? T.err_csrf : T.err_forbidden;
+    if (status === 409 && data.field === "incident") return T.err_closed;
+    if (status === 409 && data.field === "entry") return T.err_retracted;
+    if (status === 413) return fill(T.err_too_long, { max: state.max_chars });
+    if (status === 422 && data.field === "label") return T.err_label;
+    if (status === 422) return fill(T.err_field, { field: field || data.field, message: data.message });
+    if (status >= 500) return T.err_server;
+    return fill(T.err_rejected, { message: data.message || status });
+  }
+
+  // A small formatting set, written as text: **fet**, _kursiv_, [text](https://…), "- " lists, "> " quotes.
+  const escapeHtml = (s) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  function inlineHtml(line) {
+    return escapeHtml(line)
+      .replace(/\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)/g, '<a href="$2">$1</a>')
+      .replace(/\*\*(.+?)\*\*/g, "<strong>$1</strong>")
+      .replace(/(^|[\s(])_(.+?)_(?=$|[\s).,:;!?])/g, "$1<em>$2</em>");
+  }
+  function toHtml(text) {
+    const blocks = text.replace(/\r\n/g, "\n").split(/\n\s*\n/).map((b) => b.trim()).filter(Boolean);
+    return blocks.map((block) => {
+      const lines = block.split("\n");
+      if (lines.every((l) => /^[-*] /.test(l))) {
+        return "<ul>" + lines.map((l) => `<li>${inlineHtml(l.slice(2))}</li>`).join("") + "</ul>";
+      }
+      if (lines.every((l) => /^\d+\. /.test(l))) {
+        return "<ol>" + lines.map((l) => `<li>${inlineHtml(l.replace(/^\d+\. /, ""))}</li>`).join("") + "</ol>";
+      }
+      if (lines.every((l) => /^>/.test(l))) {
+        return `<blockquote><p>${lines.map((l) => inlineHtml(l.replace(/^> ?/, ""))).join("<br>")}</p></blockquote>`;
+      }
+      return `<p>${lines.map(inlineHtml).join("<br>")}</p>`;
+    }).join("");
+  }
+  function toText(html) {
+    const inline = (node) => [...node.childNodes].map((c) => {
+      if (c.nodeType === Node.TEXT_NODE) return c.textContent;
+      const inner = inline(c);
+      switch (c.tagName) {
+        case "BR": return "\n";
+        case "STRONG": case "B": return `**${inner}**`;
+        case "EM": case "I": return `_${inner}_`;
+        case "A": return `[${inner}](${c.getAttribute("href")})`;
+        case "P": return inner + "\n";
+        default: return inner;
+      }
+    }).join("");
+    const body = new DOMParser().parseFromString(html, "text/html").body; // inert: nothing runs or loads
+    return [...body.childNodes].map((node) => {
+      if (node.tagName === "UL") return [...node.children].map((li) => "- " + inline(li)).join("\n");
+      if (node.tagName === "OL") return [...node.children].map((li, i) => `${i + 1}. ${inline(li)}`).join("\n");
+      if (node.tagName === "BLOCKQUOTE") return inline(node).trim().split("\n").map((l) => "> " + l).join("\n");
+      return node.nodeType === Node.TEXT_NODE ? node.textContent : inline(node);
+    }).map((b) => b.trim()).filter(Boolean).join("\n\n");
+  }
+
+  function formatter(textarea) {
+    return (kind) => {
+      const { selectionStart: start, selectionEnd: end, value } = textarea;
+      const picked = value.slice(start, end);
+      let text;
+      if (kind === "bold") text = `**${picked || T.bold}**`;
+      else if (kind === "italic") text = `_${picked || T.italic}_`;
+      else if (kind === "link") {
+        const url = prompt(T.link_prompt, "https://");
+        if (!url || !/^https?:\/\/\S+$/.test(url)) return;
+        text = `[${picked || url}](${url})`;
+      } else {
+        const mark = kind === "list" ? "- " : "> ";
+        text = (picked || "").split("\n").map((l) => mark + l).join("\n");
+      }
+      textarea.setRangeText(text, start, end, "end");
+      textarea.dispatchEvent(new Event("input"));
+      textarea.focus();
+    };
+  }
+
+  const incidentForm = document.getElementById("incident-form");
+  if (incidentForm) {
+    incidentForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const problem = incidentForm.querySelector(".problem");
+      const body = {};
+      for (const [name, value] of new FormData(incidentForm)) {
+        if (name !== "csrf" && value.trim()) body[name] = value.trim();
+      }
+      try {
+        const result = await api("POST", "/api/incidents", body);
+        if (result.ok) { location.href = "/desk/i/" + result.data.incident.slug; return; }
+        const label = result.data.field && incidentForm.querySelector(`[name="${result.data.field}"]`);
+        problem.textContent = explain(result.status, result.data, label ? label.parentElement.firstChild.textContent.trim() : "");
+      } catch {
+        problem.textContent = T.err_network;
+      }
+      problem.hidden = false;
+    });
+  }
+
+  if (!desk) return;
+
+  // The incident desk.
+  const slug = state.incident.slug;
+  desk.dataset.slug = slug;
+  const me = state.me;
+  const list = desk.querySelector(".desk-entries");
+  const conn = desk.querySelector(".conn");
+  const problemBar = desk.querySelector(".desk-problem");
+  const composer = document.getElementById("composer");
+  const textarea = composer.querySelector("textarea");
+  const labelInput = composer.elements.label;
+  const preview = composer.querySelector(".preview");
+  const OUTBOX = "ticker.outbox." + me.id;
+  const DRAFT = `ticker.draft.${me.id}.${slug}`;
+  const clock = new Intl.DateTimeFormat("sv-SE", { hour: "2-digit", minute: "2-digit", timeZone: "Europe/Stockholm" });
+  const stamp = new Intl.DateTimeFormat(document.documentElement.lang === "en" ? "en-GB" : "sv-SE", {
+    day: "numeric", month: "long", hour: "2-digit", minute: "2-digit", timeZone: "Europe/Stockholm",
+  });
+  let seq = state.seq;
+  let epoch = state.incident.epoch;
+  let mine = new Set(state.mine);
+  let socket = null;
+  let failures = 0;
+  let loggedOut = false;
+
+  function say(text) {
+    problemBar.textContent = text || "";
+    problemBar.hidden = !text;
+  }
+
+  function status(text, kind) {
+    conn.textContent = text;
+    conn.dataset.state = kind;
+  }
+
+  // Entries.
+
+  function button(text, cls, onClick) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = cls;
+    b.textContent = text;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  const mayChange = (entry) => me.editor || (me.role === "reporter" && mine.has(entry.id));
+
+  function renderEntry(entry) {
+    let li = document.getElementById("entry-" + entry.id);
+    const fresh = !li;
+    if (fresh) {
+      li = document.createElement("li");
+      li.id = "entry-" + entry.id;
+      li.dataset.id = entry.id;
+    } else if (li.querySelector(".editor")) {
+      // Someone changed it while this desk edits it: keep the text being typed, note the new version.
+      li.dataset.latest = JSON.stringify(entry);
+      return;
+    }
+    li.className = "entry" + (entry.pinned ? " pinned" : "") + (entry.key_event ? " key" : "") +
+      (entry.retracted ? " retracted" : "");
+    li.textContent = "";
+    const head = document.createElement("header");
+    head.className = "entry-head";
+    const label = document.createElement("span");
+    label.className = "label";
+    label.textContent = entry.label;
+    const author = document.createElement("span");
+    author.className = "author";
+    author.textContent = entry.author;
+    head.append(label, " ", author);
+    for (const [on, text] of [[entry.key_event, T.key_event], [entry.pinned, T.pin], [entry.edited_at, T.edited],
+      [entry.retracted, T.retracted]]) {
+      if (!on) continue;
+      const badge = document.createElement("span");
+      badge.className = "badge";
+      badge.textContent = text;
+      head.append(" ", badge);
+    }
+    const body = document.createElement("div");
+    body.className = "entry-body";
+    if (entry.retracted) {
+      const note = document.createElement("p");
+      note.className = "correction";
+      note.textContent = entry.correction || T.retracted;
+      body.append(note);
+    } else {
+      body.innerHTML = entry.body; // sanitised by the server
+    }
+    const actions = document.createElement("footer");
+    actions.className = "actions";
+    if (!entry.retracted && mayChange(entry)) {
+      actions.append(button(T.edit, "edit", () => editEntry(li, entry)));
+      actions.append(button(T.retract, "retract", () => confirmRetract(li, entry)));
+    }
+    if (!entry.retracted && me.role !== "contributor") {
+      actions.append(button(entry.pinned ? T.unpin : T.pin, "pin", () =>
+        act(li, "POST", `/entries/${entry.id}/${entry.pinned ? "unpin" : "pin"}`)));
+    }
+    actions.append(button(T.history, "show-history", () => showHistory(li, entry)));
+    const note = document.createElement("p");
+    note.className = "entry-problem problem";
+    note.setAttribute("role", "alert");
+    note.hidden = true;
+    li.append(head, body, actions, note);
+    if (fresh) place(li, entry);
+    desk.querySelector(".no-entries").hidden = list.children.length > 0;
+  }
+
+  function place(li, entry) {
+    for (const other of list.querySelectorAll(".entry")) {
+      if (Number(other.dataset.id) < entry.id) { list.insertBefore(li, other); return; }
+    }
+    list.appendChild(li);
+  }
+
+  function entryProblem(li, text) {
+    const note = li.querySelector(".entry-problem");
+    note.textContent = text || "";
+    note.hidden = !text;
+  }
+
+  async function act(li, method, path, body) {
+    try {
+      const result = await api(method, `/api/incidents/${slug}${path}`, body ?? {});
+      if (!result.ok) { entryProblem(li, explain(result.status, result.data)); return null; }
+      if (result.data.entry) applyEntry(result.data.entry, true);
+      return result.data;
+    } catch {
+      entryProblem(li, T.err_network);
+      return null;
+    }
+  }
+
+  function editEntry(li, entry) {
+    const form = document.createElement("form");
+    form.className = "editor";
+    const area = document.createElement("textarea");
+    area.rows = 4;
+    area.value = toText(entry.body);
+    const label = document.createElement("input");
+    label.name = "label";
+    label.value = entry.label;
+    label.maxLength = 16;
+    label.size = 5;
+    const key = document.createElement("input");
+    key.type = "checkbox";
+    key.checked = entry.key_event;
+    const keyLabel = document.createElement("label");
+    keyLabel.append(key, " ", T.key_event);
+    const save = document.createElement("button");
+    save.type = "submit";
+    save.className = "save";
+    save.textContent = T.save;
+    const done = () => {
+      form.remove();
+      li.querySelector(".entry-body").hidden = false;
+      li.querySelector(".actions").hidden = false;
+      const latest = li.dataset.latest;
+      delete li.dataset.latest;
+      renderEntry(latest ? JSON.parse(latest) : entry);
+    };
+    form.append(area, label, keyLabel, save, button(T.cancel, "cancel", done));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const html = toHtml(area.value);
+      if (!html) { entryProblem(li, T.err_empty); return; }
+      const saved = await act(li, "PATCH", `/entries/${entry.id}`,
+        { body: html, label: label.value.trim(), key_event: key.checked });
+      if (saved) { delete li.dataset.latest; entry = saved.entry; done(); }
+    });
+    area.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); form.requestSubmit(); }
+    });
+    li.querySelector(".entry-body").hidden = true;
+    li.querySelector(".actions").hidden = true;
+    li.querySelector(".entry-head").after(form);
+    area.focus();
+  }
+
+  function confirmRetract(li, entry) {
+    if (li.querySelector(".confirm")) return;
+    const box = document.createElement("form");
+    box.className = "confirm";
+    const question = document.createElement("p");
+    question.textContent = T.retract_confirm;
+    const correction = document.createElement("input");
+    correction.name = "correction";
+    correction.maxLength = 1000;
+    correction.placeholder = T.correction;
+    correction.setAttribute("aria-label", T.correction);
+    const yes = document.createElement("button");
+    yes.type = "submit";
+    yes.className = "confirm-retract";
+    yes.textContent = T.retract;
+    box.append(question, correction, yes, button(T.cancel, "cancel", () => box.remove()));
+    box.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const note = correction.value.trim();
+      if (await act(li, "POST", `/entries/${entry.id}/retract`, note ? { correction: note } : {})) box.remove();
+    });
+    li.querySelector(".actions").after(box);
+    correction.focus();
+  }
+
+  async function showHistory(li, entry) {
+    const shown = li.querySelector(".history");
+    if (shown) { shown.remove(); return; }
+    let result;
+    try {
+      result = await api("GET", `/api/incidents/${slug}/entries/${entry.id}/history`);
+    } catch {
+      entryProblem(li, T.err_network);
+      return;
+    }
+    if (!result.ok) { entryProblem(li, explain(result.status, result.data)); return; }
+    const ol = document.createElement("ol");
+    ol.className = "history";
+    for (const change of result.data.history) {
+      const item = document.createElement("li");
+      const what = document.createElement("span");
+      what.className = "what";
+      what.textContent = `${stamp.format(new Date(change.at))} · ${change.by} ${T["action_" + change.action] || change.action}`;
+      const text = document.createElement("div");
+      text.className = "entry-body";
+      if (change.action === "retracted") text.textContent = change.correction || "";
+      else text.innerHTML = change.body; // sanitised by the server
+      item.append(what, text);
+      ol.append(item);
+    }
+    li.append(ol);
+  }
+
+  function applyEntry(entry, own = false) {
+    if (own) mine.add(entry.id);
+    renderEntry(entry);
+  }
+
+  function applyIncident(incident) {
+    state.incident = incident;
+    desk.querySelector(".desk-title").textContent = incident.title;
+    const live = incident.status === "live";
+    const badge = desk.querySelector(".status-badge");
+    badge.className = "status-badge " + incident.status;
+    badge.textContent = live ? "LIVE" : T.incident_closed;
+    desk.querySelector(".closed-note").hidden = live;
+    const close = desk.querySelector(".close-incident");
+    const reopen = desk.querySelector(".reopen-incident");
+    if (close) { close.hidden = !live; reopen.hidden = live; }
+  }
+
+  for (const [selector, action] of [[".close-incident", "close"], [".reopen-incident", "reopen"]]) {
+    const b = desk.querySelector(selector);
+    if (!b) continue;
+    b.addEventListener("click", async () => {
+      try {
+        const result = await api("POST", `/api/incidents/${slug}/${action}`, {});
+        if (result.ok) applyIncident(result.data.incident);
+        else say(explain(result.status, result.data));
+      } catch {
+        say(T.err_network);
+      }
+    });
+  }
+
+  // The live feed: the same /live socket and events as the reader page.
+
+  function onMessage(msg) {
+    if (msg.type === "subscribed") { failures = 0; status(T.live, "live"); return; }
+    if (msg.type === "snapshot") {
+      seq = msg.seq;
+      epoch = msg.data.incident.epoch;
+      applyIncident(msg.data.incident);
+      for (const li of list.querySelectorAll(".entry")) li.remove();
+      for (const entry of msg.data.entries.slice().reverse()) renderEntry(entry);
+      return;
+    }
+    if (msg.type !== "event" || msg.seq <= seq) return;
+    seq = msg.seq;
+    if (msg.data.entry) applyEntry(msg.data.entry);
+    if (msg.data.incident) applyIncident(msg.data.incident);
+  }
+
+  function connect() {
+    if (loggedOut) return;
+    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/live");
+    socket = ws;
+    status(T.connecting, "connecting");
+    ws.onopen = () => ws.send(JSON.stringify({ type: "subscribe", incident: slug, since: seq, epoch }));
+    ws.onmessage = (frame) => onMessage(JSON.parse(frame.data));
+    ws.onclose = (close) => {
+      if (socket !== ws) return;
+      socket = null;
+      if (close.code === 4001) { // SESSION_ENDED: logged out
+        loggedOut = true;
+        status(T.socket_logged_out, "closed");
+        say(T.socket_logged_out);
+        return;
+      }
+      if (close.code >= 4100 && close.code < 4200) { status(T.offline, "closed"); return; }
+      status(navigator.onLine ? T.connecting : T.offline, navigator.onLine ? "connecting" : "offline");
+      const delay = Math.min(30000, 500 * 2 ** failures++) * (0.5 + Math.random() / 2);
+      setTimeout(connect, delay);
+    };
+  }
+
+  // The composer and the outbox.
+
+  const loadOutbox = () => { try { return JSON.parse(localStorage.getItem(OUTBOX)) || []; } catch { return []; } };
+  const saveOutbox = (items) => localStorage.setItem(OUTBOX, JSON.stringify(items));
+  const updateItem = (key, change) => saveOutbox(loadOutbox().map((i) => (i.key === key ? { ...i, ...change } : i)));
+  const removeItem = (key) => saveOutbox(loadOutbox().filter((i) => i.key !== key));
+  const newKey = () => (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2));
+
+  function renderOutbox() {
+    const items = loadOutbox().filter((i) => i.slug === slug);
+    const keys = new Set(items.map((i) => i.key));
+    for (const li of list.querySelectorAll(".pending")) if (!keys.has(li.dataset.key)) li.remove();
+    for (const item of items) {
+      let li = list.querySelector(`.pending[data-key="${item.key}"]`);
+      if (!li) {
+        li = document.createElement("li");
+        li.className = "pending";
+        li.dataset.key = item.key;
+        list.prepend(li);
+      }
+      li.classList.toggle("failed", Boolean(item.problem));
+      li.textContent = "";
+      const head = document.createElement("header");
+      head.className = "entry-head";
+      const label = document.createElement("span");
+      label.className = "label";
+      label.textContent = item.label;
+      const sending = document.createElement("span");
+      sending.className = "send-state";
+      sending.textContent = item.problem ? item.problem : navigator.onLine ? T.sending : T.queued;
+      head.append(label, " ", sending);
+      const body = document.createElement("div");
+      body.className = "entry-body";
+      body.innerHTML = item.body; // the composer's own escaped output
+      li.append(head, body);
+      if (item.problem) {
+        li.append(button(T.to_composer, "to-composer", () => {
+          textarea.value = (textarea.value ? textarea.value + "\n\n" : "") + toText(item.body);
+          textarea.dispatchEvent(new Event("input"));
+          removeItem(item.key);
+          renderOutbox();
+        }));
+      }
+    }
+    // The pending ones sit above the confirmed entries, oldest first.
+    const first = list.querySelector(".entry");
+    for (const item of items) {
+      const li = list.querySelector(`.pending[data-key="${item.key}"]`);
+      if (first) list.insertBefore(li, first); else list.append(li);
+    }
+    const waiting = loadOutbox().filter((i) => !i.problem).length;
+    const count = desk.querySelector(".outbox-count");
+    count.hidden = waiting === 0;
+    count.textContent = `${waiting} ${T.queued}`;
+    desk.querySelector(".no-entries").hidden = list.children.length > 0;
+  }
+
+  let flushing = false;
+  let retryTimer = null;
+
+  function retryLater() {
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(flush, Math.min(30000, 1000 * 2 ** Math.min(failures, 5)));
+  }
+
+  async function flush() {
+    if (flushing || loggedOut) return;
+    flushing = true;
+    try {
+      // One sender across this user's tabs: the queue is shared through localStorage.
+      const run = navigator.locks ? (work) => navigator.locks.request(OUTBOX, work) : (work) => work();
+      await run(sendAll);
+    } finally {
+      flushing = false;
+    }
+  }
+
+  async function sendAll() {
+    for (;;) {
+      const item = loadOutbox().find((i) => !i.problem);
+      if (!item) return;
+      let result;
+      try {
+        result = await api("POST", `/api/incidents/${item.slug}/entries`,
+          { body: item.body, label: item.label, key_event: item.key_event, pinned: item.pinned },
+          { "Idempotency-Key": item.key });
+      } catch {
+        renderOutbox();
+        retryLater();
+        return; // offline: the 'online' event or the retry sends it
+      }
+      if (result.ok) {
+        removeItem(item.key);
+        if (item.slug === slug && result.data.entry) applyEntry(result.data.entry, true);
+        if (result.data.submission) { say(T.submitted); refreshQueue(); }
+        renderOutbox();
+        continue;
+      }
+      if (result.status === 401) { say(T.err_session); renderOutbox(); return; } // kept for after the login
+      if (result.status >= 500 || result.status === 429 || result.status === 408) {
+        say(T.err_server);
+        retryLater();
+        return;
+      }
+      updateItem(item.key, { problem: explain(result.status, result.data, T.text) });
+      renderOutbox();
+    }
+  }
+
+  function post() {
+    const html = toHtml(textarea.value);
+    if (!html) { say(T.err_empty); return; }
+    if (html.length > state.max_chars) { say(fill(T.err_too_long, { max: state.max_chars })); return; }
+    say("");
+    const item = {
+      key: newKey(),
+      slug,
+      body: html,
+      label: labelInput.value.trim() || clock.format(new Date()),
+      key_event: composer.elements.key_event.checked,
+      pinned: composer.elements.pinned ? composer.elements.pinned.checked : false,
+    };
+    saveOutbox([...loadOutbox(), item]);
+    textarea.value = "";
+    localStorage.removeItem(DRAFT);
+    composer.elements.key_event.checked = false;
+    if (composer.elements.pinned) composer.elements.pinned.checked = false;
+    delete labelInput.dataset.touched;
+    tick();
+    showPreview(false);
+    renderOutbox();
+    flush();
+  }
+
+  function tick() {
+    if (!labelInput.dataset.touched) labelInput.value = clock.format(new Date());
+  }
+
+  function showPreview(on) {
+    preview.hidden = !on;
+    textarea.hidden = on;
+    composer.querySelector(".preview-toggle").setAttribute("aria-pressed", String(on));
+    if (on) preview.innerHTML = toHtml(textarea.value); // escaped by toHtml
+  }
+
+  composer.addEventListener("submit", (event) => { event.preventDefault(); post(); });
+  composer.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); post(); }
+  });
+  const format = formatter(textarea);
+  for (const b of composer.querySelectorAll("[data-format]")) b.addEventListener("click", () => format(b.dataset.format));
+  composer.querySelector(".preview-toggle").addEventListener("click", () => showPreview(preview.hidden));
+  labelInput.addEventListener("input", () => { labelInput.dataset.touched = "1"; });
+  textarea.addEventListener("input", () => localStorage.setItem(DRAFT, textarea.value));
+  textarea.value = localStorage.getItem(DRAFT) || "";
+  tick();
+  setInterval(tick, 15000);
+
+  // The review queue: editors approve or reject contributors' posts; contributors see theirs.
+
+  function renderQueue() {
+    const section = desk.querySelector(".review");
+    const ol = section.querySelector(".submissions");
+    ol.textContent = "";
+    for (const s of state.submissions) {
+      const li = document.createElement("li");
+      li.className = "submission " + s.status;
+      li.dataset.id = s.id;
+      const head = document.createElement("header");
+      head.className = "entry-head";
+      head.textContent = `${s.label} · ${s.author} · ${T["status_" + s.status]}` + (s.reason ? `: ${s.reason}` : "");
+      const body = document.createElement("div");
+      body.className = "entry-body";
+      body.innerHTML = s.body; // sanitised by the server
+      li.append(head, body);
+      if (me.editor && s.status === "pending") {
+        const reason = document.createElement("input");
+        reason.placeholder = T.reject_reason;
+        reason.setAttribute("aria-label", T.reject_reason);
+        reason.maxLength = 1000;
+        const decide = (verb, body) => async () => {
+          try {
+            const result = await api("POST", `/api/incidents/${slug}/submissions/${s.id}/${verb}`, body());
+            if (!result.ok) { say(explain(result.status, result.data)); return; }
+            if (result.data.entry) applyEntry(result.data.entry);
+            state.submissions = state.submissions.filter((x) => x.id !== s.id);
+            renderQueue();
+          } catch {
+            say(T.err_network);
+          }
+        };
+        li.append(button(T.approve, "approve", decide("approve", () => ({}))), reason,
+          button(T.reject, "reject", decide("reject", () => (reason.value.trim() ? { reason: reason.value.trim() } : {}))));
+      }
+      ol.append(li);
+    }
+    section.hidden = state.submissions.length === 0 && !me.editor;
+    if (me.editor && state.submissions.length === 0) {
+      const li = document.createElement("li");
+      li.className = "empty";
+      li.textContent = T.no_pending;
+      ol.append(li);
+    }
+  }
+
+  async function refreshQueue() {
+    try {
+      const response = await fetch(`/desk/i/${slug}/state`, { credentials: "same-origin" });
+      if (response.status === 401) { say(T.err_session); return; }
+      if (!response.ok) return;
+      Object.assign(state, await response.json());
+      mine = new Set(state.mine);
+      renderQueue();
+    } catch {
+      // offline: the next round tries again
+    }
+  }
+
+  for (const entry of state.entries.slice().reverse()) renderEntry(entry);
+  renderQueue();
+  renderOutbox();
+  window.addEventListener("online", () => {
+    failures = 0;
+    renderOutbox();
+    flush();
+    if (!socket) connect();
+  });
+  window.addEventListener("offline", () => { status(T.offline, "offline"); renderOutbox(); });
+  window.addEventListener("storage", (event) => { if (event.key === OUTBOX) renderOutbox(); });
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshQueue(); });
+  setInterval(refreshQueue, 15000);
+  if (navigator.onLine) connect(); else status(T.offline, "offline");
+  flush();
+})();
