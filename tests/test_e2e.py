@@ -90,3 +90,20 @@ async def test_subscribe_without_since_gets_only_new_events(sqlite_url: str) -> 
         assert [e["data"]["entry"]["id"] for e in folded.events] == [after["entry"]["id"]]
         await reader.close()
         await reporter.aclose()
+
+
+async def test_a_reader_from_another_epoch_gets_a_snapshot(sqlite_url: str) -> None:
+    """The database the reader's state came from was replaced: its seq means nothing here, so no events."""
+    async with running_node(node_settings(sqlite_url)) as node:
+        reporter = await node.reporter()
+        slug = await reporter.incident()
+        await reporter.post(slug, "Ett.")
+        reader = await LiveReader.open(node.ws_url)
+        subscribed = await reader.subscribe(slug, since=1, epoch="someone-else")
+        assert subscribed["epoch"] != "someone-else"
+        snapshot = await reader.receive()
+        assert snapshot["type"] == "snapshot"
+        assert snapshot["seq"] == 2
+        assert snapshot["data"]["incident"]["epoch"] == subscribed["epoch"]
+        assert [e["body"] for e in snapshot["data"]["entries"]] == ["<p>Ett.</p>"]
+        await reader.close()
