@@ -58,6 +58,7 @@ class Topic:
     ready: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     live: dict[Reader, None] = field(default_factory=dict)  # an ordered set
     joining: dict[Reader, Join] = field(default_factory=dict)
+    snapshot: asyncio.Future[tuple[int, bytes]] | None = None  # shared by readers that need one
 
     @property
     def empty(self) -> bool:
@@ -141,10 +142,8 @@ class Hub:
         reader.send({"type": "subscribed", "incident": slug, "epoch": topic.epoch, "seq": target})
         try:
             if since is not None and await self._needs_snapshot(topic, since, epoch):
-                snapshot = await self.store.snapshot(slug)
-                message = {"type": "snapshot", "incident": slug, **_state(snapshot)}
-                history = [(snapshot["seq"], text_frame(dumps(message)))]
-                sent_upto = snapshot["seq"]
+                sent_upto, frame = await self._snapshot(topic)
+                history = [(sent_upto, frame)]
                 self.catchups["snapshot"] += 1
             elif since is not None and since < target:
                 history = await self._missed(topic, since, target)
@@ -165,6 +164,24 @@ class Hub:
             del topic.joining[reader]
             topic.live[reader] = None
         # else: the reader is ahead of this node's stream; it turns live when the stream reaches join.after.
+
+    async def _snapshot(self, topic: Topic) -> tuple[int, bytes]:
+        """The incident's state as one frame. Readers asking at once share one query, and a snapshot is
+        reused until the incident moves on, so a storm of far-behind readers asks the database once."""
+        cached = topic.snapshot
+        if cached is None or (cached.done() and not cached.cancelled() and cached.result()[0] < topic.seq):
+            cached = topic.snapshot = asyncio.ensure_future(self._load_snapshot(topic.slug))
+        try:
+            return await asyncio.shield(cached)
+        except Exception:
+            if topic.snapshot is cached:
+                topic.snapshot = None
+            raise
+
+    async def _load_snapshot(self, slug: str) -> tuple[int, bytes]:
+        snapshot = await self.store.snapshot(slug)
+        self.catchups["snapshot_queries"] += 1
+        return snapshot["seq"], text_frame(dumps({"type": "snapshot", "incident": slug, **_state(snapshot)}))
 
     async def _needs_snapshot(self, topic: Topic, since: int, epoch: str | None) -> bool:
         """Another epoch, too far behind, or ahead of what the store has ever committed."""
