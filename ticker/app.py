@@ -19,13 +19,14 @@ from starlette.staticfiles import StaticFiles
 from ticker.broker import Broker, broker_for
 from ticker.config import Settings
 from ticker.exceptions import APIError
-from ticker.http import api, pages
+from ticker.http import api, feeds, front, pages, sse
 from ticker.http import desk, login, review
 from ticker.http.errors import api_error, http_error
 from ticker.http.limits import BodyLimit
 from ticker.http.live import live
 from ticker.hub import Hub
 from ticker.logs import log_event
+from ticker.presence import Presence
 from ticker.relay import Relay
 from ticker.services import Services, services
 from ticker.store.migrate import upgrade
@@ -77,6 +78,8 @@ def create_app(
         app.state.services = Services(settings, node_store, node_broker, hub, relay)
         hub.start()
         relay.start()
+        app.state.presence = presence = Presence(settings, hub)
+        presence.start()
         janitor = asyncio.get_running_loop().create_task(_janitor(node_store, settings.idempotency_ttl_seconds))
         log_event(
             "node_started",
@@ -87,6 +90,7 @@ def create_app(
             yield {SEND_BUFFER_STATE: settings.send_buffer_bytes}
         finally:
             janitor.cancel()
+            await presence.stop()
             await relay.stop()
             await hub.stop()
             if broker is None:
@@ -103,6 +107,9 @@ def create_app(
         *login.routes(),
         *desk.routes(),
         *pages.routes(),
+        *front.routes(),
+        *feeds.routes(),
+        *sse.routes(),
         Mount("/static", StaticFiles(directory=WEB / "static"), name="static"),
     ]
     return Starlette(

@@ -1,16 +1,24 @@
-"""Languages: Swedish by default, English second. Dates and numbers are formatted by Babel."""
+"""Languages: Swedish by default, English second. Dates and numbers are formatted by Babel.
+
+Strings with ``{n}`` (or another name in braces) are templates filled by the server and by reader.js alike.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from babel.numbers import format_decimal
 from starlette.requests import Request
 
+from ticker.sanitize import text_of
+
 TIMEZONE = ZoneInfo("Europe/Stockholm")
 LANGUAGES = ("sv", "en")
+DEFAULT = "sv"
+HEADLINE_CHARS = 90
 
 STRINGS: dict[str, dict[str, str]] = {
     "sv": {
@@ -18,7 +26,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "closed": "Avslutad",
         "published": "Publicerad",
         "updated": "Senast uppdaterad",
-        "update": "Uppdatering",
+        "update_label": "Uppdatering",
         "edited": "Uppdaterad",
         "retracted": "Inlägget har dragits tillbaka.",
         "key_events": "Viktigaste händelserna",
@@ -29,10 +37,34 @@ STRINGS: dict[str, dict[str, str]] = {
         "status_connecting": "Ansluter…",
         "status_reconnecting": "Återansluter…",
         "status_offline": "Offline",
-        "new_updates": "nya uppdateringar",
-        "new_update": "ny uppdatering",
+        "new_updates": "{n} nya uppdateringar",
+        "new_update": "1 ny uppdatering",
+        "announce": "Ny uppdatering {label}: {text}",
         "by": "Av",
         "permalink": "Länk till inlägget",
+        "photo": "Foto:",
+        "viewers": "{n} följer just nu",
+        "more": "Visa fler",
+        "loading": "Hämtar…",
+        "load_failed": "Kunde inte hämta fler uppdateringar. Försök igen.",
+        "latest": "Till de senaste uppdateringarna",
+        "follow": "Följ händelsen live",
+        "share": "Dela via",
+        "email": "E-post",
+        "copy_link": "Kopiera länk",
+        "copied": "Länken är kopierad",
+        "feed": "Atom-flöde",
+        "home": "Till startsidan",
+        "now": "Just nu",
+        "no_live": "Inga pågående händelser just nu.",
+        "recently_closed": "Nyligen avslutade",
+        "most_followed": "Mest följda just nu",
+        "search": "Sök nyheter",
+        "search_button": "Sök",
+        "exact": "Exakt fras",
+        "titles_only": "Bara rubriker",
+        "results": "Träffar för ”{q}”",
+        "no_results": "Inga träffar.",
         "not_found": "Händelsen finns inte.",
         "language": "In English",
     },
@@ -41,7 +73,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "closed": "Closed",
         "published": "Published",
         "updated": "Last updated",
-        "update": "Update",
+        "update_label": "Update",
         "edited": "Updated",
         "retracted": "This update has been withdrawn.",
         "key_events": "Key events",
@@ -52,10 +84,34 @@ STRINGS: dict[str, dict[str, str]] = {
         "status_connecting": "Connecting…",
         "status_reconnecting": "Reconnecting…",
         "status_offline": "Offline",
-        "new_updates": "new updates",
-        "new_update": "new update",
+        "new_updates": "{n} new updates",
+        "new_update": "1 new update",
+        "announce": "New update {label}: {text}",
         "by": "By",
         "permalink": "Link to this update",
+        "photo": "Photo:",
+        "viewers": "{n} following now",
+        "more": "Show more",
+        "loading": "Loading…",
+        "load_failed": "Could not load more updates. Try again.",
+        "latest": "To the latest updates",
+        "follow": "Follow the story live",
+        "share": "Share via",
+        "email": "Email",
+        "copy_link": "Copy link",
+        "copied": "Link copied",
+        "feed": "Atom feed",
+        "home": "To the front page",
+        "now": "Right now",
+        "no_live": "No live stories right now.",
+        "recently_closed": "Recently closed",
+        "most_followed": "Most followed now",
+        "search": "Search the news",
+        "search_button": "Search",
+        "exact": "Exact phrase",
+        "titles_only": "Headlines only",
+        "results": "Results for “{q}”",
+        "no_results": "No results.",
         "not_found": "No such incident.",
         "language": "På svenska",
     },
@@ -63,15 +119,25 @@ STRINGS: dict[str, dict[str, str]] = {
 
 
 def language(request: Request) -> str:
-    """``?lang=`` first, then Accept-Language, then Swedish."""
+    """``?lang=`` first, then the preferred language of Accept-Language that we have, then Swedish."""
     chosen = request.query_params.get("lang")
     if chosen in LANGUAGES:
         return chosen
-    for part in request.headers.get("accept-language", "").split(","):
-        tag = part.split(";")[0].strip().lower()[:2]
-        if tag in LANGUAGES:
-            return tag
-    return "sv"
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(request.headers.get("accept-language", "").split(",")):
+        tag, _, params = part.partition(";")
+        primary = tag.strip().lower()[:2]
+        if primary not in LANGUAGES:
+            continue
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                continue
+        if quality > 0:
+            ranked.append((-quality, position, primary))
+    return min(ranked)[2] if ranked else DEFAULT
 
 
 def when(moment: datetime, lang: str) -> str:
@@ -85,3 +151,12 @@ def clock(moment: datetime, lang: str) -> str:
 
 def number(value: int, lang: str) -> str:
     return str(format_decimal(value, locale=lang))
+
+
+def headline(entry: dict[str, Any], lang: str) -> str:
+    """A one-line title for an entry (feeds, structured data): its time label and the start of its text."""
+    text = " ".join(text_of(entry["body"]).split())
+    if len(text) > HEADLINE_CHARS:
+        text = text[: HEADLINE_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    label = f"{STRINGS[lang]['update_label']} {entry['label']}"
+    return f"{label}: {text}" if text else label

@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ticker.exceptions import Forbidden, Invalid
+from ticker.http import caching
 from ticker.http.auth import require_account
 from ticker.sanitize import clean_html
 from ticker.services import services
@@ -192,12 +193,15 @@ async def _free_slug(request: Request, base: str) -> str:
     return f"{base}-{n}"
 
 
-async def get_incident(request: Request) -> JSONResponse:
+async def get_incident(request: Request) -> Response:
     store = services(request).store
     snapshot = await store.snapshot(request.path_params["slug"], limit=PAGE + 1)
     entries = snapshot["entries"]
     more = len(entries) > PAGE
-    return JSONResponse({**snapshot, "entries": entries[:PAGE], "next": entries[PAGE - 1]["id"] if more else None})
+    body = {**snapshot, "entries": entries[:PAGE], "next": entries[PAGE - 1]["id"] if more else None}
+    tag, modified = caching.etag(snapshot["incident"]["epoch"], snapshot["seq"]), snapshot["incident"]["updated_at"]
+    max_age = services(request).settings.cache_max_age
+    return caching.conditional(request, JSONResponse(body), tag, datetime.fromisoformat(modified), max_age)
 
 
 async def list_entries(request: Request) -> JSONResponse:

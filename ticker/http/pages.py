@@ -1,60 +1,183 @@
-"""Reader pages, server-rendered: complete without JavaScript; reader.js applies live events in place."""
+"""Reader pages, server-rendered: complete without JavaScript; reader.js applies live events in place.
+
+Every page is cacheable for ``cache_max_age`` seconds (ETag, Last-Modified): the incident page embeds the seq
+it shows, and the script resumes from there, so a copy from a CDN is only ever a short catch-up behind.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ticker import i18n
 from ticker.exceptions import NotFound
+from ticker.http import caching
+from ticker.http.api import _int_param, entry_id
+from ticker.http.jsonld import live_blog
+from ticker.presence import presence
+from ticker.sanitize import text_of
 from ticker.services import services
+from ticker.store import reads
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "web" / "templates"
-PAGE_ENTRIES = 50
+VARY = "Accept-Language"
 
 env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(), auto_reload=False)
+# JSON-LD and the strings for reader.js: compact, and readable UTF-8 (tojson still escapes < > & ').
+env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "separators": (",", ":")}
+
+# The entry the page's <template> is rendered from: reader.js clones it and fills in a real entry.
+BLANK_ENTRY: dict[str, Any] = {
+    "id": 0,
+    "incident": "",
+    "author": "",
+    "body": "",
+    "label": "",
+    "created_at": "",
+    "edited_at": None,
+    "key_event": False,
+    "pinned": False,
+    "retracted": False,
+    "correction": None,
+}
 
 
 def _parse(value: str | datetime) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
+def base_url(request: Request) -> str:
+    return services(request).settings.resolved_public_url()
+
+
+def localized(path: str, lang: str, **query: Any) -> str:
+    """``path`` with its query, keeping a non-default language in the link."""
+    params = {k: v for k, v in query.items() if v not in (None, "", False)}
+    if lang != i18n.DEFAULT:
+        params["lang"] = lang
+    return f"{path}?{urlencode(params)}" if params else path
+
+
 def render(name: str, request: Request, status: int = 200, **context: Any) -> HTMLResponse:
     lang = i18n.language(request)
+    strings = i18n.STRINGS[lang]
     html = env.get_template(name).render(
         lang=lang,
-        t=i18n.STRINGS[lang],
+        t=strings,
+        strings=strings,
         when=lambda v: i18n.when(_parse(v), lang),
         clock=lambda v: i18n.clock(_parse(v), lang),
+        number=lambda n: i18n.number(n, lang),
+        href=lambda path, **query: localized(path, lang, **query),
+        other_lang=localized(request.url.path, "en" if lang == "sv" else "sv", **_query_without_lang(request)),
         site_name=services(request).settings.site_name,
+        base_url=base_url(request),
+        text_of=text_of,
         **context,
     )
     return HTMLResponse(html, status_code=status)
 
 
+def _query_without_lang(request: Request) -> dict[str, str]:
+    return {k: v for k, v in request.query_params.items() if k != "lang"}
+
+
+def cacheable(request: Request, response: Response, *parts: object, last_modified: datetime | None) -> Response:
+    """Caching headers on a rendered page, its ETag taken from what went into it (or 304)."""
+    max_age = services(request).settings.cache_max_age
+    tag = caching.etag(*parts, i18n.language(request))
+    return caching.conditional(request, response, tag, last_modified, max_age, VARY)
+
+
+def not_found(request: Request) -> HTMLResponse:
+    return render("not_found.html", request, status=404)
+
+
 async def incident_page(request: Request) -> Response:
-    store = services(request).store
+    svc = services(request)
+    slug = request.path_params["slug"]
+    before = _int_param(request, "before", None)
     try:
-        snapshot = await store.snapshot(request.path_params["slug"], limit=PAGE_ENTRIES)
+        incident = await svc.store.incident(slug)
     except NotFound:
-        return render("not_found.html", request, status=404)
-    entries = snapshot["entries"]
-    return render(
+        return not_found(request)
+    lang = i18n.language(request)
+    parts = (slug, incident.epoch, incident.seq, before)
+    if caching.is_fresh(request, caching.etag(*parts, lang), incident.updated_at):
+        return caching.not_modified(caching.etag(*parts, lang), incident.updated_at, svc.settings.cache_max_age, VARY)
+    page = await reads.incident_page(svc.store, slug, limit=svc.settings.page_entries, before=before)
+    standing = [e for e in page.entries if not (e["retracted"] and not e["correction"])]
+    url = base_url(request) + localized(f"/i/{slug}", lang)
+    shown = [page.pinned, *page.entries] if page.pinned else page.entries
+    response = render(
         "incident.html",
         request,
-        incident=snapshot["incident"],
-        seq=snapshot["seq"],
-        entries=sorted(entries, key=lambda e: not e["pinned"]),
-        key_events=[e for e in entries if e["key_event"] and not e["retracted"]],
-        strings=i18n.STRINGS[i18n.language(request)],
+        incident=page.incident,
+        seq=page.seq,
+        entries=standing,
+        pinned=page.pinned,
+        key_events=page.key_events,
+        shown_ids={e["id"] for e in shown},
+        next=page.next,
+        window=before is not None,
+        page_size=svc.settings.page_entries,
+        viewers=presence(request).count(slug),
+        canonical=url,
+        blank_entry=BLANK_ENTRY,
+        jsonld=live_blog(
+            page.incident,
+            shown,
+            url=url,
+            base_url=base_url(request),
+            site_name=svc.settings.site_name,
+            lang=lang,
+        ),
+    )
+    return cacheable(
+        request, response, slug, page.incident["epoch"], page.seq, before, last_modified=incident.updated_at
     )
 
 
+async def entry_page(request: Request) -> Response:
+    """An entry's permalink: the entry on its own, with the way to the live page."""
+    svc = services(request)
+    try:
+        incident, entry = await reads.entry(svc.store, request.path_params["slug"], entry_id(request))
+    except NotFound:
+        return not_found(request)
+    if entry["retracted"] and not entry["correction"]:
+        return not_found(request)
+    lang = i18n.language(request)
+    response = render(
+        "entry.html",
+        request,
+        incident=incident,
+        e=entry,
+        canonical=base_url(request) + localized(f"/i/{incident.slug}/e/{entry['id']}", lang),
+    )
+    last = _parse(entry["edited_at"] or entry["created_at"])
+    return cacheable(request, response, incident.slug, entry, last_modified=last)
+
+
+async def viewers(request: Request) -> Response:
+    """How many follow an incident now, across every node (reader.js refreshes the page's figure)."""
+    slug = request.path_params["slug"]
+    await services(request).store.position(slug)  # 404 for an unknown incident
+    count = presence(request).count(slug)
+    max_age = services(request).settings.cache_max_age
+    return JSONResponse({"incident": slug, "viewers": count}, headers={"Cache-Control": f"public, max-age={max_age}"})
+
+
 def routes() -> list[BaseRoute]:
-    return [Route("/i/{slug}", incident_page, methods=["GET", "HEAD"])]
+    return [
+        Route("/i/{slug}", incident_page, methods=["GET", "HEAD"]),
+        Route("/i/{slug}/e/{entry_id}", entry_page, methods=["GET", "HEAD"]),
+        Route("/i/{slug}/viewers", viewers, methods=["GET"]),
+    ]

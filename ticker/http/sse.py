@@ -1,0 +1,172 @@
+"""Server-Sent Events: the fallback for readers whose websocket cannot open (proxies that block them).
+
+``GET /sse/{slug}?since=N&epoch=E`` carries the same messages as the websocket (docs/protocol.md), one
+``data:`` line each. Events and snapshots carry ``id: <seq>``, so the browser's own reconnect sends
+``Last-Event-ID`` and resumes exactly as a websocket subscribe with ``since`` does (the header wins over the
+query). The hub sees an SSE reader as one more Sink: it writes the same once-built websocket frames, and the
+sink turns each into an SSE event once (memoised, the fan-out hands every reader the same bytes). A reader whose
+unsent bytes pass ``send_buffer_bytes`` gets ``event: close`` with code 4000 and the stream ends: its browser
+reconnects and resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import random
+from collections import deque
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
+
+from ticker.exceptions import APIError, Invalid
+from ticker.http.origins import admit
+from ticker.hub import Hub, Reader
+from ticker.partner_readers import opened_by
+from ticker.services import services
+from ticker.session import SLUG
+
+RETRY_MS = (1000, 4000)  # the browser's reconnect delay, drawn per stream so a restart does not stampede
+MAX_EPOCH_CHARS = 64
+
+
+def ws_payload(frame: bytes) -> bytes:
+    """The payload of an unmasked server frame, as ``ticker.hub.text_frame`` builds them."""
+    size = frame[1] & 0x7F
+    return frame[2 + {126: 2, 127: 8}.get(size, 0) :]
+
+
+@functools.lru_cache(maxsize=16)
+def sse_event(frame: bytes) -> bytes:
+    """One SSE event for a websocket frame; the same frame object is a cache hit by identity."""
+    payload = ws_payload(frame)
+    message = json.loads(payload)
+    head = b"id: %d\n" % message["seq"] if message.get("type") in ("event", "snapshot") else b""
+    return head + b"data: " + payload + b"\n\n"
+
+
+def close_event(code: int, reason: str) -> bytes:
+    return b"event: close\ndata: " + json.dumps({"code": code, "reason": reason}).encode() + b"\n\n"
+
+
+class SSESink:
+    """A reader's SSE stream as the hub sees it (ticker.hub.Sink): bounded, and written without awaiting."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.chunks: deque[bytes] = deque()
+        self.size = 0
+        self.ready = asyncio.Event()
+        self.closing: tuple[int, str] | None = None
+
+    def write(self, frame: bytes) -> bool:
+        if self.closing is not None:
+            return True  # going away: the stream's end drops it from the hub
+        if self.size > self.limit:
+            return False
+        chunk = sse_event(frame)
+        self.chunks.append(chunk)
+        self.size += len(chunk)
+        self.ready.set()
+        return True
+
+    def close(self, code: int, reason: str) -> None:
+        if self.closing is None:
+            self.closing = (code, reason)
+            self.ready.set()
+
+    def take(self) -> bytes:
+        data = b"".join(self.chunks)
+        self.chunks.clear()
+        self.size = 0
+        self.ready.clear()
+        return data
+
+
+class EventStream(Response):
+    media_type = "text/event-stream"
+
+    def __init__(self, hub: Hub, reader: Reader, sink: SSESink, heartbeat: float) -> None:
+        super().__init__(
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}, media_type="text/event-stream"
+        )
+        del self.headers["content-length"]  # a stream: its length is not known
+        self.hub, self.reader, self.sink, self.heartbeat = hub, reader, sink, heartbeat
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        pump = asyncio.ensure_future(self._pump(send))
+        watch = asyncio.ensure_future(self._watch(receive))
+        try:
+            await asyncio.wait({pump, watch}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (pump, watch):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self.hub.disconnect(self.reader)
+
+    async def _watch(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    async def _pump(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        retry = b"retry: %d\n\n" % random.randint(*RETRY_MS)
+        await send({"type": "http.response.body", "body": retry, "more_body": True})
+        while True:
+            try:
+                await asyncio.wait_for(self.sink.ready.wait(), self.heartbeat)
+            except TimeoutError:
+                await send({"type": "http.response.body", "body": b": keep-alive\n\n", "more_body": True})
+                continue
+            data = self.sink.take()
+            if self.sink.closing is not None:
+                data += close_event(*self.sink.closing)
+                await send({"type": "http.response.body", "body": data, "more_body": False})
+                return
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+
+
+def _since(request: Request) -> int | None:
+    for field, raw in (
+        ("Last-Event-ID", request.headers.get("last-event-id")),
+        ("since", request.query_params.get("since")),
+    ):
+        if raw is not None:
+            if not raw.isdigit() or len(raw) > 12:
+                raise Invalid(field, f"{field} must be a non-negative integer")
+            return int(raw)
+    return None
+
+
+async def stream(request: Request) -> Response:
+    svc = services(request)
+    slug = request.path_params["slug"]
+    if not SLUG.match(slug):
+        raise Invalid("incident", "incident must be an incident slug")
+    admission = await admit(request)  # 403 for an origin that may not follow this incident
+    admission.check(slug)
+    since = _since(request)
+    epoch = request.query_params.get("epoch") or None
+    if epoch is not None and len(epoch) > MAX_EPOCH_CHARS:
+        raise Invalid("epoch", f"epoch: at most {MAX_EPOCH_CHARS} characters")
+    if svc.hub.full:
+        raise APIError(503, "full", "this node is full: try again later")
+    sink = SSESink(svc.settings.send_buffer_bytes)
+    reader = svc.hub.connect(sink, opened_by(request, admission.partner))
+    try:
+        await svc.hub.subscribe(reader, slug, since, epoch)
+    except BaseException:
+        svc.hub.disconnect(reader)
+        raise
+    response = EventStream(svc.hub, reader, sink, svc.settings.sse_heartbeat_seconds)
+    response.headers.update(admission.cors_headers())
+    return response
+
+
+def routes() -> list[BaseRoute]:
+    return [Route("/sse/{slug}", stream, methods=["GET"])]

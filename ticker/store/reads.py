@@ -1,0 +1,134 @@
+"""Reads for the reader pages beyond Store's own: one page of an incident, the front page, search."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+
+from ticker.exceptions import NotFound
+from ticker.store.sql import Store
+from ticker.store.tables import Entry, Incident
+from ticker.store.views import entry_view, incident_view
+
+
+@dataclass(frozen=True)
+class IncidentPage:
+    incident: dict[str, Any]
+    seq: int
+    entries: list[dict[str, Any]]  # newest first; the pinned entry is not among them
+    pinned: dict[str, Any] | None
+    key_events: list[dict[str, Any]]  # newest first, every one of the incident's, not only this page's
+    next: int | None  # the cursor ("before") of the next, older page
+
+
+async def incident_page(store: Store, slug: str, *, limit: int, before: int | None = None) -> IncidentPage:
+    """One page of entries with the pinned entry and the key events, read in one transaction."""
+    async with store.reading() as session, session.begin():
+        incident = await session.scalar(select(Incident).where(Incident.slug == slug))
+        if incident is None:
+            raise NotFound("incident")
+        mine = Entry.incident_id == incident.id
+        page = select(Entry).where(mine).order_by(Entry.id.desc()).limit(limit + 1)
+        if before is not None:
+            page = page.where(Entry.id < before)
+        rows = list(await session.scalars(page))
+        pinned = await session.scalar(select(Entry).where(mine, Entry.pinned))
+        keys = await session.scalars(
+            select(Entry).where(mine, Entry.key_event, ~Entry.retracted).order_by(Entry.id.desc())
+        )
+        key_events = [entry_view(e, slug) for e in keys]
+    shown = rows[:limit]
+    return IncidentPage(
+        incident=incident_view(incident),
+        seq=incident.seq,
+        entries=[entry_view(e, slug) for e in shown if pinned is None or e.id != pinned.id],
+        pinned=entry_view(pinned, slug) if pinned is not None else None,
+        key_events=key_events,
+        next=shown[-1].id if len(rows) > limit else None,
+    )
+
+
+async def entry(store: Store, slug: str, entry_id: int) -> tuple[Incident, dict[str, Any]]:
+    async with store.reading() as session:
+        row = (
+            await session.execute(
+                select(Incident, Entry)
+                .join(Entry, Entry.incident_id == Incident.id)
+                .where(Incident.slug == slug, Entry.id == entry_id)
+            )
+        ).first()
+    if row is None:
+        raise NotFound("entry")
+    return row[0], entry_view(row[1], slug)
+
+
+async def incidents_with_latest(
+    store: Store, incidents: Sequence[Incident]
+) -> list[tuple[Incident, dict[str, Any] | None]]:
+    """Each incident with its newest entry that is still standing (not retracted)."""
+    ids = [i.id for i in incidents]
+    latest: dict[int, dict[str, Any]] = {}
+    if ids:
+        newest = (
+            select(func.max(Entry.id)).where(Entry.incident_id.in_(ids), ~Entry.retracted).group_by(Entry.incident_id)
+        )
+        slugs = {i.id: i.slug for i in incidents}
+        async with store.reading() as session:
+            for e in await session.scalars(select(Entry).where(Entry.id.in_(newest))):
+                latest[e.incident_id] = entry_view(e, slugs[e.incident_id])
+    return [(i, latest.get(i.id)) for i in incidents]
+
+
+async def incidents_by_slug(store: Store, slugs: Sequence[str]) -> dict[str, Incident]:
+    if not slugs:
+        return {}
+    async with store.reading() as session:
+        return {i.slug: i for i in await session.scalars(select(Incident).where(Incident.slug.in_(slugs)))}
+
+
+@dataclass(frozen=True)
+class Hit:
+    incident: Incident
+    entries: list[dict[str, Any]]  # the matching entries, newest first
+
+
+def _patterns(query: str, exact: bool) -> list[str]:
+    terms = [query.strip()] if exact else query.split()
+    escaped = (t.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for t in terms)
+    return [f"%{t}%" for t in escaped]
+
+
+def _matches(column: Any, patterns: list[str]) -> ColumnElement[bool]:
+    return and_(*(column.ilike(p, escape="\\") for p in patterns))
+
+
+async def search(
+    store: Store, query: str, *, exact: bool, titles_only: bool, limit: int, entries_per_hit: int = 3
+) -> list[Hit]:
+    """Incidents whose title, or one of whose standing entries, holds every word (or the exact phrase)."""
+    patterns = _patterns(query, exact)
+    if not patterns:
+        return []
+    in_title = _matches(Incident.title, patterns)
+    in_entry = and_(_matches(Entry.body, patterns), ~Entry.retracted)
+    where = in_title if titles_only else or_(in_title, exists().where(Entry.incident_id == Incident.id, in_entry))
+    async with store.reading() as session:
+        incidents = list(
+            await session.scalars(select(Incident).where(where).order_by(Incident.updated_at.desc()).limit(limit))
+        )
+        found: dict[int, list[dict[str, Any]]] = {i.id: [] for i in incidents}
+        if incidents and not titles_only:
+            slugs = {i.id: i.slug for i in incidents}
+            rows = await session.scalars(
+                select(Entry)
+                .where(Entry.incident_id.in_(list(found)), in_entry)
+                .order_by(Entry.id.desc())
+                .limit(limit * entries_per_hit)
+            )
+            for e in rows:
+                if len(found[e.incident_id]) < entries_per_hit:
+                    found[e.incident_id].append(entry_view(e, slugs[e.incident_id]))
+    return [Hit(i, found[i.id]) for i in incidents]
