@@ -9,7 +9,9 @@ from tests.support.newsroom import compose, entry, login, new_page, open_desk, p
 from tests.support.node import node_settings, running_node
 
 
-async def test_two_reporters_and_a_reader_see_posts_edits_and_retractions_live(browser: Browser, sqlite_url: str) -> None:
+async def test_two_reporters_and_a_reader_see_posts_edits_and_retractions_live(
+    browser: Browser, sqlite_url: str
+) -> None:
     async with running_node(node_settings(sqlite_url)) as node:
         tool = await node.reporter("verktyg", role="editor")
         slug = await tool.incident("Brand i hamnen", category="Blåljus")
@@ -65,4 +67,3 @@ async def test_two_reporters_and_a_reader_see_posts_edits_and_retractions_live(b
         await expect(steps.nth(2)).to_contain_text(f"{eva_name} drog tillbaka")
         await expect(retracted.locator(".history > li").nth(0)).to_contain_text("Räddningstjänsten är på plats.")
         await expect(retracted.locator(".history > li").nth(1)).to_contain_text("med tre enheter")
-

@@ -59,7 +59,8 @@ async def fetch(page: Page, method: str, path: str, body: Any = None, csrf: str 
             const token = csrf === "page" ? JSON.parse(document.getElementById("desk-state").textContent).csrf : csrf;
             const headers = {"Content-Type": "application/json"};
             if (token !== null) headers["X-CSRF-Token"] = token;
-            const response = await fetch(path, {method, headers, body: body === null ? undefined : JSON.stringify(body)});
+            const init = {method, headers, body: body === null ? undefined : JSON.stringify(body)};
+            const response = await fetch(path, init);
             return {status: response.status, body: await response.json()};
         }""",
         [method, path, body, csrf],

@@ -48,8 +48,7 @@ def _form(request: Request, status: int = 200, *, problem: str | None = None, **
         status=status,
         form_token=token,
         problem=problem,
-        next=safe_next(request.query_params.get("next")),
-        **context,
+        **{"next": safe_next(request.query_params.get("next")), **context},
     )
     response.set_cookie(FORM_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request), path="/login")
     response.headers["Cache-Control"] = "no-store"
@@ -74,7 +73,7 @@ async def login(request: Request) -> Response:
     form = await request.form()
     name, password = form_text(form, "name").strip(), form_text(form, "password")
     next_path = safe_next(form_text(form, "next"))
-    context = {"name": name, "next": next_path}
+    context = {"typed_name": name, "next": next_path}
     given, expected = form_text(form, csrf.FIELD), request.cookies.get(FORM_COOKIE, "")
     if (
         not csrf.from_own_origin(request, required=False)
