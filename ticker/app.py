@@ -21,11 +21,14 @@ from ticker.config import Settings
 from ticker.exceptions import APIError
 from ticker.http import api, feeds, front, pages, sse
 from ticker.http import desk, login, review
+from ticker.http import embed, partners
 from ticker.http.errors import api_error, http_error
 from ticker.http.limits import BodyLimit
 from ticker.http.live import live
+from ticker.http.origins import OriginPolicy
 from ticker.hub import Hub
 from ticker.logs import log_event
+from ticker.partner_readers import PartnerReaders
 from ticker.presence import Presence
 from ticker.relay import Relay
 from ticker.services import Services, services
@@ -80,6 +83,9 @@ def create_app(
         relay.start()
         app.state.presence = presence = Presence(settings, hub)
         presence.start()
+        app.state.origins = OriginPolicy(settings, node_store)
+        app.state.partner_readers = readers = PartnerReaders(node_store, hub, settings.partner_counts_flush_seconds)
+        readers.start()
         janitor = asyncio.get_running_loop().create_task(_janitor(node_store, settings.idempotency_ttl_seconds))
         log_event(
             "node_started",
@@ -91,6 +97,7 @@ def create_app(
         finally:
             janitor.cancel()
             await presence.stop()
+            await readers.stop()
             await relay.stop()
             await hub.stop()
             if broker is None:
@@ -110,6 +117,8 @@ def create_app(
         *front.routes(),
         *feeds.routes(),
         *sse.routes(),
+        *embed.routes(),
+        *partners.routes(),
         Mount("/static", StaticFiles(directory=WEB / "static"), name="static"),
     ]
     return Starlette(

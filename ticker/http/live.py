@@ -5,9 +5,11 @@ from __future__ import annotations
 from starlette.websockets import WebSocket
 
 from ticker.exceptions import CloseCode, NotFound
+from ticker.http.origins import admit_socket
 from ticker.http.session_auth import reporter_session
 from ticker.hub import Sink
 from ticker.logs import log_event
+from ticker.partner_readers import opened_by
 from ticker.services import services
 from ticker.session import ProtocolError, Subscribe, parse
 from ticker.transport import SINK_EXTENSION
@@ -20,12 +22,15 @@ async def live(websocket: WebSocket) -> None:
         log_event("ws_refused", reason="server not started with ticker's websocket protocol")
         await websocket.close(CloseCode.SERVER_ERROR)
         return
+    admitted = await admit_socket(websocket)  # 403 at the handshake for an origin that is not allowed
+    if admitted is None:
+        return
     owner = await reporter_session(websocket)  # a newsroom socket, closed when its session logs out
     await websocket.accept()
     if svc.hub.full:
         sink.close(CloseCode.TRY_AGAIN_LATER, "node is full")
         return
-    reader = svc.hub.connect(sink)
+    reader = svc.hub.connect(sink, opened_by(websocket, admitted.partner))
     reader.owner = owner
     try:
         while True:
@@ -35,6 +40,7 @@ async def live(websocket: WebSocket) -> None:
             try:
                 request = parse(message.get("text"))
                 if isinstance(request, Subscribe):
+                    admitted.check_subscribe(request.incident)
                     await svc.hub.subscribe(reader, request.incident, request.since, request.epoch)
                 else:
                     svc.hub.unsubscribe(reader, request.incident)

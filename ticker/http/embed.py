@@ -1,0 +1,274 @@
+"""Embeds on partner sites: the embed API that embed.js reads, the iframe page, oEmbed, and the snippets.
+
+``/api/embed/{slug}`` answers CORS only to the incident's partner origins; ``/embed/{slug}`` may be framed only
+by them (CSP ``frame-ancestors``). Both take the same options, validated here once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from html import escape
+from urllib.parse import urlencode, urlsplit
+
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ticker import i18n
+from ticker.config import Settings
+from ticker.exceptions import APIError, Invalid, NotFound
+from ticker.http.errors import error_response
+from ticker.http.origins import admit, origin_policy, own_origin
+from ticker.http.pages import BLANK_ENTRY, env, render
+from ticker.services import services
+from ticker.session import SLUG
+from ticker.store import reads
+from ticker.store.partners import origin_entry, partner_info
+from ticker.store.sql import Store
+
+THEMES = ("auto", "light", "dark")
+ACCENT = re.compile(r"^#(?:[0-9a-f]{3}){1,2}$")
+FLAGS = {"": True, "1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+OPTIONS = ("entries", "theme", "accent", "compact", "link", "lang", "partner")
+OEMBED_WIDTH, OEMBED_HEIGHT = 600, 600
+INCIDENT_PATH = re.compile(r"^/(?:i|embed)/([a-z0-9][a-z0-9-]{0,79})/?$")
+
+# Shown to readers of an embed; the reader page's strings (i18n.STRINGS) come with them.
+EMBED_STRINGS = {
+    "sv": {
+        "full_story": "Läs hela händelsen på {site}",
+        "refused": "Den här sidan får inte visa händelsen.",
+        "unavailable": "Händelsen kunde inte hämtas just nu.",
+    },
+    "en": {
+        "full_story": "Read the full story on {site}",
+        "refused": "This page may not show this story.",
+        "unavailable": "The story could not be loaded right now.",
+    },
+}
+
+
+@dataclass(frozen=True)
+class EmbedOptions:
+    entries: int
+    theme: str
+    accent: str | None
+    compact: bool
+    link: bool
+    lang: str
+
+    @classmethod
+    def parse(cls, query: QueryParams, settings: Settings, default_lang: str) -> EmbedOptions:
+        """The options of an embed from its query string; Invalid names the first bad one."""
+        for name in query:
+            if name not in OPTIONS:
+                raise Invalid(name, f"unknown embed option {name!r}; the options are {', '.join(OPTIONS)}")
+        raw = query.get("entries", str(min(settings.embed_entries, settings.embed_max_entries)))
+        if not raw.isdigit() or not 1 <= int(raw) <= settings.embed_max_entries:
+            raise Invalid("entries", f"entries must be a whole number from 1 to {settings.embed_max_entries}")
+        theme = query.get("theme", "auto")
+        if theme not in THEMES:
+            raise Invalid("theme", f"theme must be one of {', '.join(THEMES)}")
+        accent = query.get("accent") or None
+        if accent is not None and not ACCENT.match(accent.lower()):
+            raise Invalid("accent", "accent must be a hex colour like #c40018 or #c01")
+        lang = query.get("lang", default_lang)
+        if lang not in i18n.LANGUAGES:
+            raise Invalid("lang", f"lang must be one of {', '.join(i18n.LANGUAGES)}")
+        compact, link = _flag(query, "compact", False), _flag(query, "link", True)
+        return cls(int(raw), theme, accent and accent.lower(), compact, link, lang)
+
+
+def _flag(query: QueryParams, name: str, default: bool) -> bool:
+    raw = query.get(name)
+    if raw is None:
+        return default
+    if raw.lower() not in FLAGS:
+        raise Invalid(name, f"{name} must be 1 or 0 (true or false)")
+    return FLAGS[raw.lower()]
+
+
+def _incident_slug(request: Request) -> str:
+    slug: str = request.path_params["slug"]
+    if not SLUG.match(slug):
+        raise NotFound("incident")
+    return slug
+
+
+def _options(request: Request) -> EmbedOptions:
+    return EmbedOptions.parse(request.query_params, services(request).settings, i18n.language(request))
+
+
+def strings(lang: str, site_name: str) -> dict[str, str]:
+    extra = {k: v.replace("{site}", site_name) for k, v in EMBED_STRINGS[lang].items()}
+    return {**i18n.STRINGS[lang], **extra}
+
+
+def live_url(settings: Settings) -> str:
+    base = settings.resolved_public_url()
+    return ("wss://" if base.startswith("https://") else "ws://") + base.split("://", 1)[1] + "/live"
+
+
+async def embed_state(request: Request) -> Response:
+    """What embed.js needs to draw an incident and follow it: CORS for allowed origins only.
+
+    Errors after the origin passed carry the CORS header too, so embed.js can tell the partner's developer.
+    """
+    admission = await admit(request)
+    try:
+        slug = _incident_slug(request)
+        admission.check(slug)
+        options = _options(request)
+        page = await reads.incident_page(services(request).store, slug, limit=options.entries)
+    except APIError as error:
+        response = error_response(error)
+        response.headers.update(admission.cors_headers())
+        return response
+    settings = services(request).settings
+    texts = strings(options.lang, settings.site_name)
+    template = env.get_template("_entry.html").render(e=BLANK_ENTRY, t=texts, clock=lambda _v: "", link_target="_blank")
+    body = {
+        "incident": page.incident,
+        "seq": page.seq,
+        "entries": ([page.pinned] if page.pinned else []) + page.entries,
+        "url": f"{settings.resolved_public_url()}/i/{slug}" + ("?lang=en" if options.lang == "en" else ""),
+        "base": settings.resolved_public_url(),
+        "live": live_url(settings),
+        "site_name": settings.site_name,
+        "options": asdict(options),
+        "strings": texts,
+        "template": template.strip(),
+    }
+    return JSONResponse(body, headers={**admission.cors_headers(), "Cache-Control": "no-cache"})
+
+
+async def embed_page(request: Request) -> Response:
+    """The iframe embed: the same <ticker-live> element as the script embed, framed only where allowed."""
+    slug = _incident_slug(request)
+    options = _options(request)
+    svc = services(request)
+    try:
+        page = await reads.incident_page(svc.store, slug, limit=options.entries)
+    except NotFound:
+        return render("not_found.html", request, status=404)
+    query = {k: v for k, v in request.query_params.items() if k in OPTIONS}
+    response = render(
+        "embed.html",
+        request,
+        incident=page.incident,
+        entries=([page.pinned] if page.pinned else []) + page.entries,
+        options=options,
+        attributes=query,
+        link_target="_blank",
+        story_url=f"{svc.settings.resolved_public_url()}/i/{slug}",
+        full_story=strings(options.lang, svc.settings.site_name)["full_story"],
+    )
+    response.headers["Content-Security-Policy"] = await origin_policy(request).frame_ancestors(slug)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+async def oembed(request: Request) -> Response:
+    """oEmbed (https://oembed.com) for our incident pages: a rich type with the iframe embed."""
+    settings = services(request).settings
+    url = request.query_params.get("url")
+    if not url:
+        raise Invalid("url", "url is required: the address of an incident page")
+    format_ = request.query_params.get("format", "json")
+    if format_ != "json":
+        raise APIError(501, "not_implemented", "only format=json is supported", "format")
+    width = _dimension(request, "maxwidth", OEMBED_WIDTH)
+    height = _dimension(request, "maxheight", OEMBED_HEIGHT)
+    slug = incident_of(url, settings)
+    if slug is None:
+        raise NotFound("incident page at this url")
+    incident = await services(request).store.incident(slug)
+    src = escape(f"{settings.resolved_public_url()}/embed/{slug}", quote=True)
+    html = (
+        f'<iframe src="{src}" width="{width}" height="{height}" title="{escape(incident.title, quote=True)}" '
+        'loading="lazy" style="border:0;max-width:100%" data-ticker-embed></iframe>'
+    )
+    return JSONResponse(
+        {
+            "version": "1.0",
+            "type": "rich",
+            "title": incident.title,
+            "provider_name": settings.site_name,
+            "provider_url": settings.resolved_public_url() + "/",
+            "html": html,
+            "width": width,
+            "height": height,
+            "cache_age": 3600,
+        }
+    )
+
+
+def _dimension(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise Invalid(name, f"{name} must be a positive whole number of pixels")
+    return min(int(raw), default)
+
+
+def incident_of(url: str, settings: Settings) -> str | None:
+    """The slug of one of our incident (or embed) pages at ``url``; None for any other address."""
+    try:
+        parts = urlsplit(url.strip())
+        origin = origin_entry(f"{parts.scheme}://{parts.netloc}")
+    except (APIError, ValueError):
+        return None
+    found = INCIDENT_PATH.match(parts.path)
+    return found.group(1) if found and origin == own_origin(settings) else None
+
+
+@dataclass(frozen=True)
+class Snippets:
+    """The HTML a partner pastes: the script embed, or an iframe with an optional resizer."""
+
+    script: str
+    iframe: str
+    resizer: str
+
+    @property
+    def text(self) -> str:
+        return (
+            "<!-- Script embed (recommended) -->\n"
+            f"{self.script}\n\n"
+            "<!-- Or, where scripts are not allowed, an iframe; the resizer script lets it fit its content -->\n"
+            f"{self.iframe}\n{self.resizer}\n"
+        )
+
+
+async def partner_snippets(store: Store, settings: Settings, slug: str, partner_name: str) -> Snippets:
+    """Snippets for one incident on one partner's site (the CLI, the admin API and the newsroom desk)."""
+    partner = await partner_info(store, partner_name)
+    await store.incident(slug)  # NotFound for an unknown incident
+    if not partner.covers(slug):
+        raise Invalid("incident", f"partner {partner.name!r} does not cover incident {slug!r}")
+    base = settings.resolved_public_url()
+    src = escape(f"{base}/embed/{slug}?{urlencode({'partner': partner.name})}", quote=True)
+    return Snippets(
+        script=f'<script src="{escape(base)}/static/embed.js" data-incident="{escape(slug)}" async></script>',
+        iframe=(
+            f'<iframe src="{src}" title="{escape(settings.site_name, quote=True)}" loading="lazy" '
+            'style="width:100%;height:600px;border:0" data-ticker-embed></iframe>'
+        ),
+        resizer=(
+            '<script>addEventListener("message",function(e){var d=e.data;'
+            f'if(e.origin!=="{own_origin(settings)}"||!d||d.type!=="ticker:height")return;'
+            'document.querySelectorAll("iframe[data-ticker-embed]").forEach(function(f){'
+            'if(f.contentWindow===e.source)f.style.height=d.height+"px"})})</script>'
+        ),
+    )
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/api/embed/{slug}", embed_state, methods=["GET"]),
+        Route("/embed/{slug}", embed_page, methods=["GET", "HEAD"]),
+        Route("/oembed", oembed, methods=["GET"]),
+    ]

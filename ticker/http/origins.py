@@ -1,0 +1,184 @@
+"""Which browser origins may use the live socket, SSE and CORS for an incident: the one place that decides.
+
+Allowed: a request without an ``Origin`` header (tools, the load generator: browsers always send one on
+cross-origin requests and websockets), our own origin (``Settings.public_url``, else ``http://host:port``), and
+the origins of the partners that cover the incident. Each node caches the partner list for
+``TICKER_PARTNER_CACHE_SECONDS``; changes made through this node's API take effect on it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket
+
+from ticker.config import Settings
+from ticker.exceptions import APIError, CloseCode
+from ticker.logs import log_event
+from ticker.session import ProtocolError
+from ticker.store.partners import PartnerInfo, origin_entry, partners
+from ticker.store.sql import Store
+
+
+class OriginRefused(APIError):
+    def __init__(self, message: str) -> None:
+        super().__init__(403, "origin_not_allowed", message, "Origin")
+
+
+def own_origin(settings: Settings) -> str:
+    parts = urlsplit(settings.resolved_public_url())
+    return origin_entry(f"{parts.scheme}://{parts.netloc}")
+
+
+@dataclass(frozen=True)
+class Directory:
+    """The partners by origin: exact origins, and subdomain patterns as (scheme, .suffix, port)."""
+
+    exact: dict[str, PartnerInfo] = field(default_factory=dict)
+    patterns: list[tuple[str, str, int | None, PartnerInfo]] = field(default_factory=list)
+    by_name: dict[str, PartnerInfo] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, found: list[PartnerInfo]) -> Directory:
+        directory = cls(by_name={p.name: p for p in found})
+        for partner in found:
+            for origin in partner.origins:
+                parts = urlsplit(origin)
+                host = parts.hostname or ""
+                if host.startswith("*."):
+                    directory.patterns.append((parts.scheme, host[1:], parts.port, partner))
+                else:
+                    directory.exact[origin] = partner
+        return directory
+
+    def partner_for(self, origin: str) -> PartnerInfo | None:
+        found = self.exact.get(origin)
+        if found is not None:
+            return found
+        parts = urlsplit(origin)
+        host = parts.hostname or ""
+        for scheme, suffix, port, partner in self.patterns:
+            if parts.scheme == scheme and parts.port == port and host.endswith(suffix) and len(host) > len(suffix):
+                return partner
+        return None
+
+    def covering(self, slug: str) -> list[PartnerInfo]:
+        return [p for p in self.by_name.values() if p.covers(slug)]
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A connection whose origin passed: ``partner`` is set when it came from a partner's page or iframe."""
+
+    origin: str | None
+    partner: PartnerInfo | None
+    from_partner_origin: bool  # the Origin header is the partner's (not ours carrying ?partner=)
+
+    def allows(self, slug: str) -> bool:
+        return not self.from_partner_origin or self.partner is None or self.partner.covers(slug)
+
+    def _refusal(self, slug: str) -> str:
+        name = self.partner.name if self.partner else "?"
+        return (
+            f"origin {self.origin} (partner {name!r}) may not embed incident {slug!r}; "
+            "ask the newsroom to add the incident to the partner"
+        )
+
+    def check(self, slug: str) -> None:
+        """For HTTP (SSE, the embed API): OriginRefused unless this origin may follow the incident."""
+        if not self.allows(slug):
+            raise OriginRefused(self._refusal(slug))
+
+    def check_subscribe(self, slug: str) -> None:
+        """For the websocket: an ``error`` reply (the connection stays) unless this origin may follow it."""
+        if not self.allows(slug):
+            raise ProtocolError("origin_not_allowed", self._refusal(slug), "incident")
+
+    def cors_headers(self) -> dict[str, str]:
+        """Access-Control-Allow-Origin for an allowed partner origin only, never a reflected one."""
+        headers = {"Vary": "Origin"}
+        if self.from_partner_origin and self.origin is not None:
+            headers["Access-Control-Allow-Origin"] = self.origin
+        return headers
+
+
+class OriginPolicy:
+    """One per node: our own origin and a cached partner directory."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.own = own_origin(settings)
+        self._store = store
+        self._ttl = settings.partner_cache_seconds
+        self._directory: Directory | None = None
+        self._loaded_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def directory(self) -> Directory:
+        if self._directory is not None and time.monotonic() - self._loaded_at < self._ttl:
+            return self._directory
+        async with self._lock:
+            if self._directory is None or time.monotonic() - self._loaded_at >= self._ttl:
+                loaded_at = time.monotonic()
+                self._directory = Directory.of(await partners(self._store))
+                self._loaded_at = loaded_at
+            return self._directory
+
+    def invalidate(self) -> None:
+        self._directory = None
+
+    async def admit(self, origin: str | None, partner_name: str | None = None) -> Admission:
+        """Admit a connection by its Origin header, or raise OriginRefused saying why and what to do.
+
+        ``partner_name`` (the ``?partner=`` of an iframe embed, served from our own origin) only tags the
+        connection for the partner's counts; it grants nothing.
+        """
+        if origin is None:
+            return Admission(None, None, False)
+        normalized = origin.strip().lower()
+        if normalized == self.own:
+            tagged = (await self.directory()).by_name.get(partner_name) if partner_name else None
+            return Admission(normalized, tagged, False)
+        partner = (await self.directory()).partner_for(normalized)
+        if partner is None:
+            raise OriginRefused(
+                f"origin {origin[:200]} is not allowed to use this Ticker server; the newsroom registers the "
+                "origins of partner sites (ticker partner add NAME --origin https://…)"
+            )
+        return Admission(normalized, partner, True)
+
+    async def frame_ancestors(self, slug: str) -> str:
+        """The CSP ``frame-ancestors`` value for an incident's iframe: us and its partners' origins."""
+        sources = ["'self'"]
+        for partner in (await self.directory()).covering(slug):
+            sources.extend(partner.origins)
+        return "frame-ancestors " + " ".join(sources)
+
+
+def origin_policy(connection: HTTPConnection) -> OriginPolicy:
+    policy: OriginPolicy = connection.app.state.origins
+    return policy
+
+
+async def admit(connection: HTTPConnection) -> Admission:
+    """The connection's Admission, or OriginRefused (a 403 JSON answer through the app's error handler)."""
+    return await origin_policy(connection).admit(
+        connection.headers.get("origin"), connection.query_params.get("partner")
+    )
+
+
+async def admit_socket(websocket: WebSocket) -> Admission | None:
+    """Admit a websocket before accepting it; a refused origin gets None and HTTP 403 at the handshake.
+
+    The 403 has no body (a close before accept): browsers show only the status, so the reason is logged here,
+    and the embed API answers the same origin with a JSON 403 that says it.
+    """
+    try:
+        return await admit(websocket)
+    except OriginRefused:
+        log_event("ws_origin_refused", origin=websocket.headers.get("origin", "")[:200])
+        await websocket.close(CloseCode.ORIGIN_NOT_ALLOWED)
+        return None
