@@ -13,12 +13,20 @@ async def test_two_reporters_and_a_reader_see_posts_edits_and_retractions_live(
     browser: Browser, sqlite_url: str
 ) -> None:
     async with running_node(node_settings(sqlite_url)) as node:
-        tool = await node.reporter("verktyg", role="editor")
-        slug = await tool.incident("Brand i hamnen", category="Blåljus")
         anna_name = await person(node, "anna")
         bo_name = await person(node, "bo")
         eva_name = await person(node, "eva", role="editor")
         anna, bo, eva = [await login(browser, node, name) for name in ("anna", "bo", "eva")]
+
+        # The editor opens the incident from the desk.
+        form = eva.locator("#incident-form")
+        await form.locator("input[name=title]").fill("Brand i hamnen")
+        await form.locator("input[name=category]").fill("Blåljus")
+        await form.locator("input[name=photo_url]").fill("https://bilder.example/hamnen.jpg")
+        await form.locator("input[name=photo_credit]").fill("Foto: Eva Svensson")
+        await form.locator("button[type=submit]").click()
+        await eva.wait_for_url(f"{node.url}/desk/i/brand-i-hamnen")
+        slug = "brand-i-hamnen"
         for page in (anna, bo, eva):
             await open_desk(page, node, slug)
         reader = await new_page(browser)
@@ -67,3 +75,16 @@ async def test_two_reporters_and_a_reader_see_posts_edits_and_retractions_live(
         await expect(steps.nth(2)).to_contain_text(f"{eva_name} drog tillbaka")
         await expect(retracted.locator(".history > li").nth(0)).to_contain_text("Räddningstjänsten är på plats.")
         await expect(retracted.locator(".history > li").nth(1)).to_contain_text("med tre enheter")
+
+        # Closed, posts are refused and say why in Swedish; the text comes back to the composer.
+        await eva.locator("button.close-incident").click()
+        await expect(anna.locator(".closed-note")).to_be_visible()
+        await compose(anna, "Ett sent inlägg.")
+        refused = anna.locator(".desk-entries .pending.failed")
+        await expect(refused).to_contain_text("Händelsen är avslutad. Öppna den igen för att publicera.")
+        await refused.locator("button.to-composer").click()
+        await expect(anna.locator("#composer-body")).to_have_value("Ett sent inlägg.")
+        await eva.locator("button.reopen-incident").click()
+        await expect(anna.locator(".closed-note")).to_be_hidden()
+        await anna.press("#composer-body", "Control+Enter")
+        await expect(entry(bo, "Ett sent inlägg.")).to_be_visible()

@@ -95,9 +95,14 @@ def user() -> None:
 @click.option("--display-name", help="Byline shown to readers [NAME]")
 @click.option("--role", type=click.Choice(["admin", "editor", "reporter", "contributor"]), default="reporter")
 @click.option("--password", help="Password for the newsroom login (prompted for with --ask-password)")
+@click.option("--ask-password", is_flag=True, help="Prompt for the password (hidden, asked twice)")
 @click.pass_context
-def user_add(ctx: click.Context, name: str, display_name: str | None, role: str, password: str | None) -> None:
+def user_add(
+    ctx: click.Context, name: str, display_name: str | None, role: str, password: str | None, ask_password: bool
+) -> None:
     """Create a user."""
+    if ask_password:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     account = _with_store(_settings(ctx), lambda s: add_user(s, name, display_name or name, role, password))
     click.echo(f"user {account.name} ({account.role}) created")
 
