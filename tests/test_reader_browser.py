@@ -11,7 +11,6 @@ from pathlib import Path
 
 from playwright.async_api import Browser, Page, Request, WebSocketRoute, expect
 
-from tests.support.cli import reporter_token
 from tests.support.node import Node, Reporter, node_settings, running_node
 from tests.support.services import RedisServer, ServerProcess
 from ticker.exceptions import CloseCode
@@ -79,6 +78,10 @@ async def test_posts_edits_retractions_and_pins_appear_in_the_open_page(browser:
         await expect(page.locator("h1.title")).to_have_text("Storbrand i hamnen")
         await editor.call("POST", f"/api/incidents/{slug}/close")
         await expect(page.locator(".badge")).to_have_text("Avslutad")
+        served = (await editor.http.get(f"/i/{slug}", headers={"Accept-Language": "sv"})).text
+        stamp = re.search(r'<time class="updated" datetime="[^"]+">([^<]+)</time>', served)
+        assert stamp is not None
+        await expect(page.locator(".updated")).to_have_text(stamp.group(1))  # Intl in the page agrees with Babel
         assert await page.evaluate("window.sameDocument") is True  # never reloaded
         await page.close()
 
@@ -121,38 +124,39 @@ async def test_new_updates_bar_counts_and_brings_them_in_on_a_click(browser: Bro
 async def test_a_restart_shows_reconnecting_then_live_and_missed_entries_appear_once(
     browser: Browser, tmp_path: Path, redis_server: RedisServer
 ) -> None:
-    env = {
-        "TICKER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/ticker.db",
-        "TICKER_REDIS_URL": redis_server.url,
-        "TICKER_SECRET": "restart-test",
-    }
-    token = await asyncio.to_thread(reporter_token, env)
-    with ServerProcess(tmp_path, env) as restarted, ServerProcess(tmp_path, env) as other:
-        reporter = Reporter(other.url, token)
-        slug = await reporter.incident("Strömavbrott i Malmö")
-        before = (await reporter.post(slug, "Före omstarten."))["entry"]
-        page = await open_live(browser, f"{restarted.url}/i/{slug}")
-        entries = page.locator(".entries > .entry")
-        await expect(entries).to_have_count(1)
-        conn = page.locator(".conn")
-
-        await asyncio.to_thread(restarted.stop)
-        await expect(conn).to_have_attribute("data-state", "reconnecting")
-        await expect(conn).to_have_text("Återansluter…")
-        meanwhile = [(await reporter.post(slug, f"Under omstarten {n}."))["entry"] for n in range(2)]
+    database_url = f"sqlite+aiosqlite:///{tmp_path}/ticker.db"
+    env = {"TICKER_DATABASE_URL": database_url, "TICKER_REDIS_URL": redis_server.url, "TICKER_SECRET": "restart"}
+    # The reader's node is a real `ticker serve` process, restarted; reporters post through another node.
+    async with running_node(node_settings(database_url, redis_server.url)) as other:
+        reporter = await other.reporter()
+        restarted = ServerProcess(tmp_path, env)
         await asyncio.to_thread(restarted.start)
-        await expect(conn).to_have_attribute("data-state", "live")
-        await expect(conn).to_have_text("Live")
-        after = (await reporter.post(slug, "Efter omstarten."))["entry"]
+        try:
+            slug = await reporter.incident("Strömavbrott i Malmö")
+            before = (await reporter.post(slug, "Före omstarten."))["entry"]
+            page = await open_live(browser, f"{restarted.url}/i/{slug}")
+            entries = page.locator(".entries > .entry")
+            await expect(entries).to_have_count(1)
+            conn = page.locator(".conn")
 
-        await expect(entries).to_have_count(4)
-        for posted in [before, *meanwhile, after]:
-            await expect(page.locator(f"#entry-{posted['id']}")).to_have_count(1)
-        assert await page.locator(".entries > .entry").evaluate_all("els => els.map(e => e.id)") == [
-            f"entry-{e['id']}" for e in reversed([before, *meanwhile, after])
-        ]
-        await page.close()
-        await reporter.aclose()
+            await asyncio.to_thread(restarted.stop)
+            await expect(conn).to_have_attribute("data-state", "reconnecting")
+            await expect(conn).to_have_text("Återansluter…")
+            meanwhile = [(await reporter.post(slug, f"Under omstarten {n}."))["entry"] for n in range(2)]
+            await asyncio.to_thread(restarted.start)
+            await expect(conn).to_have_attribute("data-state", "live")
+            await expect(conn).to_have_text("Live")
+            after = (await reporter.post(slug, "Efter omstarten."))["entry"]
+
+            await expect(entries).to_have_count(4)
+            for posted in [before, *meanwhile, after]:
+                await expect(page.locator(f"#entry-{posted['id']}")).to_have_count(1)
+            assert await entries.evaluate_all("els => els.map(e => e.id)") == [
+                f"entry-{e['id']}" for e in reversed([before, *meanwhile, after])
+            ]
+            await page.close()
+        finally:
+            await asyncio.to_thread(restarted.stop)
 
 
 async def test_blocked_websockets_fall_back_to_sse_which_resumes_with_last_event_id(
@@ -283,10 +287,13 @@ async def test_screenshots_of_the_incident_page_and_the_front_page(
             await editor.post(slug, body, label=label, key_event=key)
         other = await editor.incident("Strömavbrott i Malmö", category="Samhälle")
         await editor.post(other, "Omkring 4 000 hushåll saknar ström i centrala Malmö.", label="21:15")
+        follower = await open_live(browser, f"{node.url}/i/{slug}")  # so that the pages show a viewer count
+        await _wait_for_viewers(node, slug, 1)
         shots = {
             "incident-phone.png": (f"/i/{slug}", PHONE),
             "incident-desktop.png": (f"/i/{slug}", DESKTOP),
             "front-desktop.png": ("/", DESKTOP),
+            "front-phone.png": ("/", PHONE),
         }
         for name, (path, viewport) in shots.items():
             page = await open_live(browser, node.url + path, viewport)
@@ -294,3 +301,4 @@ async def test_screenshots_of_the_incident_page_and_the_front_page(
             await page.close()
             assert png_size(target / name)[0] == viewport["width"]
             assert (target / name).stat().st_size > 10_000  # a rendered page, not a blank one
+        await follower.close()
