@@ -234,6 +234,10 @@ class Hub:
         while True:
             positions = {slug: t.seq for slug, t in self.topics.items() if t.ready.done()}
             try:
+                if not self.listening:
+                    await self.broker.ping()  # healthy at once, not after the first blocking read
+                    self.listening = True
+                    log_event("broker_listening", broker=self.broker.describe(), topics=len(positions))
                 messages = await self.broker.read(positions, timeout=self.settings.broker_block_seconds)
             except BrokerUnavailable as exc:
                 self.listening = False
@@ -242,9 +246,7 @@ class Hub:
                 log_event("broker_read_failed", error=str(exc), retry_in=round(delay, 2))
                 await asyncio.sleep(delay)
                 continue
-            if not self.listening:
-                log_event("broker_listening", broker=self.broker.describe(), topics=len(positions))
-            self.listening, failures = True, 0
+            failures = 0
             for message in messages:
                 await self._receive(message)
 

@@ -25,6 +25,9 @@ class Broker(Protocol):
     def wake(self) -> None:
         """End a pending ``read`` early (the set of topics changed)."""
 
+    async def ping(self) -> None:
+        """Raise BrokerUnavailable unless the broker answers now."""
+
     def describe(self) -> str: ...
 
 

@@ -57,5 +57,8 @@ class MemoryBroker:
         """Forget all history, as a restarted Redis without persistence would."""
         self._streams.clear()
 
+    async def ping(self) -> None:
+        return None
+
     def describe(self) -> str:
         return "memory"

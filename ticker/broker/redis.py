@@ -132,11 +132,11 @@ class RedisBroker:
     def describe(self) -> str:
         return "redis"
 
-    async def ping(self) -> bool:
+    async def ping(self) -> None:
         try:
-            return bool(await self._commands.ping())
-        except (RedisError, OSError):
-            return False
+            await self._commands.ping()
+        except (RedisError, OSError) as exc:
+            raise BrokerUnavailable(f"ping failed: {exc!r}") from exc
 
 
 def _streams(reply: Any) -> list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]:
