@@ -31,6 +31,7 @@ def msg(topic: str, seq: int) -> Message:
 
 
 async def test_history_holds_what_was_published_in_order(broker: Broker) -> None:
+    await broker.ping()
     await broker.publish([msg("a", 1), msg("a", 2), msg("b", 1), msg("a", 3)])
     assert await broker.history("a", 0, 100) == [msg("a", 1), msg("a", 2), msg("a", 3)]
     assert await broker.history("a", 1, 100) == [msg("a", 2), msg("a", 3)]
@@ -96,4 +97,6 @@ async def test_redis_down_raises_broker_unavailable() -> None:
         await broker.history("a", 0, 10)
     with pytest.raises(BrokerUnavailable):
         await broker.read({"a": 0}, timeout=0.1)
+    with pytest.raises(BrokerUnavailable):
+        await broker.ping()
     await broker.close()
