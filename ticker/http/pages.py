@@ -89,11 +89,15 @@ def _query_without_lang(request: Request) -> dict[str, str]:
     return {k: v for k, v in request.query_params.items() if k != "lang"}
 
 
+def page_tag(request: Request, *parts: object) -> str:
+    """The ETag of a page made from ``parts``, in the request's language."""
+    return caching.etag(*parts, i18n.language(request))
+
+
 def cacheable(request: Request, response: Response, *parts: object, last_modified: datetime | None) -> Response:
     """Caching headers on a rendered page, its ETag taken from what went into it (or 304)."""
     max_age = services(request).settings.cache_max_age
-    tag = caching.etag(*parts, i18n.language(request))
-    return caching.conditional(request, response, tag, last_modified, max_age, VARY)
+    return caching.conditional(request, response, page_tag(request, *parts), last_modified, max_age, VARY)
 
 
 def not_found(request: Request) -> HTMLResponse:
@@ -108,10 +112,10 @@ async def incident_page(request: Request) -> Response:
         incident = await svc.store.incident(slug)
     except NotFound:
         return not_found(request)
+    tag = page_tag(request, slug, incident.epoch, incident.seq, before)
+    if caching.is_fresh(request, tag, incident.updated_at):  # before reading a single entry
+        return caching.not_modified(tag, incident.updated_at, svc.settings.cache_max_age, VARY)
     lang = i18n.language(request)
-    parts = (slug, incident.epoch, incident.seq, before)
-    if caching.is_fresh(request, caching.etag(*parts, lang), incident.updated_at):
-        return caching.not_modified(caching.etag(*parts, lang), incident.updated_at, svc.settings.cache_max_age, VARY)
     page = await reads.incident_page(svc.store, slug, limit=svc.settings.page_entries, before=before)
     standing = [e for e in page.entries if not (e["retracted"] and not e["correction"])]
     url = base_url(request) + localized(f"/i/{slug}", lang)
@@ -140,9 +144,8 @@ async def incident_page(request: Request) -> Response:
             lang=lang,
         ),
     )
-    return cacheable(
-        request, response, slug, page.incident["epoch"], page.seq, before, last_modified=incident.updated_at
-    )
+    modified = _parse(page.incident["updated_at"])
+    return cacheable(request, response, slug, page.incident["epoch"], page.seq, before, last_modified=modified)
 
 
 async def entry_page(request: Request) -> Response:
@@ -169,7 +172,8 @@ async def entry_page(request: Request) -> Response:
 async def viewers(request: Request) -> Response:
     """How many follow an incident now, across every node (reader.js refreshes the page's figure)."""
     slug = request.path_params["slug"]
-    await services(request).store.position(slug)  # 404 for an unknown incident
+    if slug not in services(request).hub.topics:  # followed here: it exists
+        await services(request).store.position(slug)  # 404 for an unknown incident
     count = presence(request).count(slug)
     max_age = services(request).settings.cache_max_age
     return JSONResponse({"incident": slug, "viewers": count}, headers={"Cache-Control": f"public, max-age={max_age}"})

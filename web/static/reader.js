@@ -70,8 +70,10 @@
     let failures = 0;
     let opened = false; // a websocket that never opens means a proxy in the way: use SSE (one incident only)
     let useSSE = !("WebSocket" in window);
+    let subscribed = false; // the current connection is subscribed and delivering
 
     function retry() {
+      subscribed = false;
       onState("reconnecting");
       const delay = Math.min(30000, 500 * 2 ** failures++) * (0.5 + Math.random() / 2);
       setTimeout(connect, delay);
@@ -79,6 +81,7 @@
     function dispatch(msg) {
       if (msg.type === "subscribed") {
         failures = 0;
+        subscribed = true;
         onState("live", useSSE ? "sse" : "websocket");
         return;
       }
@@ -101,6 +104,7 @@
       };
       ws.onmessage = (frame) => dispatch(JSON.parse(frame.data));
       ws.onclose = (close) => {
+        subscribed = false;
         if (final(close.code)) return onState("offline");
         if (!opened && positions.size === 1) {
           useSSE = true;
@@ -120,6 +124,7 @@
         }
       });
       es.onerror = () => {
+        subscribed = false;
         // CONNECTING: the browser reconnects by itself and resumes with Last-Event-ID. CLOSED: it gave up.
         if (es.readyState === EventSource.CLOSED) retry();
         else onState("reconnecting");
@@ -130,6 +135,7 @@
       else websocket();
     }
     addEventListener("offline", () => onState("offline"));
+    addEventListener("online", () => { if (subscribed) onState("live"); });
     connect();
   }
 
