@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from ticker.config import Settings
+from ticker.exceptions import APIError
 from ticker.store.accounts import add_user, create_token, user_by_name
 from ticker.store.migrate import upgrade
 from ticker.store.sql import Store
@@ -32,6 +33,8 @@ def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
         store = Store(settings.database_url)
         try:
             return await work(store)
+        except APIError as exc:
+            raise click.ClickException(exc.message) from None
         finally:
             await store.close()
 
@@ -184,6 +187,52 @@ def post(slug: str, body: str, label: str | None, key_event: bool, pin: bool, ur
         payload["label"] = label
     result = _api(url, token, "POST", f"/api/incidents/{slug}/entries", payload)
     click.echo(f"posted entry {result['entry']['id']} as seq {result['seq']}")
+
+
+@main.group()
+def partner() -> None:
+    """Partner sites that embed incidents (docs/embeds.md)."""
+
+
+@partner.command("add")
+@click.argument("name")
+@click.option("--origin", "origins", multiple=True, required=True, help="An allowed origin, e.g. https://gp.se")
+@click.option("--incident", "incidents", multiple=True, help="Only this incident (repeatable) [every incident]")
+@click.option("--allow-subdomains", is_flag=True, help="Accept subdomain patterns such as https://*.gp.se")
+@click.pass_context
+def partner_add(
+    ctx: click.Context, name: str, origins: tuple[str, ...], incidents: tuple[str, ...], allow_subdomains: bool
+) -> None:
+    """Register a partner and the origins its pages are served from."""
+    from ticker.store.partners import add_partner
+
+    settings = _settings(ctx)
+    found = _with_store(
+        settings,
+        lambda s: add_partner(
+            s,
+            name,
+            origins,
+            incidents or None,
+            allow_subdomains=allow_subdomains,
+            max_origins=settings.max_partner_origins,
+        ),
+    )
+    click.echo(f"partner {found.name}: {', '.join(found.origins)}; incidents: {', '.join(found.incidents or ['all'])}")
+
+
+@partner.command("snippet")
+@click.argument("incident_slug", metavar="INCIDENT")
+@click.argument("partner_name", metavar="PARTNER")
+@click.option("--public-url", help="Our address as readers see it [TICKER_PUBLIC_URL]")
+@click.pass_context
+def partner_snippet(ctx: click.Context, incident_slug: str, partner_name: str, public_url: str | None) -> None:
+    """Print the HTML the partner pastes to embed the incident."""
+    from ticker.http.embed import partner_snippets
+
+    settings = _settings(ctx, public_url=public_url)
+    found = _with_store(settings, lambda s: partner_snippets(s, settings, incident_slug, partner_name))
+    click.echo(found.text, nl=False)
 
 
 @main.group()

@@ -16,7 +16,7 @@
   const OPTIONS = ["entries", "theme", "accent", "compact", "link", "lang", "partner"];
   const CSS = `
 :host { display: block !important; }
-.ticker { all: initial; display: block; box-sizing: border-box; padding: .75rem 1rem; border: 1px solid var(--line);
+.ticker { all: initial; display: block; box-sizing: border-box; padding: .75em 1em; border: 1px solid var(--line);
   border-radius: 6px; background: var(--bg); color: var(--fg); font: 16px/1.5 system-ui, sans-serif;
   --fg: #1a1a1a; --muted: #5c5c5c; --bg: #fff; --line: #e3e3e3; --accent: #c40018; }
 .ticker.dark { --fg: #eee; --muted: #b0b0b0; --bg: #151515; --line: #333; --accent: #ff5c6c; }
@@ -24,32 +24,32 @@
   .ticker.auto { --fg: #eee; --muted: #b0b0b0; --bg: #151515; --line: #333; --accent: #ff5c6c; } }
 .ticker * { box-sizing: border-box; }
 .ticker[hidden], .ticker [hidden] { display: none; }
-.head { display: flex; flex-wrap: wrap; gap: .5rem; align-items: baseline; }
-.badge { font-weight: 700; font-size: .8rem; padding: 0 .4rem; border-radius: 3px; }
+.head { display: flex; flex-wrap: wrap; gap: .5em; align-items: baseline; }
+.badge { font-weight: 700; font-size: .8em; padding: 0 .4em; border-radius: 3px; }
 .badge.live { background: var(--accent); color: #fff; }
 .badge.closed { background: var(--line); color: var(--fg); }
-.title { flex: 1 1 12rem; font-size: 1.15rem; font-weight: 700; line-height: 1.25; color: var(--fg);
+.title { flex: 1 1 12em; font-size: 1.15em; font-weight: 700; line-height: 1.25; color: var(--fg);
   text-decoration: none; }
 .title:hover { text-decoration: underline; }
-.conn { color: var(--muted); font-size: .8rem; }
+.conn { color: var(--muted); font-size: .8em; }
 .conn[data-state="live"]::before { content: "● "; color: #1a7f37; }
-.entries { list-style: none; padding: 0; margin: .5rem 0 0; }
-.entry { display: block; border-top: 1px solid var(--line); padding: .6rem 0; }
-.entry.pinned { background: color-mix(in srgb, var(--accent) 6%, transparent); padding: .6rem; }
-.entry-head { display: flex; gap: .6rem; flex-wrap: wrap; font-size: .9rem; }
+.entries { list-style: none; padding: 0; margin: .5em 0 0; }
+.entry { display: block; border-top: 1px solid var(--line); padding: .6em 0; }
+.entry.pinned { background: color-mix(in srgb, var(--accent) 6%, transparent); padding: .6em; }
+.entry-head { display: flex; gap: .6em; flex-wrap: wrap; font-size: .9em; }
 .label { font-weight: 700; }
 .entry.key .label, .pin-mark { color: var(--accent); font-weight: 700; }
-.byline, .entry-foot { color: var(--muted); font-size: .85rem; }
-.entry-foot { display: flex; gap: .6rem; }
-.body p { margin: .3rem 0; }
+.byline, .entry-foot { color: var(--muted); font-size: .85em; }
+.entry-foot { display: flex; gap: .6em; }
+.body p { margin: .3em 0; }
 .correction { font-style: italic; color: var(--muted); }
 a { color: var(--accent); }
 .empty { color: var(--muted); }
-.full { display: inline-block; margin-top: .5rem; font-weight: 600; }
-.compact { padding: .4rem .6rem; font-size: 14px; }
+.full { display: inline-block; margin-top: .5em; font-weight: 600; }
+.compact { padding: .4em .6em; font-size: 14px; }
 .compact .byline, .compact .entry-foot { display: none; }
-.compact .entry { padding: .35rem 0; }
-.compact .title { font-size: 1rem; }
+.compact .entry { padding: .35em 0; }
+.compact .title { font-size: 1em; }
 `;
 
   const $ = (selector, el) => el.querySelector(selector);
@@ -79,6 +79,8 @@ a { color: var(--accent); }
       const slug = this.getAttribute("incident") || "";
       const query = new URLSearchParams();
       for (const name of OPTIONS) if (this.hasAttribute(name)) query.set(name, this.getAttribute(name));
+      const pageLang = document.documentElement.lang.slice(0, 2).toLowerCase(); // the host page's language
+      if (!query.has("lang") && (pageLang === "sv" || pageLang === "en")) query.set("lang", pageLang);
       let response;
       try {
         response = await fetch(`${BASE}/api/embed/${encodeURIComponent(slug)}?${query}`, { credentials: "omit" });
@@ -143,7 +145,7 @@ a { color: var(--accent); }
         (entry.retracted ? " retracted" : "");
       $(".pin-mark", li).hidden = !entry.pinned;
       const label = $(".label", li);
-      label.textContent = (T.update_label || T.update) + " " + entry.label;
+      label.textContent = T.update_label + " " + entry.label;
       label.setAttribute("datetime", entry.created_at);
       $(".author", li).textContent = entry.author;
       const body = $(".body", li);
@@ -268,16 +270,17 @@ a { color: var(--accent); }
         };
         return;
       }
-      let opened = false; // a websocket that never opens means a proxy in the way: use SSE
+      // A websocket that has never opened on this page means a proxy in the way: use SSE. One that did open and
+      // now fails means the server is away (a restart): keep trying the websocket.
       const ws = (this.ws = new WebSocket(this.state.live + (partner ? "?partner=" + encodeURIComponent(partner) : "")));
       ws.onopen = () => {
-        opened = true;
+        this.wsOpened = true;
         ws.send(JSON.stringify({ type: "subscribe", incident: slug, since: this.seq, epoch: this.epoch }));
       };
       ws.onmessage = (frame) => this.receive(JSON.parse(frame.data));
       ws.onclose = (close) => {
         if (this.stopped || this.final(close.code)) return;
-        if (!opened && !this.useSSE) {
+        if (!this.wsOpened) {
           this.useSSE = true;
           return this.connect();
         }
