@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.async_api import Browser, Route, expect
 
-from tests.support.newsroom import compose, entry, login, open_desk, person
+from tests.support.newsroom import at_desk, compose, entry, incident
 from tests.support.node import node_settings, running_node
 
 TEXTS = ["Första rapporten från platsen.", "Polisen spärrar av Storgatan.", "Två personer förs till sjukhus."]
@@ -14,11 +14,8 @@ async def test_offline_posts_survive_a_reload_and_are_published_once_each_in_ord
     browser: Browser, sqlite_url: str
 ) -> None:
     async with running_node(node_settings(sqlite_url)) as node:
-        tool = await node.reporter("verktyg", role="editor")
-        slug = await tool.incident("Olycka på E6")
-        await person(node, "anna")
-        page = await login(browser, node, "anna")
-        await open_desk(page, node, slug)
+        tool, slug = await incident(node, "Olycka på E6")
+        page = await at_desk(browser, node, "anna", slug)
         # The service worker has kept the desk, so it reloads without a connection.
         await expect(page.locator(".desk-incident")).to_have_attribute("data-offline-ready", "true")
 

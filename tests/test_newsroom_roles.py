@@ -5,19 +5,14 @@ from __future__ import annotations
 
 from playwright.async_api import Browser, expect
 
-from tests.support.newsroom import compose, entry, fetch, login, new_page, open_desk, person
+from tests.support.newsroom import at_desk, compose, entry, fetch, incident, login, new_page, open_desk, person
 from tests.support.node import node_settings, running_node
 
 
 async def test_a_reporter_cannot_edit_or_retract_another_reporters_entry(browser: Browser, sqlite_url: str) -> None:
     async with running_node(node_settings(sqlite_url)) as node:
-        tool = await node.reporter("verktyg", role="editor")
-        slug = await tool.incident("Strömavbrott i Majorna")
-        await person(node, "anna")
-        await person(node, "bo")
-        anna, bo = await login(browser, node, "anna"), await login(browser, node, "bo")
-        await open_desk(anna, node, slug)
-        await open_desk(bo, node, slug)
+        tool, slug = await incident(node, "Strömavbrott i Majorna")
+        anna, bo = await at_desk(browser, node, "anna", slug), await at_desk(browser, node, "bo", slug)
         await compose(anna, "Ellevio felsöker nätet.")
         await compose(bo, "Tusentals hushåll saknar ström.")
 
@@ -50,8 +45,7 @@ async def test_a_contributors_post_stays_off_the_reader_page_until_an_editor_app
     browser: Browser, sqlite_url: str
 ) -> None:
     async with running_node(node_settings(sqlite_url)) as node:
-        tool = await node.reporter("verktyg", role="editor")
-        slug = await tool.incident("Storm över Västkusten")
+        tool, slug = await incident(node, "Storm över Västkusten")
         cia_name = await person(node, "cia", role="contributor")
         eva_name = await person(node, "eva", role="editor")
         reader = await new_page(browser)

@@ -13,7 +13,7 @@ from playwright.async_api import Browser, expect
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.support.newsroom import PASSWORD, fetch, login, new_page, open_desk, person
+from tests.support.newsroom import PASSWORD, at_desk, fetch, incident, new_page, person
 from tests.support.node import Node, node_settings, running_node
 from tests.support.partner_site import PartnerSite
 
@@ -27,11 +27,8 @@ def session_cookie(cookies: list[Any]) -> str:
 
 async def test_state_changing_requests_need_the_csrf_token_and_our_origin(browser: Browser, sqlite_url: str) -> None:
     async with running_node(node_settings(sqlite_url)) as node:
-        tool = await node.reporter("verktyg", role="editor")
-        slug = await tool.incident("Vattenläcka på Avenyn")
-        await person(node, "anna")
-        page = await login(browser, node, "anna")
-        await open_desk(page, node, slug)
+        tool, slug = await incident(node, "Vattenläcka på Avenyn")
+        page = await at_desk(browser, node, "anna", slug)
         token = json.loads(await page.locator("#desk-state").text_content() or "{}")["csrf"]
         path = f"/api/incidents/{slug}/entries"
 
@@ -73,11 +70,8 @@ async def test_a_session_cookie_opens_no_reporter_socket_from_another_origin_and
     browser: Browser, sqlite_url: str
 ) -> None:
     async with running_node(node_settings(sqlite_url)) as node:
-        tool = await node.reporter("verktyg", role="editor")
-        slug = await tool.incident("Brand i Gamlestaden")
-        await person(node, "anna")
-        desk = await login(browser, node, "anna")
-        await open_desk(desk, node, slug)
+        tool, slug = await incident(node, "Brand i Gamlestaden")
+        desk = await at_desk(browser, node, "anna", slug)
         cookie = f"ticker_session={session_cookie(await desk.context.cookies())}"
         subscribe = json.dumps({"type": "subscribe", "incident": slug})
 
@@ -196,8 +190,7 @@ async def test_login_limits_are_settings(sqlite_url: str) -> None:
 async def test_the_session_cookie_is_secure_behind_https_and_ends_after_session_seconds(sqlite_url: str) -> None:
     settings = node_settings(sqlite_url, public_url="https://ticker.example", session_seconds=1)
     async with running_node(settings) as node, httpx.AsyncClient(base_url=node.url) as client:
-        tool = await node.reporter("verktyg", role="editor")
-        slug = await tool.incident("Kort session")
+        _tool, slug = await incident(node, "Kort session")
         await person(node, "anna")
         answer = await http_login(client, "anna", PASSWORD)
         assert answer.status_code == 303 and answer.headers["location"] == "/desk"

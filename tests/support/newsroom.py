@@ -6,7 +6,7 @@ from typing import Any
 
 from playwright.async_api import Browser, Page, expect
 
-from tests.support.node import Node
+from tests.support.node import Node, Reporter
 from ticker.store.accounts import add_user
 
 PASSWORD = "korrekt hästbatteri"
@@ -39,6 +39,20 @@ async def login(browser: Browser, node: Node, name: str, password: str = PASSWOR
 async def open_desk(page: Page, node: Node, slug: str) -> None:
     await page.goto(f"{node.url}/desk/i/{slug}")
     await expect(page.locator(".conn")).to_have_attribute("data-state", "live")
+
+
+async def incident(node: Node, title: str) -> tuple[Reporter, str]:
+    """An incident opened by a tool (an editor's bearer token); returns the tool's client and the slug."""
+    tool = await node.reporter("verktyg", role="editor")
+    return tool, await tool.incident(title)
+
+
+async def at_desk(browser: Browser, node: Node, name: str, slug: str, role: str = "reporter") -> Page:
+    """A new person, logged in, at the incident's desk with its live feed connected."""
+    await person(node, name, role)
+    page = await login(browser, node, name)
+    await open_desk(page, node, slug)
+    return page
 
 
 async def compose(page: Page, text: str) -> None:

@@ -125,21 +125,24 @@ async def token_revoke(request: Request) -> Response:
     return RedirectResponse("/desk/tokens", status_code=303)
 
 
-async def users_page(request: Request) -> Response:
+async def _admin(request: Request) -> Login | Response:
     login = await _login(request)
+    if isinstance(login, Login) and login.account.role != "admin":
+        return render_desk("not_found.html", request, status=404)
+    return login
+
+
+async def users_page(request: Request) -> Response:
+    login = await _admin(request)
     if isinstance(login, Response):
         return login
-    if login.account.role != "admin":
-        return render_desk("not_found.html", request, status=404)
     return _page("desk/users.html", request, login, users=await accounts(services(request).store), roles=ROLES)
 
 
 async def user_add(request: Request) -> Response:
-    login = await _login(request)
+    login = await _admin(request)
     if isinstance(login, Response):
         return login
-    if login.account.role != "admin":
-        return render_desk("not_found.html", request, status=404)
     form = await _checked_form(request, login)
     store = services(request).store
     fields = {k: form_text(form, k).strip() for k in ("name", "display_name", "role")}

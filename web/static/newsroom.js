@@ -149,7 +149,8 @@
         const result = await api("POST", "/api/incidents", body);
         if (result.ok) { location.href = "/desk/i/" + result.data.incident.slug; return; }
         const label = result.data.field && incidentForm.querySelector(`[name="${result.data.field}"]`);
-        problem.textContent = explain(result.status, result.data, label ? label.parentElement.firstChild.textContent.trim() : "");
+        const name = label ? label.parentElement.firstChild.textContent.trim() : "";
+        problem.textContent = explain(result.status, result.data, name);
       } catch {
         problem.textContent = T.err_network;
       }
@@ -195,14 +196,20 @@
 
   // Entries.
 
-  function button(text, cls, onClick) {
-    const b = document.createElement("button");
-    b.type = "button";
-    b.className = cls;
-    b.textContent = text;
+  function el(tag, props = {}, ...children) {
+    const node = Object.assign(document.createElement(tag), props);
+    node.append(...children);
+    return node;
+  }
+
+  function button(text, className, onClick) {
+    const b = el("button", { type: "button", className, textContent: text });
     b.addEventListener("click", onClick);
     return b;
   }
+
+  const head = (label, ...rest) =>
+    el("header", { className: "entry-head" }, el("span", { className: "label", textContent: label }), ...rest);
 
   const mayChange = (entry) => me.editor || (me.role === "reporter" && mine.has(entry.id));
 
@@ -210,8 +217,7 @@
     let li = document.getElementById("entry-" + entry.id);
     const fresh = !li;
     if (fresh) {
-      li = document.createElement("li");
-      li.id = "entry-" + entry.id;
+      li = el("li", { id: "entry-" + entry.id });
       li.dataset.id = entry.id;
     } else if (li.querySelector(".editor")) {
       // Someone changed it while this desk edits it: keep the text being typed, note the new version.
@@ -221,35 +227,15 @@
     li.className = "entry" + (entry.pinned ? " pinned" : "") + (entry.key_event ? " key" : "") +
       (entry.retracted ? " retracted" : "");
     li.textContent = "";
-    const head = document.createElement("header");
-    head.className = "entry-head";
-    const label = document.createElement("span");
-    label.className = "label";
-    label.textContent = entry.label;
-    const author = document.createElement("span");
-    author.className = "author";
-    author.textContent = entry.author;
-    head.append(label, " ", author);
-    for (const [on, text] of [[entry.key_event, T.key_event], [entry.pinned, T.pin], [entry.edited_at, T.edited],
-      [entry.retracted, T.retracted]]) {
-      if (!on) continue;
-      const badge = document.createElement("span");
-      badge.className = "badge";
-      badge.textContent = text;
-      head.append(" ", badge);
-    }
-    const body = document.createElement("div");
-    body.className = "entry-body";
-    if (entry.retracted) {
-      const note = document.createElement("p");
-      note.className = "correction";
-      note.textContent = entry.correction || T.retracted;
-      body.append(note);
-    } else {
-      body.innerHTML = entry.body; // sanitised by the server
-    }
-    const actions = document.createElement("footer");
-    actions.className = "actions";
+    const badges = [[entry.key_event, T.key_event], [entry.pinned, T.pin], [entry.edited_at, T.edited],
+      [entry.retracted, T.retracted]].filter(([on]) => on)
+      .map(([, text]) => el("span", { className: "badge", textContent: text }));
+    const top = head(entry.label, " ", el("span", { className: "author", textContent: entry.author }), ...badges);
+    const body = entry.retracted
+      ? el("div", { className: "entry-body" },
+        el("p", { className: "correction", textContent: entry.correction || T.retracted }))
+      : el("div", { className: "entry-body", innerHTML: entry.body }); // sanitised by the server
+    const actions = el("footer", { className: "actions" });
     if (!entry.retracted && mayChange(entry)) {
       actions.append(button(T.edit, "edit", () => editEntry(li, entry)));
       actions.append(button(T.retract, "retract", () => confirmRetract(li, entry)));
@@ -259,11 +245,9 @@
         act(li, "POST", `/entries/${entry.id}/${entry.pinned ? "unpin" : "pin"}`)));
     }
     actions.append(button(T.history, "show-history", () => showHistory(li, entry)));
-    const note = document.createElement("p");
-    note.className = "entry-problem problem";
+    const note = el("p", { className: "entry-problem problem", hidden: true });
     note.setAttribute("role", "alert");
-    note.hidden = true;
-    li.append(head, body, actions, note);
+    li.append(top, body, actions, note);
     if (fresh) place(li, entry);
     desk.querySelector(".no-entries").hidden = list.children.length > 0;
   }
@@ -294,25 +278,12 @@
   }
 
   function editEntry(li, entry) {
-    const form = document.createElement("form");
-    form.className = "editor";
-    const area = document.createElement("textarea");
-    area.rows = 4;
-    area.value = toText(entry.body);
-    const label = document.createElement("input");
-    label.name = "label";
-    label.value = entry.label;
-    label.maxLength = 16;
-    label.size = 5;
-    const key = document.createElement("input");
-    key.type = "checkbox";
-    key.checked = entry.key_event;
-    const keyLabel = document.createElement("label");
-    keyLabel.append(key, " ", T.key_event);
-    const save = document.createElement("button");
-    save.type = "submit";
-    save.className = "save";
-    save.textContent = T.save;
+    const form = el("form", { className: "editor" });
+    const area = el("textarea", { rows: 4, value: toText(entry.body) });
+    const label = el("input", { name: "label", value: entry.label, maxLength: 16, size: 5 });
+    const key = el("input", { type: "checkbox", checked: entry.key_event });
+    const keyLabel = el("label", {}, key, " ", T.key_event);
+    const save = el("button", { type: "submit", className: "save", textContent: T.save });
     const done = () => {
       form.remove();
       li.querySelector(".entry-body").hidden = false;
@@ -341,20 +312,12 @@
 
   function confirmRetract(li, entry) {
     if (li.querySelector(".confirm")) return;
-    const box = document.createElement("form");
-    box.className = "confirm";
-    const question = document.createElement("p");
-    question.textContent = T.retract_confirm;
-    const correction = document.createElement("input");
-    correction.name = "correction";
-    correction.maxLength = 1000;
-    correction.placeholder = T.correction;
+    const box = el("form", { className: "confirm" });
+    const correction = el("input", { name: "correction", maxLength: 1000, placeholder: T.correction });
     correction.setAttribute("aria-label", T.correction);
-    const yes = document.createElement("button");
-    yes.type = "submit";
-    yes.className = "confirm-retract";
-    yes.textContent = T.retract;
-    box.append(question, correction, yes, button(T.cancel, "cancel", () => box.remove()));
+    const yes = el("button", { type: "submit", className: "confirm-retract", textContent: T.retract });
+    box.append(el("p", { textContent: T.retract_confirm }), correction, yes,
+      button(T.cancel, "cancel", () => box.remove()));
     box.addEventListener("submit", async (event) => {
       event.preventDefault();
       const note = correction.value.trim();
@@ -375,19 +338,14 @@
       return;
     }
     if (!result.ok) { entryProblem(li, explain(result.status, result.data)); return; }
-    const ol = document.createElement("ol");
-    ol.className = "history";
+    const ol = el("ol", { className: "history" });
     for (const change of result.data.history) {
-      const item = document.createElement("li");
-      const what = document.createElement("span");
-      what.className = "what";
-      what.textContent = `${stamp.format(new Date(change.at))} · ${change.by} ${T["action_" + change.action] || change.action}`;
-      const text = document.createElement("div");
-      text.className = "entry-body";
-      if (change.action === "retracted") text.textContent = change.correction || "";
-      else text.innerHTML = change.body; // sanitised by the server
-      item.append(what, text);
-      ol.append(item);
+      const action = T["action_" + change.action] || change.action;
+      const what = `${stamp.format(new Date(change.at))} · ${change.by} ${action}`;
+      const text = change.action === "retracted"
+        ? el("div", { className: "entry-body", textContent: change.correction || "" })
+        : el("div", { className: "entry-body", innerHTML: change.body }); // sanitised by the server
+      ol.append(el("li", {}, el("span", { className: "what", textContent: what }), text));
     }
     li.append(ol);
   }
@@ -471,7 +429,8 @@
   const saveOutbox = (items) => localStorage.setItem(OUTBOX, JSON.stringify(items));
   const updateItem = (key, change) => saveOutbox(loadOutbox().map((i) => (i.key === key ? { ...i, ...change } : i)));
   const removeItem = (key) => saveOutbox(loadOutbox().filter((i) => i.key !== key));
-  const newKey = () => (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2));
+  const newKey = () => (crypto.randomUUID ? crypto.randomUUID()
+    : String(Date.now()) + Math.random().toString(16).slice(2));
 
   function renderOutbox() {
     const items = loadOutbox().filter((i) => i.slug === slug);
@@ -480,26 +439,15 @@
     for (const item of items) {
       let li = list.querySelector(`.pending[data-key="${item.key}"]`);
       if (!li) {
-        li = document.createElement("li");
-        li.className = "pending";
+        li = el("li", { className: "pending" });
         li.dataset.key = item.key;
         list.prepend(li);
       }
       li.classList.toggle("failed", Boolean(item.problem));
       li.textContent = "";
-      const head = document.createElement("header");
-      head.className = "entry-head";
-      const label = document.createElement("span");
-      label.className = "label";
-      label.textContent = item.label;
-      const sending = document.createElement("span");
-      sending.className = "send-state";
-      sending.textContent = item.problem ? item.problem : navigator.onLine ? T.sending : T.queued;
-      head.append(label, " ", sending);
-      const body = document.createElement("div");
-      body.className = "entry-body";
-      body.innerHTML = item.body; // the composer's own escaped output
-      li.append(head, body);
+      const sending = item.problem ? item.problem : navigator.onLine ? T.sending : T.queued;
+      li.append(head(item.label, " ", el("span", { className: "send-state", textContent: sending })),
+        el("div", { className: "entry-body", innerHTML: item.body })); // the composer's own escaped output
       if (item.problem) {
         li.append(button(T.to_composer, "to-composer", () => {
           textarea.value = (textarea.value ? textarea.value + "\n\n" : "") + toText(item.body);
@@ -615,7 +563,9 @@
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); post(); }
   });
   const format = formatter(textarea);
-  for (const b of composer.querySelectorAll("[data-format]")) b.addEventListener("click", () => format(b.dataset.format));
+  for (const b of composer.querySelectorAll("[data-format]")) {
+    b.addEventListener("click", () => format(b.dataset.format));
+  }
   composer.querySelector(".preview-toggle").addEventListener("click", () => showPreview(preview.hidden));
   labelInput.addEventListener("input", () => { labelInput.dataset.touched = "1"; });
   textarea.addEventListener("input", () => localStorage.setItem(DRAFT, textarea.value));
@@ -630,21 +580,13 @@
     const ol = section.querySelector(".submissions");
     ol.textContent = "";
     for (const s of state.submissions) {
-      const li = document.createElement("li");
-      li.className = "submission " + s.status;
+      const li = el("li", { className: "submission " + s.status });
       li.dataset.id = s.id;
-      const head = document.createElement("header");
-      head.className = "entry-head";
-      head.textContent = `${s.label} · ${s.author} · ${T["status_" + s.status]}` + (s.reason ? `: ${s.reason}` : "");
-      const body = document.createElement("div");
-      body.className = "entry-body";
-      body.innerHTML = s.body; // sanitised by the server
-      li.append(head, body);
+      const about = ` · ${s.author} · ${T["status_" + s.status]}` + (s.reason ? `: ${s.reason}` : "");
+      li.append(head(s.label, about), el("div", { className: "entry-body", innerHTML: s.body })); // sanitised
       if (me.editor && s.status === "pending") {
-        const reason = document.createElement("input");
-        reason.placeholder = T.reject_reason;
+        const reason = el("input", { placeholder: T.reject_reason, maxLength: 1000 });
         reason.setAttribute("aria-label", T.reject_reason);
-        reason.maxLength = 1000;
         const decide = (verb, body) => async () => {
           try {
             const result = await api("POST", `/api/incidents/${slug}/submissions/${s.id}/${verb}`, body());
@@ -656,17 +598,15 @@
             say(T.err_network);
           }
         };
+        const why = () => (reason.value.trim() ? { reason: reason.value.trim() } : {});
         li.append(button(T.approve, "approve", decide("approve", () => ({}))), reason,
-          button(T.reject, "reject", decide("reject", () => (reason.value.trim() ? { reason: reason.value.trim() } : {}))));
+          button(T.reject, "reject", decide("reject", why)));
       }
       ol.append(li);
     }
     section.hidden = state.submissions.length === 0 && !me.editor;
     if (me.editor && state.submissions.length === 0) {
-      const li = document.createElement("li");
-      li.className = "empty";
-      li.textContent = T.no_pending;
-      ol.append(li);
+      ol.append(el("li", { className: "empty", textContent: T.no_pending }));
     }
   }
 
