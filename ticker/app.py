@@ -19,9 +19,7 @@ from starlette.staticfiles import StaticFiles
 from ticker.broker import Broker, broker_for
 from ticker.config import Settings
 from ticker.exceptions import APIError
-from ticker.http import api, feeds, front, pages, sse
-from ticker.http import desk, login, review
-from ticker.http import embed, partners
+from ticker.http import api, desk, embed, feeds, front, login, pages, partners, review, sse
 from ticker.http.errors import api_error, http_error
 from ticker.http.limits import BodyLimit
 from ticker.http.live import live
@@ -34,7 +32,6 @@ from ticker.relay import Relay
 from ticker.services import Services, services
 from ticker.store.migrate import upgrade
 from ticker.store.sql import Store
-from ticker.transport import SEND_BUFFER_STATE
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 
@@ -69,7 +66,7 @@ def create_app(
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.auto_migrate:
             await upgrade(settings.database_url)
         node_store = store or Store(settings.database_url)
@@ -93,7 +90,7 @@ def create_app(
             database=node_store.write_engine.url.get_backend_name(),
         )
         try:
-            yield {SEND_BUFFER_STATE: settings.send_buffer_bytes}
+            yield
         finally:
             janitor.cancel()
             await presence.stop()

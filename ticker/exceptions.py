@@ -9,6 +9,7 @@ class CloseCode(IntEnum):
     """Websocket close codes. 4000–4099: reconnect and resume. 4100–4199: do not reconnect."""
 
     NORMAL = 1000
+    POLICY_VIOLATION = 1008
     MESSAGE_TOO_BIG = 1009
     SERVER_ERROR = 1011
     SERVICE_RESTART = 1012

@@ -33,6 +33,12 @@ class Sink(Protocol):
 
     def close(self, code: int, reason: str) -> None: ...
 
+    def ping(self) -> None:
+        """Send a heartbeat the peer must answer."""
+
+    def answered(self) -> bool:
+        """Whether the last heartbeat was answered (a peer that never answers is gone)."""
+
 
 def text_frame(payload: bytes) -> bytes:
     return Frame(Opcode.TEXT, payload).serialize(mask=False)
@@ -76,17 +82,21 @@ class Hub:
         self.delivered = 0
         self.catchups: Counter[str] = Counter()  # where resuming readers' history came from
         self._listener: asyncio.Task[None] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
 
     # Lifecycle.
 
     def start(self) -> None:
-        self._listener = asyncio.get_running_loop().create_task(self._listen(), name="hub-listener")
+        loop = asyncio.get_running_loop()
+        self._listener = loop.create_task(self._listen(), name="hub-listener")
+        self._heartbeat = loop.create_task(self._beat(), name="hub-heartbeat")
 
     async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+        for task in (self._listener, self._heartbeat):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     # Readers.
 
@@ -226,6 +236,20 @@ class Hub:
         else:
             await asyncio.shield(topic.ready)
         return topic
+
+    async def _beat(self) -> None:
+        """One loop pings every reader; one that has not answered within the timeout is dropped."""
+        while True:
+            await asyncio.sleep(self.settings.ping_interval)
+            pinged = [reader for reader in self.readers]
+            for reader in pinged:
+                reader.sink.ping()
+            await asyncio.sleep(self.settings.ping_timeout)
+            for reader in pinged:
+                if reader in self.readers and not reader.sink.answered():
+                    log_event("reader_gone", reason="no answer to ping")
+                    reader.sink.close(CloseCode.SERVER_ERROR, "keepalive ping timeout")
+                    self.disconnect(reader)
 
     # The listener and the fan-out.
 

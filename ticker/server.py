@@ -14,7 +14,7 @@ from uvicorn.config import LOGGING_CONFIG
 from ticker.app import create_app
 from ticker.config import Settings
 
-PROTOCOL = "ticker.transport:SinkWebSocketProtocol"
+PROTOCOL = "ticker.transport:HandoverWebSocketProtocol"
 
 
 def log_config() -> dict[str, Any]:

@@ -1,56 +1,203 @@
-"""uvicorn's sans-I/O websocket protocol, plus a direct write path for the hub.
+"""Live reader connections: uvicorn for the handshake, then a lean protocol of our own for the rest.
 
-Starlette keeps routing, the handshake, auth, origin checks and the subscribe messages. After ``accept`` the
-endpoint hands this protocol object to the hub as its Sink: the hub then writes once-built frames straight
-to the transport, bypassing the ASGI send chain (which would rebuild the same frame and await for every
-reader). Exposed to the app as the ASGI scope extension ``ticker.sink``.
+Starlette keeps routing, the handshake, auth, origin checks and the decision to accept. Right after ``accept``
+the endpoint hands the socket over: ``HandoverWebSocketProtocol.hand_over`` moves the transport to a
+``LiveConnection`` and the ASGI task ends. From then on the hub writes once-built frames straight to the
+transport (no ASGI send chain rebuilding the same frame and awaiting for every reader), and the few frames a
+reader sends are parsed by the websockets library's sans-I/O ``Protocol``. An idle reader then costs a
+transport, that parser and one small object: no task, no queue, no timer (heartbeats are sent by one loop
+in the hub for every reader).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
+from websockets.protocol import Protocol, Side, State
 
-SINK_EXTENSION = "ticker.sink"
-SEND_BUFFER_STATE = "ticker.send_buffer_bytes"  # set in the lifespan state by the app
+HANDOVER_EXTENSION = "ticker.handover"
+CLOSE_TIMEOUT = 10.0  # a reader that does not answer our close frame is cut after this
+PING = Frame(Opcode.PING, b"tk").serialize(mask=False)
+_logger = logging.getLogger("ticker.transport")
 
 
-class SinkWebSocketProtocol(WebSocketsSansIOProtocol):
-    send_buffer_bytes = 256 * 1024
+class HandoverWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O websocket protocol, able to hand its socket to a LiveConnection after accept."""
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
-        self.send_buffer_bytes = self.app_state.get(SEND_BUFFER_STATE, self.send_buffer_bytes)
         scope: dict[str, Any] | None = getattr(self, "scope", None)
         if scope is not None:
-            scope["extensions"][SINK_EXTENSION] = {"sink": self}
+            scope["extensions"][HANDOVER_EXTENSION] = {"hand_over": self.hand_over}
+
+    def hand_over(
+        self, on_text: Callable[[str | None], None], on_lost: Callable[[], None], *, max_size: int, buffer_limit: int
+    ) -> LiveConnection:
+        """Give the accepted socket to a LiveConnection; this object and its ASGI task are done with it."""
+        if not self.handshake_complete or self.close_sent or self.disconnected:
+            raise RuntimeError("only an accepted, open websocket can be handed over")
+        self.stop_keepalive()
+        transport = self.transport
+        live = LiveConnection(transport, self.connections, on_text, on_lost, max_size, buffer_limit)
+        transport.set_protocol(live)
+        if self.read_paused:
+            transport.resume_reading()
+        self.connections.discard(self)
+        self.connections.add(live)  # type: ignore[arg-type]  # uvicorn calls shutdown() on it when stopping
+        self.transport = _Detached()  # type: ignore[assignment]  # uvicorn's own close after the task ends
+        return live
+
+
+class LiveConnection(asyncio.Protocol):
+    """A reader's socket after the handshake. It is the hub's Sink: it can only write, ping and close."""
+
+    __slots__ = (
+        "_answered",
+        "_buffer_limit",
+        "_connections",
+        "_fragments",
+        "_max_size",
+        "_on_lost",
+        "_on_text",
+        "_ws",
+        "transport",
+    )
+
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        connections: set[Any],
+        on_text: Callable[[str | None], None],
+        on_lost: Callable[[], None],
+        max_size: int,
+        buffer_limit: int,
+    ) -> None:
+        self.transport = transport
+        self._connections = connections
+        self._on_text = on_text
+        self._on_lost = on_lost
+        self._buffer_limit = buffer_limit
+        self._max_size = max_size
+        self._ws = Protocol(Side.SERVER, state=State.OPEN, max_size=max_size, logger=_logger)
+        self._fragments: list[bytes] | None = None
+        self._answered = True
 
     # The Sink protocol (ticker.hub.Sink).
 
     def write(self, frame: bytes) -> bool:
-        if self.close_sent or self.disconnected:
-            return True  # going away: the endpoint's disconnect will drop it from the hub
+        if self._ws.state is not State.OPEN:
+            return True  # closing: the hub drops it when the connection is lost
         transport = self.transport
-        if transport.get_write_buffer_size() > self.send_buffer_bytes:
+        if transport.get_write_buffer_size() > self._buffer_limit:
             return False
         transport.write(frame)
         return True
 
     def close(self, code: int, reason: str) -> None:
-        if self.close_sent or self.disconnected:
+        if self._ws.state is not State.OPEN:
             return
         try:
-            self.conn.send_close(code, reason)
+            self._ws.send_close(code, reason)
         except InvalidState:
             return
-        self.transport.write(b"".join(self.conn.data_to_send()))
-        self.close_sent = True
-        self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
-        if self.read_paused:
-            self.read_paused = False
-            self.transport.resume_reading()
-        # A reader that stopped reading will never take our close frame: cut it after the close timeout.
-        self.close_timer = self.loop.call_later(self.close_timeout, self.transport.abort)
+        self._flush()
+        # A reader that stopped reading will never take our close frame: cut it after the timeout.
+        asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self.transport.abort)
+
+    def ping(self) -> None:
+        if self._ws.state is State.OPEN:
+            self._answered = False
+            self.transport.write(PING)
+
+    def answered(self) -> bool:
+        return self._answered
+
+    # What uvicorn calls.
+
+    def shutdown(self) -> None:
+        """The server is stopping: tell the reader to come back (1012) and resume elsewhere."""
+        self.close(1012, "service restart")
+
+    # asyncio.Protocol.
+
+    def data_received(self, data: bytes) -> None:
+        self._ws.receive_data(data)
+        for frame in self._ws.events_received():
+            if not isinstance(frame, Frame):
+                continue
+            if frame.opcode is Opcode.PONG:
+                self._answered = True
+            elif frame.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+                self._message(frame)
+        self._flush()
+
+    def _message(self, frame: Frame) -> None:
+        if frame.opcode is not Opcode.CONT:
+            self._fragments = [] if frame.opcode is Opcode.TEXT else None
+        if self._fragments is None:  # binary: the protocol has none
+            if frame.fin:
+                self._on_text(None)
+            return
+        self._fragments.append(bytes(frame.data))
+        if not frame.fin:
+            return
+        data, self._fragments = b"".join(self._fragments), None
+        if len(data) > self._max_size:
+            self._fail(1009, "message too big")
+            return
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            self._fail(1007, "invalid UTF-8")
+            return
+        self._on_text(text)
+
+    def _fail(self, code: int, reason: str) -> None:
+        self._ws.fail(code, reason)
+        self._flush()
+
+    def _flush(self) -> None:
+        for data in self._ws.data_to_send():
+            if data:
+                self.transport.write(data)
+        if self._ws.close_expected():
+            self.transport.close()
+
+    def eof_received(self) -> bool:
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._connections.discard(self)
+        self._on_lost()
+
+
+class _Detached:
+    """What uvicorn's protocol object holds after the hand-over: its late calls reach nothing."""
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return True
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass

@@ -74,6 +74,12 @@ class SSESink:
         self.ready.set()
         return True
 
+    def ping(self) -> None:
+        pass  # SSE streams keep alive with their own comment lines (sse_heartbeat_seconds)
+
+    def answered(self) -> bool:
+        return True  # a dead SSE peer shows as a failed write, not as a missing answer
+
     def close(self, code: int, reason: str) -> None:
         if self.closing is None:
             self.closing = (code, reason)
