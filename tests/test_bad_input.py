@@ -159,3 +159,27 @@ async def test_writes_to_a_closed_incident_are_409(node: Node) -> None:
     await reporter.call("POST", f"/api/incidents/{slug}/close", 409)
     await reporter.call("POST", f"/api/incidents/{slug}/reopen")
     await reporter.post(slug, "Öppen igen")
+
+
+async def test_a_flood_of_messages_closes_with_1008(sqlite_url: str) -> None:
+    async with running_node(node_settings(sqlite_url, ws_max_pending_messages=4)) as node:
+        reporter = await node.reporter()
+        slug = await reporter.incident()
+        reader = await LiveReader.open(node.ws_url)
+        message = f'{{"type": "subscribe", "incident": "{slug}", "since": 0}}'
+        for _ in range(20):
+            await reader.send(message)
+        await reader.ws.wait_closed()
+        assert reader.ws.close_code == 1008
+
+
+async def test_binary_and_fragmented_messages(node: Node) -> None:
+    reporter = await node.reporter()
+    slug = await reporter.incident()
+    reader = await LiveReader.open(node.ws_url)
+    await reader.ws.send(b"\x00\x01")
+    assert (await reader.receive())["code"] == "bad_message"
+    fragments = ['{"type": "subscribe", ', f'"incident": "{slug}"', "}"]
+    await reader.ws.send(iter(fragments))
+    assert (await reader.receive())["type"] == "subscribed"
+    await reader.close()
