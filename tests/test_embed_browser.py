@@ -48,6 +48,10 @@ STYLES_JS = """
 """
 
 
+def script_embed(base: str, slug: str) -> str:
+    return f'<script src="{base}/static/embed.js" data-incident="{slug}" async></script>'
+
+
 def page_with(body: str, head: str = "") -> str:
     return f"<!doctype html><html lang='sv'><head><meta charset='utf-8'>{head}</head><body>{body}</body></html>"
 
@@ -87,7 +91,7 @@ async def test_the_script_embed_is_live_on_a_partner_page_and_hostile_css_cannot
     admin = await partner_of(node, sites.partner.origin)
     slug = await admin.incident("Brand i hamnen")
     first = (await admin.post(slug, "Räddningstjänsten är på plats.", label="22:40"))["entry"]
-    script = f'<script src="{node.url}/static/embed.js" data-incident="{slug}" async></script>'
+    script = script_embed(node.url, slug)
     # The page notes its globals before the embed loads, to show the embed adds none but the element.
     before = "<script>window.__before = new Set(Object.getOwnPropertyNames(window));</script>"
     control = '<div class="control"><p>Värdsidans eget innehåll</p></div>'
@@ -206,7 +210,7 @@ async def test_a_page_on_a_stranger_origin_cannot_open_the_socket_or_read_the_em
     admin = await partner_of(node, sites.partner.origin)
     slug = await admin.incident("Brand i hamnen")
     await admin.post(slug, "Räddningstjänsten är på plats.")
-    embed = f'<script src="{node.url}/static/embed.js" data-incident="{slug}" async></script>'
+    embed = script_embed(node.url, slug)
     for site in (sites.partner, sites.stranger):
         site.pages["/probe.html"] = page_with("<h1>Sida</h1>")
         site.pages["/embed.html"] = page_with(f"<h1>Sida</h1>{embed}")
@@ -244,9 +248,7 @@ async def test_the_script_embed_falls_back_to_sse_when_websockets_are_blocked(
     admin = await partner_of(node, sites.partner.origin)
     slug = await admin.incident("Översvämning i Gävle")
     first = (await admin.post(slug, "Vattnet stiger."))["entry"]
-    sites.partner.pages["/embed.html"] = page_with(
-        f'<script src="{node.url}/static/embed.js" data-incident="{slug}" async></script>'
-    )
+    sites.partner.pages["/embed.html"] = page_with(script_embed(node.url, slug))
     page = await browser.new_page()
 
     async def refuse(ws: WebSocketRoute) -> None:
@@ -284,9 +286,7 @@ async def test_the_script_embed_shows_reconnecting_across_a_restart_and_resumes_
         reporter = Reporter(server.url, token)
         slug = await reporter.incident("Strömavbrott i Malmö")
         before = (await reporter.post(slug, "Före omstarten."))["entry"]
-        sites.partner.pages["/embed.html"] = page_with(
-            f'<script src="{server.url}/static/embed.js" data-incident="{slug}" async></script>'
-        )
+        sites.partner.pages["/embed.html"] = page_with(script_embed(server.url, slug))
         page = await browser.new_page()
         await page.goto(sites.partner.url("/embed.html"))
         embed = page.locator("ticker-live")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,9 @@ from websockets.typing import Origin
 from tests.support.node import Node, Reporter, node_settings, running_node
 from tests.support.waiting import eventually
 from ticker.cli import main
+from ticker.store.migrate import upgrade
+from ticker.store.partners import ReaderCount, add_partner, add_reader_counts, partners, reader_days, remove_partner
+from ticker.store.sql import Store
 
 SITE = "http://127.0.0.2:8081"
 
@@ -171,3 +175,30 @@ def test_cli_registers_a_partner_and_prints_its_snippet(tmp_path: Path) -> None:
     assert 'src="https://t.example/embed/polisjakt-genom-centrum?partner=gp"' in snippet.output
     unknown = ticker("partner", "snippet", "finns-inte", "gp")
     assert unknown.exit_code == 1 and "incident not found" in unknown.output
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
+async def test_daily_counts_add_up_from_several_nodes(database_url: str) -> None:
+    url = database_url
+    await upgrade(url)
+    store = Store(url)
+    try:
+        gp = await add_partner(store, "gp", [SITE], max_origins=20)
+        day = date(2024, 5, 7)
+        await add_reader_counts(store, day, {gp.id: ReaderCount(opened=5, peak=4)})  # one node
+        await add_reader_counts(store, day, {gp.id: ReaderCount(opened=2, peak=7)})  # another
+        await add_reader_counts(store, day, {gp.id: ReaderCount(opened=1, peak=3), 999: ReaderCount(1, 1)})
+        await add_reader_counts(store, date(2024, 5, 8), {gp.id: ReaderCount(opened=1, peak=1)})
+        assert await reader_days(store, "gp", 31) == [
+            {"day": "2024-05-08", "opened": 1, "peak": 1},
+            {"day": "2024-05-07", "opened": 8, "peak": 7},
+        ]
+        await remove_partner(store, "gp")
+        assert await partners(store) == []
+    finally:
+        await store.close()

@@ -72,17 +72,22 @@ class Directory:
 
 @dataclass(frozen=True)
 class Admission:
-    """A connection whose origin passed: ``partner`` is set when it came from a partner's page or iframe."""
+    """A connection whose origin passed."""
 
     origin: str | None
-    partner: PartnerInfo | None
-    from_partner_origin: bool  # the Origin header is the partner's (not ours carrying ?partner=)
+    embedder: PartnerInfo | None = None  # the partner whose page this Origin is: it bounds what may be followed
+    tagged: PartnerInfo | None = None  # an iframe embed's ?partner= on our own origin: counted, grants nothing
+
+    @property
+    def partner(self) -> PartnerInfo | None:
+        """The partner whose embed opened the connection, for its reader counts."""
+        return self.embedder or self.tagged
 
     def allows(self, slug: str) -> bool:
-        return not self.from_partner_origin or self.partner is None or self.partner.covers(slug)
+        return self.embedder is None or self.embedder.covers(slug)
 
     def _refusal(self, slug: str) -> str:
-        name = self.partner.name if self.partner else "?"
+        name = self.embedder.name if self.embedder else ""
         return (
             f"origin {self.origin} (partner {name!r}) may not embed incident {slug!r}; "
             "ask the newsroom to add the incident to the partner"
@@ -101,7 +106,7 @@ class Admission:
     def cors_headers(self) -> dict[str, str]:
         """Access-Control-Allow-Origin for an allowed partner origin only, never a reflected one."""
         headers = {"Vary": "Origin"}
-        if self.from_partner_origin and self.origin is not None:
+        if self.embedder is not None and self.origin is not None:
             headers["Access-Control-Allow-Origin"] = self.origin
         return headers
 
@@ -115,20 +120,24 @@ class OriginPolicy:
         self._ttl = settings.partner_cache_seconds
         self._directory: Directory | None = None
         self._loaded_at = 0.0
+        self._generation = 0  # bumped by invalidate(): a load that raced a change is not kept
         self._lock = asyncio.Lock()
 
     async def directory(self) -> Directory:
         if self._directory is not None and time.monotonic() - self._loaded_at < self._ttl:
             return self._directory
         async with self._lock:
-            if self._directory is None or time.monotonic() - self._loaded_at >= self._ttl:
-                loaded_at = time.monotonic()
-                self._directory = Directory.of(await partners(self._store))
-                self._loaded_at = loaded_at
-            return self._directory
+            if self._directory is not None and time.monotonic() - self._loaded_at < self._ttl:
+                return self._directory
+            loaded_at, generation = time.monotonic(), self._generation
+            directory = Directory.of(await partners(self._store))
+            if generation == self._generation:
+                self._directory, self._loaded_at = directory, loaded_at
+            return directory
 
     def invalidate(self) -> None:
         self._directory = None
+        self._generation += 1
 
     async def admit(self, origin: str | None, partner_name: str | None = None) -> Admission:
         """Admit a connection by its Origin header, or raise OriginRefused saying why and what to do.
@@ -137,18 +146,18 @@ class OriginPolicy:
         connection for the partner's counts; it grants nothing.
         """
         if origin is None:
-            return Admission(None, None, False)
+            return Admission(None)
         normalized = origin.strip().lower()
         if normalized == self.own:
             tagged = (await self.directory()).by_name.get(partner_name) if partner_name else None
-            return Admission(normalized, tagged, False)
+            return Admission(normalized, tagged=tagged)
         partner = (await self.directory()).partner_for(normalized)
         if partner is None:
             raise OriginRefused(
                 f"origin {origin[:200]} is not allowed to use this Ticker server; the newsroom registers the "
                 "origins of partner sites (ticker partner add NAME --origin https://…)"
             )
-        return Admission(normalized, partner, True)
+        return Admission(normalized, embedder=partner)
 
     async def frame_ancestors(self, slug: str) -> str:
         """The CSP ``frame-ancestors`` value for an incident's iframe: us and its partners' origins."""
