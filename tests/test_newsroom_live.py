@@ -3,7 +3,9 @@ every desk and the reader page; each entry keeps its history."""
 
 from __future__ import annotations
 
-from playwright.async_api import Browser, expect
+import asyncio
+
+from playwright.async_api import Browser, Route, expect
 
 from tests.support.newsroom import compose, entry, login, new_page, open_desk, person
 from tests.support.node import node_settings, running_node
@@ -33,8 +35,22 @@ async def test_two_reporters_and_a_reader_see_posts_edits_and_retractions_live(
         await reader.goto(f"{node.url}/i/{slug}")
         readers_entry = reader.locator(".entries .entry")
 
+        # Posting feels instant: "skickas…" at once, the confirmed entry when the server has answered.
+        answer = asyncio.Event()
+
+        async def held(route: Route) -> None:
+            await answer.wait()
+            await route.continue_()
+
+        await anna.route(f"**/api/incidents/{slug}/entries", held)
         await compose(anna, "Räddningstjänsten är på plats.")
+        sending = anna.locator(".desk-entries .pending", has_text="Räddningstjänsten är på plats.")
+        await expect(sending.locator(".send-state")).to_have_text("skickas…")
+        await expect(anna.locator("#composer-body")).to_have_value("")
+        answer.set()
         await expect(entry(anna, "Räddningstjänsten är på plats.")).to_contain_text(anna_name)
+        await expect(sending).to_have_count(0)
+        await anna.unroute(f"**/api/incidents/{slug}/entries", held)
         for page in (bo, eva):
             await expect(entry(page, "Räddningstjänsten är på plats.")).to_contain_text(anna_name)
         await expect(readers_entry.filter(has_text="Räddningstjänsten är på plats.")).to_be_visible()

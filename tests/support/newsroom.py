@@ -11,6 +11,9 @@ from ticker.store.accounts import add_user
 
 PASSWORD = "korrekt hästbatteri"
 
+# Waits are for conditions, never fixed sleeps; on a loaded 2-core machine give each condition more than 5 s.
+expect.set_options(timeout=15_000)
+
 
 async def person(node: Node, name: str, role: str = "reporter") -> str:
     """A user who logs in with PASSWORD; returns the byline ("Anna Svensson" for "anna")."""
