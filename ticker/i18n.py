@@ -67,6 +67,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_results": "Inga träffar.",
         "not_found": "Händelsen finns inte.",
         "language": "In English",
+        "full_story": "Läs hela händelsen på {site}",
     },
     "en": {
         "live": "LIVE",
@@ -114,6 +115,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_results": "No results.",
         "not_found": "No such incident.",
         "language": "På svenska",
+        "full_story": "Read the full story on {site}",
     },
 }
 

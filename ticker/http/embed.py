@@ -35,21 +35,6 @@ OPTIONS = ("entries", "theme", "accent", "compact", "link", "lang", "partner")
 OEMBED_WIDTH, OEMBED_HEIGHT = 600, 600
 INCIDENT_PATH = re.compile(r"^/(?:i|embed)/([a-z0-9][a-z0-9-]{0,79})/?$")
 
-# Shown to readers of an embed; the reader page's strings (i18n.STRINGS) come with them.
-EMBED_STRINGS = {
-    "sv": {
-        "full_story": "Läs hela händelsen på {site}",
-        "refused": "Den här sidan får inte visa händelsen.",
-        "unavailable": "Händelsen kunde inte hämtas just nu.",
-    },
-    "en": {
-        "full_story": "Read the full story on {site}",
-        "refused": "This page may not show this story.",
-        "unavailable": "The story could not be loaded right now.",
-    },
-}
-
-
 @dataclass(frozen=True)
 class EmbedOptions:
     entries: int
@@ -102,8 +87,8 @@ def _options(request: Request) -> EmbedOptions:
 
 
 def strings(lang: str, site_name: str) -> dict[str, str]:
-    extra = {k: v.replace("{site}", site_name) for k, v in EMBED_STRINGS[lang].items()}
-    return {**i18n.STRINGS[lang], **extra}
+    texts = i18n.STRINGS[lang]
+    return {**texts, "full_story": texts["full_story"].replace("{site}", site_name)}
 
 
 def live_url(settings: Settings) -> str:
