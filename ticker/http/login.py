@@ -20,6 +20,7 @@ from ticker.exceptions import CloseCode
 from ticker.http import csrf
 from ticker.http.desk_text import render_desk
 from ticker.http.session_auth import SESSION_COOKIE, current_login
+from ticker.logs import log_event
 from ticker.services import services
 from ticker.store.accounts import check_password
 from ticker.store.logins import clear_failures, end_session, record_failure, start_session, wait_seconds
@@ -86,14 +87,18 @@ async def login(request: Request) -> Response:
     settings, store = services(request).settings, services(request).store
     wait = await wait_seconds(store, name, settings.login_max_failures, settings.login_lockout_seconds)
     if wait:
+        log_event("login_slowed", user=name, wait=wait)
         return _slowed(request, wait, context)
     account = await check_password(store, name, password)
     if account is None:
-        if await record_failure(store, name) >= settings.login_max_failures:
+        failures = await record_failure(store, name)
+        log_event("login_failed", user=name, failures=failures)
+        if failures >= settings.login_max_failures:
             return _slowed(request, settings.login_lockout_seconds, context)
         return _form(request, 401, problem="wrong_password", **context)
     await clear_failures(store, name)
-    token, _login = await start_session(store, account, settings.session_seconds)
+    token, session = await start_session(store, account, settings.session_seconds)
+    log_event("login", user=account.name, session=session.id)
     response = RedirectResponse(next_path, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -123,6 +128,7 @@ async def logout(request: Request) -> Response:
     csrf.check(request, "POST", login.csrf_token, request.headers.get(csrf.HEADER) or form_text(form, csrf.FIELD))
     await end_session(services(request).store, login.id)
     closed = services(request).hub.close_owned(login.id, CloseCode.SESSION_ENDED, "logged out")
+    log_event("logout", user=login.account.name, session=login.id, closed_sockets=closed)
     response: Response
     if "application/json" in request.headers.get("accept", ""):
         response = JSONResponse({"logged_out": True, "closed_sockets": closed})
