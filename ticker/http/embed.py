@@ -21,7 +21,7 @@ from ticker.config import Settings
 from ticker.exceptions import APIError, Invalid, NotFound
 from ticker.http.errors import error_response
 from ticker.http.origins import admit, origin_policy, own_origin
-from ticker.http.pages import BLANK_ENTRY, env, render
+from ticker.http.pages import BLANK_ENTRY, env, localized, render
 from ticker.services import services
 from ticker.session import SLUG
 from ticker.store import reads
@@ -34,6 +34,7 @@ FLAGS = {"": True, "1": True, "true": True, "yes": True, "0": False, "false": Fa
 OPTIONS = ("entries", "theme", "accent", "compact", "link", "lang", "partner")
 OEMBED_WIDTH, OEMBED_HEIGHT = 600, 600
 INCIDENT_PATH = re.compile(r"^/(?:i|embed)/([a-z0-9][a-z0-9-]{0,79})/?$")
+
 
 @dataclass(frozen=True)
 class EmbedOptions:
@@ -118,10 +119,9 @@ async def embed_state(request: Request) -> Response:
         "incident": page.incident,
         "seq": page.seq,
         "entries": ([page.pinned] if page.pinned else []) + page.entries,
-        "url": f"{settings.resolved_public_url()}/i/{slug}" + ("?lang=en" if options.lang == "en" else ""),
+        "url": settings.resolved_public_url() + localized(f"/i/{slug}", options.lang),
         "base": settings.resolved_public_url(),
         "live": live_url(settings),
-        "site_name": settings.site_name,
         "options": asdict(options),
         "strings": texts,
         "template": template.strip(),
@@ -147,7 +147,7 @@ async def embed_page(request: Request) -> Response:
         options=options,
         attributes=query,
         link_target="_blank",
-        story_url=f"{svc.settings.resolved_public_url()}/i/{slug}",
+        story_url=svc.settings.resolved_public_url() + localized(f"/i/{slug}", options.lang),
         full_story=strings(options.lang, svc.settings.site_name)["full_story"],
     )
     response.headers["Content-Security-Policy"] = await origin_policy(request).frame_ancestors(slug)
