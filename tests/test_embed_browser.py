@@ -167,12 +167,11 @@ async def test_the_iframe_embed_sizes_itself_and_only_allowed_origins_may_frame_
         await admin.post(slug, f"<p>Uppdatering {n}: träd har fallit över vägen vid {n} platser i kommunen.</p>")
     await expect(frame.locator("ticker-live").locator(".entries > .entry")).to_have_count(4)
 
-    async def grown() -> bool:
-        return await height() > empty + 100
+    async def fits() -> bool:  # as tall as its content: no scrollbar and no gap, and taller than when empty
+        inner = await frame.locator("ticker-live").evaluate("el => Math.ceil(el.getBoundingClientRect().height)")
+        return await height() == inner and inner > empty + 100
 
-    await eventually(grown)
-    inner = await frame.locator("ticker-live").evaluate("el => Math.ceil(el.getBoundingClientRect().height)")
-    assert await height() == inner  # the frame is as tall as its content, no scrollbar and no gap
+    await eventually(fits)
 
     refused: list[str] = []
     stranger = await browser.new_page()
