@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.support.node import node_settings, running_node
 
 
-async def test_roles_submissions_and_history_over_the_api(sqlite_url: str) -> None:
-    async with running_node(node_settings(sqlite_url)) as node:
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
+async def test_roles_submissions_and_history_over_the_api(database_url: str) -> None:
+    async with running_node(node_settings(database_url)) as node:
         editor = await node.reporter("eva", role="editor")
         reporter = await node.reporter("anna")
         contributor = await node.reporter("cia", role="contributor")

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 from playwright.async_api import Browser, expect
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
@@ -172,8 +173,14 @@ async def http_login(client: httpx.AsyncClient, name: str, password: str) -> htt
     )
 
 
-async def test_login_limits_are_settings(sqlite_url: str) -> None:
-    settings = node_settings(sqlite_url, login_max_failures=2, login_lockout_seconds=1)
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
+async def test_login_limits_are_settings(database_url: str) -> None:
+    settings = node_settings(database_url, login_max_failures=2, login_lockout_seconds=1)
     async with running_node(settings) as node, httpx.AsyncClient(base_url=node.url) as client:
         await person(node, "anna")
         assert (await http_login(client, "anna", "fel")).status_code == 401
