@@ -35,6 +35,14 @@ async def test_two_reporters_and_a_reader_see_posts_edits_and_retractions_live(
         await reader.goto(f"{node.url}/i/{slug}")
         readers_entry = reader.locator(".entries .entry")
 
+        # The small formatting set, previewed before posting.
+        await anna.fill("#composer-body", "Röken är **tät**, se [SMHI](https://www.smhi.se).")
+        await anna.click(".preview-toggle")
+        await expect(anna.locator(".composer .preview strong")).to_have_text("tät")
+        await expect(anna.locator(".composer .preview a")).to_have_attribute("href", "https://www.smhi.se")
+        await anna.click(".preview-toggle")
+        await anna.fill("#composer-body", "")
+
         # Posting feels instant: "skickas…" at once, the confirmed entry when the server has answered.
         answer = asyncio.Event()
 

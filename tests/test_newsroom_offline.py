@@ -1,11 +1,16 @@
-"""Field mode in Chromium: posts written offline survive a reload and are published once each, in order."""
+"""Field mode in Chromium: posts written offline survive a reload and are published once each, in order; a post
+written after the session expired waits for the next login."""
 
 from __future__ import annotations
 
-from playwright.async_api import Browser, Route, expect
+from datetime import UTC, datetime, timedelta
 
-from tests.support.newsroom import at_desk, compose, entry, incident
+from playwright.async_api import Browser, Route, expect
+from sqlalchemy import update
+
+from tests.support.newsroom import at_desk, compose, entry, incident, login_in
 from tests.support.node import node_settings, running_node
+from ticker.store.newsroom import LoginSession
 
 TEXTS = ["Första rapporten från platsen.", "Polisen spärrar av Storgatan.", "Två personer förs till sjukhus."]
 
@@ -57,3 +62,29 @@ async def test_offline_posts_survive_a_reload_and_are_published_once_each_in_ord
         assert [e.seq for e in events] == [1, 2, 3, 4]  # the incident, then exactly three posts
         outboxes = await page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('ticker.outbox.'))")
         assert [await page.evaluate(f"localStorage.getItem('{key}')") for key in outboxes] == ["[]"]
+
+
+async def test_a_post_written_after_the_session_expired_is_kept_and_sent_after_the_next_login(
+    browser: Browser, sqlite_url: str
+) -> None:
+    async with running_node(node_settings(sqlite_url)) as node:
+        tool, slug = await incident(node, "Översvämning i Kungälv")
+        page = await at_desk(browser, node, "anna", slug)
+        async with node.services.store.writing() as session:  # the session runs out while the desk is open
+            await session.execute(update(LoginSession).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+
+        await compose(page, "Vattnet stiger vid Nordre älv.")
+        await expect(page.locator(".desk-problem")).to_have_text(
+            "Din session har gått ut. Logga in igen i en ny flik – det du skrivit finns kvar här."
+        )
+        kept = page.locator(".desk-entries .pending", has_text="Vattnet stiger vid Nordre älv.")
+        await expect(kept).to_have_count(1)
+
+        await login_in(await page.context.new_page(), node, "anna")  # logged in again, in another tab
+        await page.bring_to_front()
+        await page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # back to the desk's tab
+        await expect(entry(page, "Vattnet stiger vid Nordre älv.")).to_have_count(1)
+        await expect(kept).to_have_count(0)
+        await expect(page.locator(".desk-problem")).to_be_hidden()
+        bodies = [e["body"] for e in (await tool.state(slug))["entries"].values()]
+        assert bodies == ["<p>Vattnet stiger vid Nordre älv.</p>"]

@@ -30,7 +30,11 @@ async def new_page(browser: Browser) -> Page:
 
 async def login(browser: Browser, node: Node, name: str, password: str = PASSWORD) -> Page:
     """A new browser context, logged in through the login form."""
-    page = await new_page(browser)
+    return await login_in(await new_page(browser), node, name, password)
+
+
+async def login_in(page: Page, node: Node, name: str, password: str = PASSWORD) -> Page:
+    """Log in through the login form on this page (and so in its browser context)."""
     await page.goto(f"{node.url}/login")
     await page.fill("input[name=name]", name)
     await page.fill("input[name=password]", password)

@@ -618,6 +618,8 @@
       Object.assign(state, await response.json());
       mine = new Set(state.mine);
       renderQueue();
+      if (problemBar.textContent === T.err_session) say(""); // logged in again (in another tab)
+      flush(); // what waited for the login, or for the server, goes now
     } catch {
       // offline: the next round tries again
     }
