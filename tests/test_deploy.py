@@ -185,7 +185,7 @@ def nodes_behind_balancer(
 async def test_a_node_stopped_behind_the_balancer_hands_its_readers_to_the_others_and_they_miss_nothing(
     tmp_path: Path, redis_server: RedisServer, postgres_url: str
 ) -> None:
-    env = {"TICKER_DATABASE_URL": postgres_url, "TICKER_REDIS_URL": redis_server.url, "TICKER_SECRET": "s3cret"}
+    env = {"TICKER_DATABASE_URL": postgres_url, "TICKER_REDIS_URL": redis_server.url}
     token = reporter_token(env)  # also migrates the database, so the nodes start on a ready schema
     with nodes_behind_balancer(tmp_path, env, 3) as (nodes, balancer):
         addresses = {f"{HOST}:{node.port}": node for node in nodes}

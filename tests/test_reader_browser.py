@@ -125,7 +125,7 @@ async def test_a_restart_shows_reconnecting_then_live_and_missed_entries_appear_
     browser: Browser, tmp_path: Path, redis_server: RedisServer
 ) -> None:
     database_url = f"sqlite+aiosqlite:///{tmp_path}/ticker.db"
-    env = {"TICKER_DATABASE_URL": database_url, "TICKER_REDIS_URL": redis_server.url, "TICKER_SECRET": "restart"}
+    env = {"TICKER_DATABASE_URL": database_url, "TICKER_REDIS_URL": redis_server.url}
     # The reader's node is a real `ticker serve` process, restarted; reporters post through another node.
     async with running_node(node_settings(database_url, redis_server.url)) as other:
         reporter = await other.reporter()

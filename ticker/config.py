@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -18,7 +17,6 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = None  # our own origin as readers see it; default http://host:port
-    secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     site_name: str = "Ticker"
     auto_migrate: bool = True  # `serve` upgrades the schema at start-up
 

@@ -48,7 +48,7 @@ def serve(settings: Settings, workers: int = 1) -> None:
     if workers > 1:
         if settings.redis_url is None:
             raise SystemExit("--workers above 1 needs a broker every worker shares: set TICKER_REDIS_URL")
-        # Workers are separate processes: hand them the same settings (and secret) through the environment.
+        # Workers are separate processes: hand them the same settings through the environment.
         for f in fields(settings):
             value = getattr(settings, f.name)
             if value is not None:

@@ -37,7 +37,7 @@ class Node:
 
 
 def node_settings(database_url: str, redis_url: str | None = None, **overrides: Any) -> Settings:
-    return Settings(database_url=database_url, redis_url=redis_url, secret="test-secret", **overrides)
+    return Settings(database_url=database_url, redis_url=redis_url, **overrides)
 
 
 @asynccontextmanager

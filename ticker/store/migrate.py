@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -19,10 +20,16 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+# Nodes that start at the same moment take turns: on PostgreSQL the upgrade holds this advisory lock.
+LOCK_ID = 0x7469636B  # "tick"
+
+
 async def upgrade(url: str, revision: str = "heads") -> None:
     engine = create_async_engine(url)
     try:
         async with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": LOCK_ID})
             await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
     finally:
         await engine.dispose()
