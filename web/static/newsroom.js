@@ -361,7 +361,7 @@
     const live = incident.status === "live";
     const badge = desk.querySelector(".status-badge");
     badge.className = "status-badge " + incident.status;
-    badge.textContent = live ? "LIVE" : T.incident_closed;
+    badge.textContent = live ? "LIVE" : T.closed_badge;
     desk.querySelector(".closed-note").hidden = live;
     const close = desk.querySelector(".close-incident");
     const reopen = desk.querySelector(".reopen-incident");
