@@ -472,10 +472,11 @@
 
   let flushing = false;
   let retryTimer = null;
+  let sendFailures = 0;
 
   function retryLater() {
     clearTimeout(retryTimer);
-    retryTimer = setTimeout(flush, Math.min(30000, 1000 * 2 ** Math.min(failures, 5)));
+    retryTimer = setTimeout(flush, Math.min(30000, 1000 * 2 ** Math.min(sendFailures++, 5)));
   }
 
   async function flush() {
@@ -505,6 +506,7 @@
         return; // offline: the 'online' event or the retry sends it
       }
       if (result.ok) {
+        sendFailures = 0;
         removeItem(item.key);
         if (item.slug === slug && result.data.entry) applyEntry(result.data.entry, true);
         if (result.data.submission) { say(T.submitted); refreshQueue(); }
@@ -630,6 +632,7 @@
   renderOutbox();
   window.addEventListener("online", () => {
     failures = 0;
+    sendFailures = 0;
     renderOutbox();
     flush();
     if (!socket) connect();
