@@ -3,6 +3,8 @@ reader page until an editor approves it."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.async_api import Browser, expect
 
 from tests.support.newsroom import at_desk, compose, entry, fetch, incident, login, new_page, open_desk, person
@@ -14,7 +16,10 @@ async def test_a_reporter_cannot_edit_or_retract_another_reporters_entry(browser
         tool, slug = await incident(node, "Strömavbrott i Majorna")
         anna, bo = await at_desk(browser, node, "anna", slug), await at_desk(browser, node, "bo", slug)
         await compose(anna, "Ellevio felsöker nätet.")
+        await expect(bo.locator(".composer input[name=label]")).to_have_value(re.compile(r"^\d\d:\d\d$"))
+        await bo.fill(".composer input[name=label]", "07:05")  # the time label is filled in, and editable
         await compose(bo, "Tusentals hushåll saknar ström.")
+        await expect(entry(anna, "Tusentals hushåll saknar ström.").locator(".label")).to_have_text("07:05")
 
         annas, bos = entry(bo, "Ellevio felsöker nätet."), entry(bo, "Tusentals hushåll saknar ström.")
         await expect(bos.locator("button.edit")).to_be_visible()
