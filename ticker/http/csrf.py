@@ -10,11 +10,11 @@ a browser never adds an Authorization header by itself.
 from __future__ import annotations
 
 import hmac
-from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 
 from ticker.exceptions import APIError
+from ticker.http.origins import own_origin
 from ticker.services import services
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -27,16 +27,11 @@ class CrossSiteRefused(APIError):
         super().__init__(403, "csrf", message, field)
 
 
-def origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
 def own_origins(connection: HTTPConnection) -> set[str]:
     """Our public URL's origin, and the origin of the Host this request was sent to."""
     scheme = {"ws": "http", "wss": "https"}.get(connection.url.scheme, connection.url.scheme)
     host = connection.headers.get("host", "")
-    return {origin_of(services(connection).settings.resolved_public_url()), f"{scheme}://{host}".lower()}
+    return {own_origin(services(connection).settings), f"{scheme}://{host}".lower()}
 
 
 def from_own_origin(connection: HTTPConnection, *, required: bool) -> bool:
