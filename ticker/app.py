@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -16,6 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from ticker.assets import STATIC
 from ticker.broker import Broker, broker_for
 from ticker.config import Settings
 from ticker.exceptions import APIError
@@ -32,8 +32,6 @@ from ticker.relay import Relay
 from ticker.services import Services, services
 from ticker.store.migrate import upgrade
 from ticker.store.sql import Store
-
-WEB = Path(__file__).resolve().parent.parent / "web"
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -116,7 +114,7 @@ def create_app(
         *sse.routes(),
         *embed.routes(),
         *partners.routes(),
-        Mount("/static", StaticFiles(directory=WEB / "static"), name="static"),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     return Starlette(
         routes=routes,

@@ -5,7 +5,6 @@ and users. Every page needs a login; its forms and newsroom.js's requests carry 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ticker.assets import STATIC
 from ticker.exceptions import APIError, NotFound
 from ticker.http import csrf
 from ticker.http.desk_text import render_desk
@@ -24,7 +24,6 @@ from ticker.store.accounts import ROLES, Account, accounts, add_user, create_tok
 from ticker.store.logins import Login
 from ticker.store.newsroom import entries_by, submissions
 
-STATIC = Path(__file__).resolve().parent.parent.parent / "web" / "static"
 DESK_ENTRIES = 100  # newest entries on an incident's desk; the reader page has the rest
 USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 

@@ -7,7 +7,6 @@ it shows, and the script resumes from there, so a copy from a CDN is only ever a
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,6 +16,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ticker import i18n
+from ticker.assets import TEMPLATES
 from ticker.exceptions import NotFound
 from ticker.http import caching
 from ticker.http.api import _int_param, entry_id
@@ -26,7 +26,6 @@ from ticker.sanitize import text_of
 from ticker.services import services
 from ticker.store import reads
 
-TEMPLATES = Path(__file__).resolve().parent.parent.parent / "web" / "templates"
 VARY = "Accept-Language"
 
 env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(), auto_reload=False)
