@@ -212,6 +212,9 @@ async def test_the_session_cookie_is_secure_behind_https_and_ends_after_session_
         assert page.status_code == 303 and page.headers["location"] == "/login?next=%2Fdesk&expired=1"
         form = await client.get(page.headers["location"], headers=headers)
         assert "Din session har gått ut. Logga in igen." in form.text
+        # Newsroom pages are neither kept by shared caches nor framed by other sites.
+        assert form.headers["cache-control"] == "no-store" and form.headers["x-frame-options"] == "DENY"
+        assert form.headers["content-security-policy"] == "frame-ancestors 'none'"
 
 
 async def wait_for_expiry(node: Node, slug: str, headers: dict[str, str]) -> None:

@@ -38,9 +38,7 @@ async def _login(request: Request) -> Login | Response:
 
 
 def _page(name: str, request: Request, login: Login, status: int = 200, **context: Any) -> Response:
-    response = render_desk(name, request, status=status, me=login.account, csrf_token=login.csrf_token, **context)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render_desk(name, request, status=status, me=login.account, csrf_token=login.csrf_token, **context)
 
 
 async def _checked_form(request: Request, login: Login) -> FormData:

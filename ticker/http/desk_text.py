@@ -248,5 +248,12 @@ TEXT: dict[str, dict[str, str]] = {
 
 
 def render_desk(name: str, request: Request, status: int = 200, **context: Any) -> HTMLResponse:
-    """A newsroom page: the reader pages' render, plus ``d``, the newsroom's words in the page's language."""
-    return render(name, request, status=status, d=TEXT[i18n.language(request)], **context)
+    """A newsroom page: the reader pages' render, plus ``d``, the newsroom's words in the page's language.
+
+    Newsroom pages hold a person's data and their CSRF token: no shared cache keeps them, no other site frames them.
+    """
+    response = render(name, request, status=status, d=TEXT[i18n.language(request)], **context)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    return response

@@ -52,7 +52,6 @@ def _form(request: Request, status: int = 200, *, problem: str | None = None, **
         **{"next": safe_next(request.query_params.get("next")), **context},
     )
     response.set_cookie(FORM_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request), path="/login")
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 
