@@ -11,16 +11,16 @@
   const CACHE = "ticker-desk";
   const fill = (text, values) => text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
 
-  // Field mode: the service worker keeps desk pages so that they reload without a connection.
+  // Field mode: the service worker keeps incident desks so that they reload without a connection.
   const desk = document.querySelector(".desk-incident");
-  if ("serviceWorker" in navigator && window.caches) {
+  if (desk && "serviceWorker" in navigator && window.caches) {
     navigator.serviceWorker.register("/desk/sw.js", { scope: "/desk/" }).then(async () => {
       await navigator.serviceWorker.ready;
       const cache = await caches.open(CACHE);
       // The first visit came before the worker: keep this page and what it loads now.
       await cache.addAll([location.pathname + location.search, "/static/newsroom.js", "/static/newsroom.css",
         "/static/ticker.css"]);
-      if (desk) desk.dataset.offlineReady = "true";
+      desk.dataset.offlineReady = "true";
     }).catch(() => {});
   }
   for (const form of document.querySelectorAll("form.logout")) {
