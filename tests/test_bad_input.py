@@ -183,3 +183,20 @@ async def test_binary_and_fragmented_messages(node: Node) -> None:
     await reader.ws.send(iter(fragments))
     assert (await reader.receive())["type"] == "subscribed"
     await reader.close()
+
+
+async def test_only_editors_open_close_change_and_pin_incidents(node: Node) -> None:
+    editor = await node.reporter()
+    slug = await editor.incident()
+    entry = (await editor.post(slug, "Hej"))["entry"]["id"]
+    reporter = await node.reporter("rita", role="reporter")
+    for method, path, body in [
+        ("POST", "/api/incidents", {"title": "Ny"}),
+        ("PATCH", f"/api/incidents/{slug}", {"title": "Annan"}),
+        ("POST", f"/api/incidents/{slug}/close", {}),
+        ("POST", f"/api/incidents/{slug}/entries/{entry}/pin", {}),
+    ]:
+        refused = await reporter.call(method, path, 403, json=body)
+        assert refused["error"] == "forbidden"
+    assert await events_of(node, slug) == 2
+    await reporter.post(slug, "Reportrar får posta.")

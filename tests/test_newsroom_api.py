@@ -17,7 +17,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 async def test_roles_submissions_and_history_over_the_api(database_url: str) -> None:
     async with running_node(node_settings(database_url)) as node:
         editor = await node.reporter("eva", role="editor")
-        reporter = await node.reporter("anna")
+        reporter = await node.reporter("anna", role="reporter")
         contributor = await node.reporter("cia", role="contributor")
         slug = await editor.incident("Skogsbrand i Bohuslän")
         base = f"/api/incidents/{slug}"

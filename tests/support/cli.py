@@ -23,6 +23,7 @@ def ticker(*args: str, env: Mapping[str, str]) -> str:
     return done.stdout
 
 
-def reporter_token(env: Mapping[str, str], name: str = "anna") -> str:
-    ticker("user", "add", name, "--display-name", "Anna Svensson", env=env)
+def reporter_token(env: Mapping[str, str], name: str = "anna", role: str = "editor") -> str:
+    """An API token of a new user (an editor: may open, close and pin as well as post)."""
+    ticker("user", "add", name, "--display-name", "Anna Svensson", "--role", role, env=env)
     return ticker("token", "create", "--user", name, env=env).strip().splitlines()[-1]

@@ -28,8 +28,9 @@ class Node:
     server: uvicorn.Server
     clients: list[Reporter] = field(default_factory=list)
 
-    async def reporter(self, name: str = "anna", role: str = "reporter") -> Reporter:
-        """A new user with an API token; its HTTP client is closed with the node."""
+    async def reporter(self, name: str = "anna", role: str = "editor") -> Reporter:
+        """A new API user with a token (an editor, who may open, close and pin; pass role to be another);
+        its HTTP client is closed with the node."""
         account = await add_user(self.services.store, f"{name}{len(self.clients)}", name.title() + " Svensson", role)
         token = await create_token(self.services.store, account, "tests")
         self.clients.append(Reporter(self.url, token))

@@ -149,14 +149,6 @@ def entry_id(request: Request) -> int:
     return path_id(request, "entry_id")
 
 
-async def require_runner(request: Request) -> Account:
-    """Anyone but a contributor: contributors only post, and their posts wait for an editor."""
-    account = await require_account(request)
-    if account.needs_approval:
-        raise Forbidden("contributors may only post entries, which wait for an editor's approval")
-    return account
-
-
 async def require_editor(request: Request) -> Account:
     account = await require_account(request)
     if not account.is_editor:
@@ -176,7 +168,7 @@ async def list_incidents(request: Request) -> JSONResponse:
 
 
 async def post_incident(request: Request) -> JSONResponse:
-    account = await require_runner(request)
+    account = await require_editor(request)
     data, raw = await parse_body(request, IncidentIn)
     fields = data.model_dump(exclude={"slug"})
     slug = data.slug or await _free_slug(request, slugify(data.title))
@@ -231,7 +223,7 @@ def _int_param(request: Request, name: str, default: int | None) -> Any:
 
 
 async def patch_incident(request: Request) -> JSONResponse:
-    account = await require_runner(request)
+    account = await require_editor(request)
     data, raw = await parse_body(request, IncidentPatch)
     changes = data.model_dump(exclude_unset=True)
     if not changes:
@@ -241,7 +233,7 @@ async def patch_incident(request: Request) -> JSONResponse:
 
 def status_handler(status: str) -> Any:
     async def handler(request: Request) -> JSONResponse:
-        account = await require_runner(request)
+        account = await require_editor(request)
         _data, raw = await parse_body(request, Strict)
         return await run_write(request, set_status(request.path_params["slug"], status), account, raw)
 
@@ -285,7 +277,7 @@ async def retract_entry_handler(request: Request) -> JSONResponse:
 
 def pin_handler(pinned: bool) -> Any:
     async def handler(request: Request) -> JSONResponse:
-        account = await require_runner(request)
+        account = await require_editor(request)
         _data, raw = await parse_body(request, Strict)
         by = author_of(account)
         op = pin_entry(request.path_params["slug"], entry_id(request), pinned, by)
