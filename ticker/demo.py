@@ -28,7 +28,7 @@ async def create_demo(store: Store, settings: Settings) -> tuple[str, str, str]:
     try:
         reporter: Account = await user_by_name(store, "demo")
     except NotFound:
-        reporter = await add_user(store, "demo", "Demo Reporter", "reporter")
+        reporter = await add_user(store, "demo", "Demo Reporter", "editor")
     token = await create_token(store, reporter, "demo")
     try:
         await store.write(create_incident(SLUG, INCIDENT), status=201)
