@@ -22,12 +22,30 @@ def test_an_installed_wheel_serves_its_templates_and_static_files(tmp_path: Path
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", "--without-pip", str(venv))
     python = venv / "bin" / "python"
-    run(sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-index", str(wheel))
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        str(python),
+        "install",
+        "-q",
+        "--no-deps",
+        "--no-index",
+        "--ignore-installed",
+        str(wheel),
+        env=clean,
+    )
     # Dependencies come from this environment; Ticker itself only from the new one.
     deps = os.pathsep.join(p for p in sys.path if p.endswith("site-packages"))
     env = {**os.environ, "PYTHONPATH": deps}
     found = run(
-        str(python), "-c", "import ticker.assets as a, ticker; print(a.WEB); print(ticker.__file__)", env=env, cwd=tmp_path
+        str(python),
+        "-c",
+        "import ticker.assets as a, ticker; print(a.WEB); print(ticker.__file__)",
+        env=env,
+        cwd=tmp_path,
     ).split()
     assert found[0] == str(venv / "share" / "ticker" / "web")
     assert found[1].startswith(str(venv))
