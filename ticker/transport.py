@@ -66,6 +66,7 @@ class LiveConnection(asyncio.Protocol):
         "_max_size",
         "_on_lost",
         "_on_text",
+        "_open",
         "_ws",
         "transport",
     )
@@ -88,11 +89,12 @@ class LiveConnection(asyncio.Protocol):
         self._ws = Protocol(Side.SERVER, state=State.OPEN, max_size=max_size, logger=_logger)
         self._fragments: list[bytes] | None = None
         self._answered = True
+        self._open = True  # the websocket is OPEN: frames may still be written
 
     # The Sink protocol (ticker.hub.Sink).
 
     def write(self, frame: bytes) -> bool:
-        if self._ws.state is not State.OPEN:
+        if not self._open:
             return True  # closing: the hub drops it when the connection is lost
         transport = self.transport
         if transport.get_write_buffer_size() > self._buffer_limit:
@@ -101,7 +103,7 @@ class LiveConnection(asyncio.Protocol):
         return True
 
     def close(self, code: int, reason: str) -> None:
-        if self._ws.state is not State.OPEN:
+        if not self._open:
             return
         try:
             self._ws.send_close(code, reason)
@@ -112,7 +114,7 @@ class LiveConnection(asyncio.Protocol):
         asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self.transport.abort)
 
     def ping(self) -> None:
-        if self._ws.state is State.OPEN:
+        if self._open:
             self._answered = False
             self.transport.write(PING)
 
@@ -164,6 +166,7 @@ class LiveConnection(asyncio.Protocol):
         self._flush()
 
     def _flush(self) -> None:
+        self._open = self._ws.state is State.OPEN
         for data in self._ws.data_to_send():
             if data:
                 self.transport.write(data)
@@ -174,6 +177,7 @@ class LiveConnection(asyncio.Protocol):
         return False  # close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._open = False
         self._connections.discard(self)
         self._on_lost()
 
