@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.support.services import RedisServer, free_port
 from ticker.broker import Broker
 from ticker.broker.memory import MemoryBroker
 from ticker.broker.redis import RedisBroker
 from ticker.events import Message
 from ticker.exceptions import BrokerUnavailable
-from tests.support.services import RedisServer, free_port
 
 
 @pytest.fixture(params=["memory", "redis"])

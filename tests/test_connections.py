@@ -17,6 +17,7 @@ from tests.support.cli import reporter_token
 from tests.support.live import LiveReader
 from tests.support.node import Node, Reporter, node_settings, running_node
 from tests.support.services import RedisServer, ServerProcess
+from tests.support.waiting import eventually
 from ticker.exceptions import CloseCode
 
 
@@ -62,13 +63,6 @@ class StuckReader:
                     return Close.parse(event.data)
 
 
-async def wait_for(condition: object, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
 async def test_a_reader_that_stops_reading_delays_no_one_and_is_closed_with_4000(sqlite_url: str) -> None:
     settings = node_settings(sqlite_url, send_buffer_bytes=64 * 1024, max_entry_chars=60_000, max_body_bytes=1 << 20)
     async with running_node(settings) as node:
@@ -79,7 +73,7 @@ async def test_a_reader_that_stops_reading_delays_no_one_and_is_closed_with_4000
             await reader.subscribe(slug, since=1)
         stuck = await asyncio.to_thread(StuckReader, node.ws_url)
         stuck.send(f'{{"type": "subscribe", "incident": "{slug}", "since": 1}}')
-        await wait_for(
+        await eventually(
             lambda: (
                 len(node.services.hub.readers) == 6 and all(len(t.live) == 6 for t in node.services.hub.topics.values())
             )
@@ -114,8 +108,8 @@ async def test_a_peer_that_never_answers_pings_is_dropped(sqlite_url: str) -> No
         slug = await reporter.incident()
         stuck = await asyncio.to_thread(StuckReader, node.ws_url)
         stuck.send(f'{{"type": "subscribe", "incident": "{slug}"}}')
-        await wait_for(lambda: len(node.services.hub.readers) == 1)
-        await wait_for(lambda: len(node.services.hub.readers) == 0)  # no pong: closed after interval + timeout
+        await eventually(lambda: len(node.services.hub.readers) == 1)
+        await eventually(lambda: len(node.services.hub.readers) == 0)  # no pong: closed after interval + timeout
         assert slug not in node.services.hub.topics
         stuck.sock.close()
 
@@ -142,17 +136,17 @@ async def test_a_stalled_redis_is_noticed_and_survived(redis_server: RedisServer
         slug = await reporter.incident()
         reader = await LiveReader.open(node.ws_url)
         await reader.subscribe(slug, since=1)
-        await wait_for(lambda: node.services.hub.listening)
+        await eventually(lambda: node.services.hub.listening)
         redis_server.pause()  # the socket stays open but nothing answers: a read would hang forever
         try:
-            await wait_for(lambda: not node.services.hub.listening)
+            await eventually(lambda: not node.services.hub.listening)
             stalled = await health(node)
             assert stalled.status_code == 503
             assert stalled.json()["listening"] is False
             posted = await reporter.post(slug, "Skriven medan Redis stod still.")  # acknowledged from SQL
         finally:
             redis_server.resume()
-        await wait_for(lambda: node.services.hub.listening)
+        await eventually(lambda: node.services.hub.listening)
         assert (await reader.follow(slug, upto=posted["seq"])).events[-1]["data"]["entry"]["id"] == posted["entry"][
             "id"
         ]

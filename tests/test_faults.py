@@ -11,6 +11,7 @@ from tests.support.live import LiveReader
 from tests.support.node import Reporter, node_settings, running_node
 from tests.support.services import RedisServer, ServerProcess
 from tests.support.sinks import RecordingSink
+from tests.support.waiting import eventually
 from ticker.broker.memory import MemoryBroker
 from ticker.broker.redis import RedisBroker, stream_key
 from ticker.config import Settings
@@ -41,14 +42,12 @@ async def test_redis_killed_while_three_reporters_post_300_entries(
                 acked.append(await reporter.post(slug, f"Reporter {who}, uppdatering {n}."))
 
         async def break_redis() -> None:
-            while len(acked) < 60:
-                await asyncio.sleep(0.01)
+            await eventually(lambda: len(acked) >= 60)
             redis_server.kill()
             # The resuming reader drops out while Redis is down, and comes back after.
             held = resuming.folded[slug].seq
             await resuming.close()
-            while len(acked) < 200:
-                await asyncio.sleep(0.01)
+            await eventually(lambda: len(acked) >= 200)
             await asyncio.to_thread(redis_server.start)
             again = await LiveReader.open(node.ws_url)
             await again.subscribe(slug, since=held)
@@ -201,10 +200,7 @@ async def test_node_killed_repeatedly_while_posting_publishes_every_event_once_i
         await reporter.post(slug, "Sista.")
         broker = RedisBroker(redis_server.url)
         store = Store(postgres_url)
-        for _ in range(100):
-            if not await store.unpublished(10):
-                break
-            await asyncio.sleep(0.1)
+        await eventually(lambda: _nothing_unpublished(store))
         entries = await broker._commands.xrange(stream_key(slug))
         seqs = [int(entry_id.split(b"-")[0]) for entry_id, _fields in entries]
         committed = await store.events_after(slug, 0)
@@ -233,10 +229,11 @@ async def test_hub_fills_a_gap_the_broker_lost_from_the_store(sqlite_url: str) -
     messages = [r.messages[0] for r in results]
     await broker.publish(messages[:2])  # seq 2, 3
     await broker.publish(messages[3:])  # seq 5: the broker never got seq 4
-    for _ in range(100):
-        if sink.seqs() and sink.seqs()[-1] == 5:
-            break
-        await asyncio.sleep(0.02)
+    await eventually(lambda: sink.seqs()[-1:] == [5])
     assert sink.seqs() == [2, 3, 4, 5]
     await hub.stop()
     await store.close()
+
+
+async def _nothing_unpublished(store: Store) -> bool:
+    return not await store.unpublished(10)

@@ -3,13 +3,11 @@ stream, viewer counts and every reader limit. Browser behaviour is in test_reade
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
 import random
 import re
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +19,7 @@ import pytest
 
 from tests.support.live import LiveReader
 from tests.support.node import Node, node_settings, running_node
+from tests.support.waiting import eventually
 from ticker import i18n
 from ticker.http.sse import SSESink, sse_event, ws_payload
 from ticker.hub import text_frame
@@ -39,14 +38,6 @@ async def reader_node(database_url: str, redis_url: str | None = None, **setting
 async def visitor(node: Node, **headers: str) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=node.url, headers=headers, timeout=10, trust_env=False) as client:
         yield client
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    """Poll ``check`` until it holds, failing after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, "the condition did not hold in time"
-        await asyncio.sleep(0.05)
 
 
 def jsonld(html: str) -> Any:

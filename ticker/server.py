@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import os
-import copy
 from dataclasses import fields
 from typing import Any
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    """Poll ``check`` until it holds, failing after ``timeout`` seconds."""
+async def eventually(check: Callable[[], bool | Awaitable[bool]], timeout: float = 20.0) -> None:
+    """Poll ``check`` (plain or async) until it holds, failing after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    while not await check():
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
         assert time.monotonic() < deadline, "the condition did not hold in time"
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.02)
