@@ -1,0 +1,554 @@
+"""Side-by-side fan-out benchmark: Ticker and its peers, the same load generator, the same scenarios.
+
+    bench/setup_peers.sh                                   # once: the peers' venv and node modules
+    bench/.venv-peers/bin/python bench/run.py              # Ticker from the repo's .venv (or --ticker-python)
+    bench/.venv-peers/bin/python bench/run.py --quick      # 50 readers, every scenario shrunk: < 1 minute
+
+Starts a private redis-server on a free port, then for every system, reader count and scenario a fresh server
+(so memory per reader is measured from a clean start), drives it with ``loadgen.run_scenario`` while
+``measure`` samples the server's /proc, and writes the results as JSON under bench/results/, the report to
+``--out`` (docs/benchmarks.md) and a plot beside it. ``--report RESULTS.json ...`` rewrites the report only,
+merging the rows of several runs (say, the peers from one run and Ticker from a later one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import loadgen
+import measure
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+NOTES_MARK = "<!-- Everything below this line is kept when run.py rewrites the file. -->"
+
+
+@dataclass(frozen=True)
+class System:
+    name: str
+    kind: loadgen.TargetKind
+    resume: bool  # has history and resumes by seq (only then does the reconnect storm make sense)
+    label: str
+
+
+SYSTEMS = {
+    "ticker": System("ticker", "ticker", True, "Ticker (1 worker)"),
+    "ticker-2w": System("ticker-2w", "ticker", True, "Ticker (--workers 2)"),
+    "node-ws": System("node-ws", "peer", False, "Node ws + 1 Redis subscriber"),
+    "broadcaster": System("broadcaster", "peer", False, "starlette + broadcaster (Redis)"),
+    "socketio": System("socketio", "socketio", False, "python-socketio + AsyncRedisManager"),
+}
+
+
+@dataclass
+class Context:
+    redis_url: str
+    work: Path
+    ticker_python: str | None
+    ticker_token: str | None = None
+    ticker_database_url: str | None = None  # default: a fresh SQLite file for this run
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], limit: float = 60.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}; see its log")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {limit} s")
+
+
+@contextmanager
+def process(cmd: list[str], log: Path, env: dict[str, str] | None = None, port: int | None = None) -> Iterator[int]:
+    """Run ``cmd`` in its own session (so its workers can be stopped with it); yield its pid."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=REPO,
+            start_new_session=True,
+        )
+    try:
+        if port is not None:
+            wait_port(port, proc)
+        yield proc.pid
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def server_command(system: System, port: int, ctx: Context) -> tuple[list[str], dict[str, str]]:
+    common = ["--host", "127.0.0.1", "--port", str(port)]
+    if system.kind == "ticker":
+        if not ctx.ticker_python:
+            raise SystemExit("say --ticker-python (the python that has ticker installed) to run Ticker")
+        workers = ["--workers", "2"] if system.name == "ticker-2w" else []
+        env = {"TICKER_REDIS_URL": ctx.redis_url, "TICKER_DATABASE_URL": ticker_database(ctx)}
+        return [ctx.ticker_python, "-m", "ticker", "serve", *common, *workers], env
+    redis = ["--redis", ctx.redis_url]
+    if system.name == "node-ws":
+        return ["node", str(BENCH / "peers/node/server.js"), *common, *redis], {}
+    return [sys.executable, str(BENCH / f"peers/{system.name}_peer.py"), *common, *redis], {}
+
+
+def ticker_database(ctx: Context) -> str:
+    return ctx.ticker_database_url or f"sqlite+aiosqlite:///{ctx.work / 'ticker.db'}"
+
+
+def ticker_token(ctx: Context) -> str:
+    """A token of an editor (who may also create incidents), made once per run with the ticker CLI (which
+    migrates the database first)."""
+    if ctx.ticker_token is None:
+        assert ctx.ticker_python
+        env = {**os.environ, "TICKER_DATABASE_URL": ticker_database(ctx)}
+        cli = [ctx.ticker_python, "-m", "ticker"]
+        subprocess.run(
+            [*cli, "user", "add", "bench", "--role", "editor"], env=env, cwd=REPO, check=True, capture_output=True
+        )
+        made = subprocess.run(
+            [*cli, "token", "create", "--user", "bench"], env=env, cwd=REPO, check=True, capture_output=True, text=True
+        )
+        ctx.ticker_token = made.stdout.strip().splitlines()[-1]
+    return ctx.ticker_token
+
+
+def ticker_catchups(port: int) -> dict[str, int]:
+    """Ticker's own count of catch-ups by source (node, broker, store, snapshot), from /healthz."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            return dict(json.loads(response.read()).get("catchups", {}))
+    except (OSError, ValueError):
+        return {}
+
+
+def run_one(system: System, sc: loadgen.Scenario, ctx: Context, procs: int) -> dict[str, Any]:
+    port = free_port()
+    cmd, env = server_command(system, port, ctx)
+    token = ticker_token(ctx) if system.kind == "ticker" else None
+    log = ctx.work / f"{system.name}.log"
+    with process(cmd, log, env, port) as pid:
+        time.sleep(0.25)  # let start-up work (imports, migrations, pools) settle before the idle sample
+        samples: dict[str, measure.Sample] = {}
+        catchups: dict[str, dict[str, int]] = {}
+
+        def probe(phase: str) -> None:
+            samples[phase] = measure.sample(pid)
+            if system.kind == "ticker" and phase in ("start", "end"):
+                catchups[phase] = ticker_catchups(port)
+
+        async def drive() -> loadgen.Result:
+            target = loadgen.make_target(system.kind, f"http://127.0.0.1:{port}", token)
+            try:
+                return await loadgen.run_scenario(
+                    sc, target, f"http://127.0.0.1:{port}", system=system.name, procs=procs, probe=probe
+                )
+            finally:
+                await target.close()
+
+        result = loadgen.run_loop(drive())
+    out = asdict(result)
+    out["server"] = measure.server_figures(samples, result.received, result.subscribed)
+    out["params"] = asdict(sc)
+    if catchups:  # where resuming readers' history came from (one worker's view with --workers)
+        start, end = catchups["start"], catchups["end"]
+        out["catchups"] = {k: end.get(k, 0) - start.get(k, 0) for k in end}
+    out["load_avg"] = round(os.getloadavg()[0], 2)  # others' work on this machine skews latency and connects/s
+    return out
+
+
+def row(system: System, sc: loadgen.Scenario, ctx: Context, procs: int) -> dict[str, Any]:
+    """One table row: measured, or why not."""
+    why = "n/a: no history, so no resume" if sc.storm_window and not system.resume else ""
+    if not why:
+        try:
+            return run_one(system, sc, ctx, procs)
+        except Exception as exc:  # one broken server must not lose the other rows
+            why = f"failed: {type(exc).__name__}: {exc}"[:300]
+    return {"system": system.name, "scenario": sc.name, "readers": sc.readers, "skipped": why}
+
+
+def summary_line(r: dict[str, Any]) -> str:
+    if r.get("skipped"):
+        return f"{r['system']:>12} {r['scenario']:>6} {r['readers']:>6}  skipped: {r['skipped']}"
+    s = r["server"]
+    cpu = s["cpu_us_per_delivery"]
+    lat = r["latency_ms"]
+    return (
+        f"{r['system']:>12} {r['scenario']:>6} {r['readers']:>6}  recv {r['received']}/{r['expected']} "
+        f"p99 {lat.get('p99', '-')} ms  cpu {cpu['user']}+{cpu['sys']} us/dlv  "
+        f"rss {s['rss_kib_per_reader']} KiB/rdr  {r['connects_per_s']} conn/s  lg {r['loadgen_busiest']:.0%}"
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The report.
+
+BOTTLENECK = 0.9  # a load generator process busier than this share of a core was (or nearly was) the limit
+
+
+def loadgen_us(r: dict[str, Any]) -> float:
+    cpu = r["loadgen_cpu_s"]
+    return (cpu["user"] + cpu["sys"]) * 1e6 / r["received"] if r["received"] else 0.0
+
+
+def table(rows: list[dict[str, Any]]) -> list[str]:
+    head = (
+        "| system | readers | deliveries expected / received | missing · dup · out of order | "
+        "p50 / p95 / p99 / max ms | server CPU µs per delivery (user + sys = total) | RSS KiB per reader | "
+        "connect CPU µs per reader | connects/s | load generator µs per delivery · busiest process | bottleneck |"
+    )
+    columns = head.count("|") - 1
+    lines = [head, "|" + "---|" * columns]
+    for r in rows:
+        name = SYSTEMS[r["system"]].label if r["system"] in SYSTEMS else r["system"]
+        if r.get("skipped"):
+            lines.append(f"| {name} | {r['readers']:,} | {r['skipped']} |" + " |" * (columns - 3))
+            continue
+        s, lat = r["server"], r["latency_ms"]
+        cpu = s["cpu_us_per_delivery"]
+        lats = " / ".join(f"{lat[k]:.1f}" for k in ("p50", "p95", "p99", "max")) if lat else "—"
+        readers = f"{r['readers']:,}"
+        if r["subscribed"] < r["readers"]:
+            readers += f" ({r['subscribed']:,} subscribed)"
+        lines.append(
+            f"| {name} | {readers} "
+            f"| {r['expected']:,} / {r['received']:,} | {r['missing']:,} · {r['duplicates']:,} · "
+            f"{r['out_of_order']:,} | {lats} | {cpu['user']:.1f} + {cpu['sys']:.1f} = {cpu['user'] + cpu['sys']:.1f} "
+            f"| {s['rss_kib_per_reader']:.1f} | {s['connect_cpu_us_per_reader']:,.0f} | {r['connects_per_s']:,.0f} "
+            f"| {loadgen_us(r):.1f} · {r['loadgen_busiest']:.0%} "
+            f"| {'load generator' if r['loadgen_busiest'] >= BOTTLENECK else ''} |"
+        )
+    return lines
+
+
+SCENARIO_TEXT = {
+    "steady": "N readers on one incident, {posts} entries at {rate:g} per second (a very busy story).",
+    "burst": "{posts} entries posted one after another as fast as the API answers: saturates the server and "
+    "shows its cost per delivery.",
+    "storm": "N readers on one incident drop at once {storm_at:g} s into the run and resume (subscribe with "
+    "`since`) at random moments within {storm_window:g} s while {posts} entries are posted at {rate:g} per "
+    "second, as after a deploy. Latency here includes the time an event waited for its reader to come back.",
+    "day": "{incidents} live incidents, readers spread over them Zipf-like (a few big stories, a long tail), "
+    "{posts} entries posted round-robin at {rate:g} per second.",
+}
+
+
+def _row(results: list[dict[str, Any]], system: str, scenario: str, readers: int) -> dict[str, Any] | None:
+    return next(
+        (
+            r
+            for r in results
+            if (r["system"], r["scenario"], r["readers"]) == (system, scenario, readers) and not r.get("skipped")
+        ),
+        None,
+    )
+
+
+def _cpu(r: dict[str, Any], part: str = "total") -> float:
+    c = r["server"]["cpu_us_per_delivery"]
+    return float(c["user"] + c["sys"] if part == "total" else c[part])
+
+
+def targets(results: list[dict[str, Any]]) -> list[str]:
+    """Issue 4's targets, as ratios in this run (at the largest reader count Ticker ran)."""
+    counts = [r["readers"] for r in results if r["system"] == "ticker" and not r.get("skipped")]
+    if not counts:
+        return []
+    n = max(counts)
+    rows: list[str] = []
+
+    def check(what: str, got: str, ok: bool) -> None:
+        rows.append(f"| {what} | {got} | {'yes' if ok else '**no**'} |")
+
+    tb, nb = _row(results, "ticker", "burst", n), _row(results, "node-ws", "burst", n)
+    ts, ns = _row(results, "ticker", "steady", n), _row(results, "node-ws", "steady", n)
+    python_peers = [r for r in (_row(results, p, "burst", n) for p in ("broadcaster", "socketio")) if r]
+    if tb and python_peers:
+        best = min(_cpu(r) for r in python_peers)
+        check(
+            "burst: CPU per delivery ≤ ½ of the best Python peer's",
+            f"{_cpu(tb):.1f} vs {best:.1f} µs",
+            _cpu(tb) <= best / 2,
+        )
+    if tb and nb:
+        check("burst: CPU per delivery below Node ws's", f"{_cpu(tb):.1f} vs {_cpu(nb):.1f} µs", _cpu(tb) < _cpu(nb))
+        user_t, user_n = _cpu(tb, "user"), _cpu(nb, "user")
+        check("burst: user CPU per delivery ≤ ½ of Node ws's", f"{user_t:.1f} vs {user_n:.1f} µs", user_t <= user_n / 2)
+        rss_t, rss_n = tb["server"]["rss_kib_per_reader"], nb["server"]["rss_kib_per_reader"]
+        check("RSS per idle reader ≤ 1.5 × Node ws's", f"{rss_t:.1f} vs {rss_n:.1f} KiB", rss_t <= 1.5 * rss_n)
+        con_t, con_n = tb["server"]["connect_cpu_us_per_reader"], nb["server"]["connect_cpu_us_per_reader"]
+        check("connect CPU per reader ≤ Node ws's", f"{con_t:,.0f} vs {con_n:,.0f} µs", con_t <= con_n)
+    if ts and ns:
+        p99_t, p99_n = ts["latency_ms"].get("p99", 0.0), ns["latency_ms"].get("p99", 0.0)
+        check("steady: p99 no worse than Node ws's", f"{p99_t:.1f} vs {p99_n:.1f} ms", p99_t <= p99_n)
+    if ts:
+        clean = ts["missing"] == ts["duplicates"] == 0 and ts["received"] == ts["expected"]
+        check("steady: nothing lost, nothing twice", f"{ts['missing']} missing, {ts['duplicates']} twice", clean)
+    storm = _row(results, "ticker", "storm", n)
+    if storm:
+        resumed = storm["missing"] == 0 and storm["storm"].get("all_resumed", False)
+        check("storm: all resumed, nothing lost", f"{storm['missing']} missing", resumed)
+    two = _row(results, "ticker-2w", "burst", n)
+    if tb and two:
+        rate_2, rate_1 = two["deliveries_per_s"], tb["deliveries_per_s"]
+        check(
+            "burst: --workers 2 delivers clearly more per second than 1 (> 1.2×)",
+            f"{rate_2:,.0f} vs {rate_1:,.0f} /s",
+            rate_2 > 1.2 * rate_1,
+        )
+    return [f"## Targets (issue 4) at {n:,} readers", "", "| target | this run | met |", "|---|---|---|", *rows, ""]
+
+
+def load_line(results: list[dict[str, Any]]) -> list[str]:
+    loads = [r["load_avg"] for r in results if "load_avg" in r]
+    if not loads:
+        return []
+    return [
+        f"- 1-minute load average after each row: {min(loads):g} to {max(loads):g} (the benchmark itself brings "
+        "about 2; more means other work shared the two cores and latency and connects/s suffered with it)"
+    ]
+
+
+def machine() -> list[str]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = Path("/proc/meminfo").read_text().split()[1]
+    versions = []
+    for name in ("uvloop", "uvicorn", "starlette", "python-socketio", "python-engineio", "broadcaster", "redis"):
+        try:
+            versions.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    redis = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2]
+    lock = json.loads((BENCH / "peers/node/package-lock.json").read_text())["packages"]
+    node_pkgs = [f"{k.removeprefix('node_modules/')} {v['version']}" for k, v in lock.items() if k.count("/") == 1]
+    node_pkgs = [p for p in node_pkgs if p.split()[0] in ("ws", "ioredis")]
+    return [
+        f"- {os.cpu_count()} cores ({cpu}), {int(mem) // 1024 // 1024} GiB, Linux {platform.release()}",
+        f"- Python {platform.python_version()} (peers and load generator), node {node}, redis-server {redis}",
+        f"- peers: {', '.join(versions + node_pkgs)}",
+    ]
+
+
+def merge(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (system, scenario, readers): a later row replaces an earlier one, unless only it failed."""
+    kept: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for r in rows:
+        key = (r["system"], r["scenario"], r["readers"])
+        if key not in kept or not r.get("skipped") or kept[key].get("skipped"):
+            kept[key] = r
+    return list(kept.values())
+
+
+def report(results: list[dict[str, Any]], meta: dict[str, Any], out: Path) -> None:
+    plot_path = out.with_name(out.stem + ".png")
+    plot(results, plot_path)
+    kept = ""
+    if out.exists() and NOTES_MARK in (text := out.read_text()):
+        kept = text.split(NOTES_MARK, 1)[1]
+    sources = ", ".join(f"`{path}`" for path in meta["results"])
+    lines = [
+        "# Fan-out benchmarks",
+        "",
+        f"Written by `bench/run.py` on {meta['date']} ({meta['command']}). Raw results: {sources}.",
+        "",
+        "## Method",
+        "",
+        "Every system runs on this machine with a private `redis-server` and is driven by the same load generator "
+        "(`bench/loadgen.py`): bare asyncio protocols (uvloop) with a minimal websocket client, "
+        f"{meta['procs']} reader process(es) plus a poster. Every entry body (about 200 bytes) carries the "
+        "poster's clock at the moment it sent the post, so each receipt gives post→receipt latency; readers "
+        "track the last `seq` per incident and count missing, duplicate and out-of-order events. Each "
+        "(system, readers, scenario) gets a fresh server process. Server CPU is user and system time from "
+        "`/proc/PID/stat` of the server and its children between the first post and the last receipt, divided "
+        "by the deliveries received; RSS per reader is the growth of `VmRSS` while the readers connected; "
+        "connect CPU is the server's CPU in that phase per reader. The load generator's CPU (getrusage of its "
+        "processes) is shown beside it: the machine has two cores, and a row whose busiest load generator "
+        f"process used more than {BOTTLENECK:.0%} of a core is flagged — there the load generator, not the "
+        "server, may have set the pace.",
+        "",
+        "Peers are fed through Redis like Ticker: they expose `POST /publish/{slug}` whose body is an event "
+        "frame of the same shape and size as Ticker's `entry.posted` (the poster numbers it), published to a "
+        "Redis channel and sent by the peer to every local subscriber of that channel. They keep no history, "
+        "so the reconnect storm is run for Ticker only. python-socketio speaks Engine.IO 4 / Socket.IO 5 over "
+        "the websocket transport only. Peers: `bench/peers/` (Node `ws` with one ioredis subscriber; "
+        "starlette + `broadcaster` 0.3.1 with redis-py 7.4, written as its README's chat example; "
+        "python-socketio `AsyncServer` with `AsyncRedisManager`), each one process on uvloop/httptools.",
+        "",
+        "## Machine",
+        "",
+        *meta["machine"],
+        *load_line(results),
+        "",
+        *targets(results),
+    ]
+    for name in loadgen.SCENARIOS:
+        rows = [r for r in results if r["scenario"] == name]
+        if rows:
+            params = next((r["params"] for r in rows if "params" in r), asdict(loadgen.scenario(name, 1)))
+            lines += [f"## Scenario: {name}", "", SCENARIO_TEXT[name].format(**params), "", *table(rows), ""]
+            storms = [r for r in rows if r.get("storm")]
+            lines += [
+                f"- {r['system']}, {r['readers']:,} readers: {'all' if r['storm']['all_resumed'] else 'NOT all'} "
+                f"resumed within {r['storm']['resumed_s']} s of the drop; catch-ups by source (the server's "
+                f"/healthz): {', '.join(f'{k} {v:,}' for k, v in r.get('catchups', {}).items()) or 'not reported'}"
+                for r in storms
+            ] + ([""] if storms else [])
+    lines += [f"![p99 latency and CPU per delivery against readers]({plot_path.name})", "", NOTES_MARK]
+    out.write_text("\n".join(lines) + (kept or "\n"))
+
+
+def plot(results: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for system in dict.fromkeys(r["system"] for r in results):
+        label = SYSTEMS[system].label if system in SYSTEMS else system
+        steady = sorted(
+            (r["readers"], r["latency_ms"]["p99"])
+            for r in results
+            if r["system"] == system and r["scenario"] == "steady" and r.get("latency_ms")
+        )
+        burst = sorted(
+            (r["readers"], r["server"]["cpu_us_per_delivery"])
+            for r in results
+            if r["system"] == system and r["scenario"] == "burst" and r.get("server")
+        )
+        color = f"C{list(SYSTEMS).index(system) % 10}" if system in SYSTEMS else None  # the same in every plot
+        if steady:
+            left.plot(*zip(*steady, strict=True), marker="o", label=label, color=color)
+        if burst:
+            xs = [x for x, _ in burst]
+            right.plot(xs, [c["user"] + c["sys"] for _, c in burst], marker="o", label=label, color=color)
+            right.plot(xs, [c["user"] for _, c in burst], marker=".", linestyle="--", color=color)
+    left.set(title="steady: p99 post→receipt", xlabel="readers", ylabel="ms", yscale="log")
+    right.set(title="burst: server CPU per delivery (dashed: user only)", xlabel="readers", ylabel="µs", yscale="log")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--systems", default="ticker,node-ws,broadcaster,socketio", help=", ".join(SYSTEMS))
+    parser.add_argument("--readers", default="1000,5000,10000", help="reader counts, comma-separated")
+    parser.add_argument("--scenarios", default=",".join(loadgen.SCENARIOS))
+    parser.add_argument("--quick", action="store_true", help="50 readers, every scenario shrunk")
+    parser.add_argument("--procs", type=int, default=1, help="load generator reader processes")
+    parser.add_argument("--ticker-python", default=os.environ.get("TICKER_PYTHON") or _repo_python())
+    parser.add_argument("--ticker-token", help="use this editor's token instead of making one")
+    parser.add_argument("--ticker-database-url", help="e.g. a PostgreSQL URL; default: a fresh SQLite file")
+    parser.add_argument("--out", type=Path, default=REPO / "docs/benchmarks.md")
+    parser.add_argument(
+        "--report", type=Path, nargs="+", help="only rewrite --out from these results.json files (merged)"
+    )
+    args = parser.parse_args()
+    if args.report:
+        saved = [json.loads(path.read_text()) for path in args.report]
+        meta = {**saved[-1]["meta"], "results": [str(path) for path in args.report]}
+        meta["command"] = "; ".join(s["meta"]["command"] for s in saved)
+        report(merge([r for s in saved for r in s["results"]]), meta, args.out)
+        return
+    loadgen.raise_nofile()
+    systems = [SYSTEMS[name] for name in args.systems.split(",")]
+    counts = [50] if args.quick else [int(n) for n in args.readers.split(",")]
+    names = args.scenarios.split(",")
+    results_dir = BENCH / "results" / time.strftime("%Y%m%d-%H%M%S")
+    results_dir.mkdir(parents=True)
+    results_path = results_dir / "results.json"
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "command": "bench/run.py " + " ".join(_shown(sys.argv[1:])),
+        "results": [str(results_path.relative_to(REPO))],
+        "procs": args.procs,
+        "machine": machine(),
+    }
+    with tempfile.TemporaryDirectory(prefix="ticker-bench-") as tmp:
+        work = Path(tmp)
+        redis_port = free_port()
+        redis_cmd = ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--dir", tmp]
+        results: list[dict[str, Any]] = []
+        with process(redis_cmd, work / "redis.log", port=redis_port):
+            redis_url = f"redis://127.0.0.1:{redis_port}"
+            ctx = Context(redis_url, work, args.ticker_python, args.ticker_token, args.ticker_database_url)
+            for system, readers, name in itertools.product(systems, counts, names):
+                results.append(row(system, loadgen.scenario(name, readers, quick=args.quick), ctx, args.procs))
+                print(summary_line(results[-1]), flush=True)
+                results_path.write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+        for log in work.glob("*.log"):  # the servers' own output, for when a row looks wrong
+            if log.stat().st_size:
+                shutil.copy(log, results_dir / log.name)
+    report(results, meta, args.out)
+    print(f"wrote {args.out} and {results_path}")
+
+
+def _shown(argv: list[str]) -> list[str]:
+    """The command line without secrets (a token, a database URL with its password)."""
+    secret = ("--ticker-token", "--ticker-database-url")
+    shown: list[str] = []
+    for arg in argv:
+        if shown and shown[-1] in secret:
+            shown.append("…")
+        else:
+            shown.append(arg.split("=", 1)[0] + "=…" if arg.startswith(secret) and "=" in arg else arg)
+    return shown
+
+
+def _repo_python() -> str | None:
+    candidate = REPO / ".venv/bin/python"
+    return str(candidate) if candidate.exists() else None
+
+
+if __name__ == "__main__":
+    main()
