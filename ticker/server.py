@@ -21,6 +21,7 @@ def log_config() -> dict[str, Any]:
     """uvicorn's logging, plus the ``ticker`` logger's structured lines on stderr."""
     config = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["ticker"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    config["loggers"]["uvicorn.error.connections"] = {"level": "WARNING"}  # see ticker.transport
     return config
 
 

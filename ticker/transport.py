@@ -25,11 +25,17 @@ from websockets.protocol import Protocol, Side, State
 HANDOVER_EXTENSION = "ticker.handover"
 CLOSE_TIMEOUT = 10.0  # a reader that does not answer our close frame is cut after this
 PING = Frame(Opcode.PING, b"tk").serialize(mask=False)
-_logger = logging.getLogger("ticker.transport")
+# Per-connection lines (open, accepted, closed) are noise at 10,000 readers and cost CPU on every connect:
+# they go to this child of uvicorn's logger, which ticker.server sets to WARNING; errors still show.
+CONNECTION_LOG = logging.getLogger("uvicorn.error.connections")
 
 
 class HandoverWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's sans-I/O websocket protocol, able to hand its socket to a LiveConnection after accept."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.logger = self.conn.logger = CONNECTION_LOG
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
@@ -86,7 +92,7 @@ class LiveConnection(asyncio.Protocol):
         self._on_lost = on_lost
         self._buffer_limit = buffer_limit
         self._max_size = max_size
-        self._ws = Protocol(Side.SERVER, state=State.OPEN, max_size=max_size, logger=_logger)
+        self._ws = Protocol(Side.SERVER, state=State.OPEN, max_size=max_size, logger=CONNECTION_LOG)
         self._fragments: list[bytes] | None = None
         self._answered = True
         self._open = True  # the websocket is OPEN: frames may still be written
