@@ -38,7 +38,7 @@ class PartnerReaders:
         self._opened[today(), partner.id] += 1
 
     def now(self) -> Counter[str]:
-        """Open connections per partner name on this node."""
+        """Open connections per partner name on this node (ticker.presence sums them over every node)."""
         return Counter(r.partner for r in self.hub.readers if r.partner is not None)
 
     async def flush(self) -> None:

@@ -1,11 +1,12 @@
-"""Viewer counts: how many readers follow each incident now, across every node.
+"""Viewer counts: how many readers follow each incident now, and how many each partner's embeds have, across
+every node.
 
 A follower is a connection the hub fans out to (a reader page, an embed, a newsroom page) that follows exactly
 one incident: a front page, which follows every live incident to keep its list fresh, follows none of them
 in particular and is not counted. Embedded (one process), the local hub is the whole truth. With Redis, every
-``presence_seconds`` each node replaces its own hash ``ticker:presence:<node>`` (incident → count, with a TTL
-of a few rounds so a dead node's readers fade away) and sums every node's hash into a table it keeps in memory.
-A page asks that table: no Redis call per request, and nothing per reader per event.
+``presence_seconds`` each node replaces its own hashes ``ticker:presence:<table>:<node>`` (incident → count
+and partner → count, with a TTL of a few rounds so a dead node's readers fade away) and sums every node's hashes
+into tables it keeps in memory. A page asks those tables: no Redis call per request, nothing per reader per event.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ticker.hub import Hub
 from ticker.logs import log_event
 
 PREFIX = "ticker:presence:"
+TABLES = ("incidents", "partners")
 ROUNDS_TO_LIVE = 3  # a node's counts expire after this many missed rounds
 LOCAL_SECONDS = 1.0
 
@@ -36,30 +38,31 @@ class Presence:
         self.hub = hub
         self.interval = settings.presence_seconds
         self.redis_url = settings.redis_url
-        self.key = PREFIX + uuid.uuid4().hex
-        self._others: Counter[str] = Counter()  # every other node's counts, as of ``_others_at``
+        self.node = uuid.uuid4().hex
+        self._others: dict[str, Counter[str]] = {t: Counter() for t in TABLES}  # other nodes, as of ``_others_at``
         self._others_at = -float("inf")
-        self._local: dict[str, int] = {}
+        self._local: dict[str, dict[str, int]] = {t: {} for t in TABLES}
         self._local_at = -float("inf")
         self._task: asyncio.Task[None] | None = None
 
-    def local(self) -> dict[str, int]:
-        """This node's followers per incident, counted at most once a second (a walk over its readers)."""
+    def local(self, table: str = "incidents") -> dict[str, int]:
+        """This node's counts, taken at most once a second (a walk over its readers)."""
         now = time.monotonic()
         if now - self._local_at >= LOCAL_SECONDS:
-            counts = {}
+            incidents = {}
             for slug, topic in self.hub.topics.items():
                 n = sum(1 for r in chain(topic.live, topic.joining) if len(r.topics) == 1)
                 if n:
-                    counts[slug] = n
-            self._local, self._local_at = counts, now
-        return self._local
+                    incidents[slug] = n
+            partners = Counter(r.partner for r in self.hub.readers if r.partner is not None)
+            self._local, self._local_at = {"incidents": incidents, "partners": dict(partners)}, now
+        return self._local[table]
 
-    def counts(self) -> Counter[str]:
-        """Followers per incident on every node: this node's now, the others' as of the last round."""
-        total = Counter(self.local())
+    def counts(self, table: str = "incidents") -> Counter[str]:
+        """Counts on every node: this node's now, the others' as of the last round."""
+        total = Counter(self.local(table))
         if time.monotonic() - self._others_at < self.interval * ROUNDS_TO_LIVE:
-            total.update(self._others)
+            total.update(self._others[table])
         return total
 
     def count(self, slug: str) -> int:
@@ -91,29 +94,34 @@ class Presence:
                 await asyncio.sleep(self.interval)
         finally:
             with contextlib.suppress(RedisError, OSError):
-                await client.delete(self.key)
+                await client.delete(*(self._key(t) for t in TABLES))
             await client.aclose()
+
+    def _key(self, table: str, node: str | None = None) -> str:
+        return f"{PREFIX}{table}:{node or self.node}"
 
     async def _round(self, client: aioredis.Redis) -> None:
         ttl_ms = max(1000, int(self.interval * ROUNDS_TO_LIVE * 1000))
-        mine = self.local()
         pipe = client.pipeline(transaction=True)
-        pipe.delete(self.key)
-        if mine:
-            pipe.hset(self.key, mapping=mine)  # type: ignore[arg-type]
-            pipe.pexpire(self.key, ttl_ms)
+        for table in TABLES:
+            mine = self.local(table)
+            pipe.delete(self._key(table))
+            if mine:
+                pipe.hset(self._key(table), mapping=mine)  # type: ignore[arg-type]
+                pipe.pexpire(self._key(table), ttl_ms)
         await pipe.execute()
-        keys = [k async for k in client.scan_iter(match=PREFIX + "*", count=1000) if k.decode() != self.key]
-        others: Counter[str] = Counter()
-        if keys:
-            read = client.pipeline(transaction=False)
-            for k in keys:
-                read.hgetall(k)
-            hashes: list[dict[Any, Any]] = await read.execute()
-            for found in hashes:
-                others.update({slug.decode(): int(n) for slug, n in found.items()})
+        others: dict[str, Counter[str]] = {t: Counter() for t in TABLES}
+        for table in TABLES:
+            pattern, own = self._key(table, "*"), self._key(table)
+            keys = [k async for k in client.scan_iter(match=pattern, count=1000) if k.decode() != own]
+            if keys:
+                read = client.pipeline(transaction=False)
+                for k in keys:
+                    read.hgetall(k)
+                hashes: list[dict[Any, Any]] = await read.execute()
+                for found in hashes:
+                    others[table].update({name.decode(): int(n) for name, n in found.items()})
         self._others, self._others_at = others, time.monotonic()
-
 
 def presence(connection: HTTPConnection) -> Presence:
     found: Presence = connection.app.state.presence

@@ -18,7 +18,7 @@ from ticker.http.api import Strict, parse_body
 from ticker.http.auth import require_account
 from ticker.http.embed import partner_snippets
 from ticker.http.origins import origin_policy
-from ticker.partner_readers import partner_readers
+from ticker.presence import presence
 from ticker.services import services
 from ticker.store import partners as store
 from ticker.store.accounts import Account
@@ -49,7 +49,7 @@ async def require_admin(request: Request) -> Account:
 
 
 def _view(request: Request, partner: store.PartnerInfo) -> dict[str, object]:
-    return {**partner.view(), "readers_now": partner_readers(request).now()[partner.name]}
+    return {**partner.view(), "readers_now": presence(request).counts("partners")[partner.name]}
 
 
 async def list_partners(request: Request) -> Response:
