@@ -18,11 +18,30 @@ def test_create_an_incident_and_post_with_the_cli(tmp_path: Path) -> None:
     assert "latest schema" in ticker("db", "upgrade", env=env)
     token = reporter_token(env)
     with ServerProcess(tmp_path, env) as node:
-        slug = ticker("incident", "create", "Skogsbrand vid sjön", "--category", "Brand", "--url", node.url,
-                      "--token", token, env=env).strip()
+        slug = ticker(
+            "incident",
+            "create",
+            "Skogsbrand vid sjön",
+            "--category",
+            "Brand",
+            "--url",
+            node.url,
+            "--token",
+            token,
+            env=env,
+        ).strip()
         assert slug == "skogsbrand-vid-sjon"
-        printed = ticker("post", slug, "Räddningstjänsten är på plats.", "--label", "14:05", "--key-event",
-                         "--url", node.url, env={**env, "TICKER_TOKEN": token})
+        printed = ticker(
+            "post",
+            slug,
+            "Räddningstjänsten är på plats.",
+            "--label",
+            "14:05",
+            "--key-event",
+            "--url",
+            node.url,
+            env={**env, "TICKER_TOKEN": token},
+        )
         assert printed.startswith("posted entry 1 as seq 2")
         state = json.load(urllib.request.urlopen(f"{node.url}/api/incidents/{slug}", timeout=10))
         assert state["incident"]["category"] == "Brand"
@@ -44,7 +63,10 @@ def test_cli_errors_are_plain(tmp_path: Path) -> None:
     assert done.stderr.strip() == "Error: user not found"
     ticker("user", "add", "anna", env=env)
     done = subprocess.run(
-        [sys.executable, "-m", "ticker", "user", "add", "anna"], env={**os.environ, **env}, capture_output=True,
-        text=True, check=False,
+        [sys.executable, "-m", "ticker", "user", "add", "anna"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert (done.returncode, done.stderr.strip()) == (1, "Error: user 'anna' exists")

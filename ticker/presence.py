@@ -123,6 +123,7 @@ class Presence:
                     others[table].update({name.decode(): int(n) for name, n in found.items()})
         self._others, self._others_at = others, time.monotonic()
 
+
 def presence(connection: HTTPConnection) -> Presence:
     found: Presence = connection.app.state.presence
     return found
