@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
 
-from tests.support.services import HOST, ChildProcess, require_binary
+from tests.support.services import HOST, WebService, require_binary
 
 NGINX_CONF = Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf"
 
@@ -48,7 +48,7 @@ def nginx_binary() -> str:
     return found if found is not None else require_binary("nginx")  # skips, or fails under TICKER_TEST_STRICT
 
 
-class Balancer(ChildProcess):
+class Balancer(WebService):
     """nginx (not daemonised) on a free port of 127.0.0.1, proxying to ``upstreams`` ("host:port").
 
     Everything it writes (rendered config, pid, temp files) stays in ``directory``; its error and access logs
@@ -59,14 +59,6 @@ class Balancer(ChildProcess):
         super().__init__(directory / "nginx.log", port=port, ready_timeout=10.0)
         self.directory = directory
         self.upstreams = list(upstreams)
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{HOST}:{self.port}/live"
 
     @property
     def config_path(self) -> Path:

@@ -224,7 +224,19 @@ class RedisServer(ChildProcess):
         return reply.split(b"\r\n", 1)[0].decode()
 
 
-class ServerProcess(ChildProcess):
+class WebService(ChildProcess):
+    """A child that serves Ticker's HTTP and live websocket on its port (a node, or a balancer in front)."""
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{HOST}:{self.port}/live"
+
+
+class ServerProcess(WebService):
     """A Ticker node: `python -m ticker serve --host 127.0.0.1 --port P *args`, ready when /healthz says 200.
 
     Output goes to `log_dir/ticker-P.log`. `env` is added to this process's environment, from which inherited
@@ -247,14 +259,6 @@ class ServerProcess(ChildProcess):
         super().__init__(log_path, port=port, env=env, ready_timeout=ready_timeout)
         self.args = tuple(args)
         self.program = tuple(program)
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{HOST}:{self.port}/live"
 
     def command(self) -> list[str]:
         return [*self.program, "--host", HOST, "--port", str(self.port), *self.args]
