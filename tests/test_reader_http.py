@@ -409,14 +409,14 @@ def test_sse_events_carry_the_websocket_payload_and_seq() -> None:
 async def test_sse_sink_is_bounded_like_a_websocket() -> None:
     sink = SSESink(limit=100)
     frame = text_frame(json.dumps({"type": "event", "incident": "x", "seq": 1, "data": "a" * 80}).encode())
-    assert sink.write(frame)  # nothing unsent: accepted, and now over the bound
-    assert not sink.write(frame)  # refused: the hub closes this reader
-    assert sink.size == len(sse_event(frame))  # nothing more was queued
+    write = sink.writer()
+    write(frame)  # nothing unsent: accepted, and now over the bound
+    assert sink.closing is None
+    write(frame)  # over the bound: the sink closes itself (4000) and queues nothing more
+    assert sink.closing == (4000, "too slow: resume from your last seq")
+    assert sink.size == len(sse_event(frame))
+    write(frame)  # closing: ignored, as a closing websocket does
     assert sink.take() == sse_event(frame) and sink.size == 0
-    assert sink.write(frame)  # drained: accepted again
-    sink.close(4000, "too slow")
-    assert sink.closing == (4000, "too slow")
-    assert sink.write(frame)  # closing: ignored, as a closing websocket does
 
 
 async def test_sse_stream_resumes_from_since_or_last_event_id(sqlite_url: str) -> None:

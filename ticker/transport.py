@@ -22,6 +22,8 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 from websockets.protocol import Protocol, Side, State
 
+from ticker.logs import log_event
+
 HANDOVER_EXTENSION = "ticker.handover"
 CLOSE_TIMEOUT = 10.0  # a reader that does not answer our close frame is cut after this
 PING = Frame(Opcode.PING, b"tk").serialize(mask=False)
@@ -66,7 +68,6 @@ class LiveConnection(asyncio.Protocol):
 
     __slots__ = (
         "_answered",
-        "_buffer_limit",
         "_connections",
         "_fragments",
         "_max_size",
@@ -90,23 +91,18 @@ class LiveConnection(asyncio.Protocol):
         self._connections = connections
         self._on_text = on_text
         self._on_lost = on_lost
-        self._buffer_limit = buffer_limit
         self._max_size = max_size
         self._ws = Protocol(Side.SERVER, state=State.OPEN, max_size=max_size, logger=CONNECTION_LOG)
         self._fragments: list[bytes] | None = None
         self._answered = True
         self._open = True  # the websocket is OPEN: frames may still be written
+        # Past this many unsent bytes the transport calls pause_writing(): the reader is too slow.
+        transport.set_write_buffer_limits(high=buffer_limit)
 
     # The Sink protocol (ticker.hub.Sink).
 
-    def write(self, frame: bytes) -> bool:
-        if not self._open:
-            return True  # closing: the hub drops it when the connection is lost
-        transport = self.transport
-        if transport.get_write_buffer_size() > self._buffer_limit:
-            return False
-        transport.write(frame)
-        return True
+    def writer(self) -> Callable[[bytes], object]:
+        return self.transport.write  # the fan-out calls the transport directly: no Python frame per reader
 
     def close(self, code: int, reason: str) -> None:
         if not self._open:
@@ -116,8 +112,22 @@ class LiveConnection(asyncio.Protocol):
         except InvalidState:
             return
         self._flush()
+        self._on_lost()  # out of the hub now: no frame may follow the close frame
         # A reader that stopped reading will never take our close frame: cut it after the timeout.
         asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self.transport.abort)
+
+    def pause_writing(self) -> None:
+        """The reader's unsent bytes passed the bound: close it (4000) once the current fan-out is done."""
+        if self._open:
+            asyncio.get_running_loop().call_soon(self._too_slow)
+
+    def resume_writing(self) -> None:
+        pass
+
+    def _too_slow(self) -> None:
+        if self._open:
+            log_event("reader_too_slow")
+            self.close(4000, "too slow: resume from your last seq")
 
     def ping(self) -> None:
         if self._open:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from websockets.frames import Frame
@@ -10,16 +11,12 @@ from websockets.streams import StreamReader
 
 
 class RecordingSink:
-    def __init__(self, limit: int | None = None) -> None:
+    def __init__(self) -> None:
         self.frames: list[bytes] = []
-        self.limit = limit  # refuse writes (as a full send buffer would) after this many frames
         self.closed: tuple[int, str] | None = None
 
-    def write(self, frame: bytes) -> bool:
-        if self.limit is not None and len(self.frames) >= self.limit:
-            return False
-        self.frames.append(frame)
-        return True
+    def writer(self) -> Callable[[bytes], object]:
+        return self.frames.append
 
     def close(self, code: int, reason: str) -> None:
         self.closed = (code, reason)

@@ -17,13 +17,14 @@ import functools
 import json
 import random
 from collections import deque
+from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from ticker.exceptions import APIError, Invalid
+from ticker.exceptions import APIError, CloseCode, Invalid
 from ticker.http.origins import admit
 from ticker.hub import Hub, Reader
 from ticker.partner_readers import opened_by
@@ -63,16 +64,19 @@ class SSESink:
         self.ready = asyncio.Event()
         self.closing: tuple[int, str] | None = None
 
-    def write(self, frame: bytes) -> bool:
+    def writer(self) -> Callable[[bytes], object]:
+        return self.write
+
+    def write(self, frame: bytes) -> None:
         if self.closing is not None:
-            return True  # going away: the stream's end drops it from the hub
+            return  # going away: the stream's end drops it from the hub
         if self.size > self.limit:
-            return False
+            self.close(CloseCode.SLOW_READER, "too slow: resume from your last seq")
+            return
         chunk = sse_event(frame)
         self.chunks.append(chunk)
         self.size += len(chunk)
         self.ready.set()
-        return True
 
     def ping(self) -> None:
         pass  # SSE streams keep alive with their own comment lines (sse_heartbeat_seconds)
