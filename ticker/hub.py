@@ -20,7 +20,7 @@ from ticker.backoff import backoff_delay
 from ticker.broker import Broker
 from ticker.config import Settings
 from ticker.events import Message, dumps
-from ticker.exceptions import BrokerUnavailable, CloseCode, NotFound
+from ticker.exceptions import BrokerUnavailable, CloseCode
 from ticker.logs import log_event
 from ticker.session import Join, ProtocolError, contiguous
 from ticker.store.sql import Store
@@ -331,22 +331,12 @@ class Hub:
             "catchups": dict(self.catchups),
         }
 
-    async def position_of(self, slug: str) -> int:
-        topic = self.topics.get(slug)
-        if topic is not None and topic.ready.done():
-            return topic.seq
-        seq, _epoch = await self.store.position(slug)
-        return seq
-
 
 def _state(snapshot: dict[str, Any]) -> dict[str, Any]:
     return {
         "seq": snapshot["seq"],
         "data": {"incident": snapshot["incident"], "entries": snapshot["entries"]},
     }
-
-
-__all__ = ["Hub", "NotFound", "Reader", "Sink", "Topic", "text_frame"]
 
 
 def _write(write: Callable[[bytes], object], frame: bytes) -> None:
