@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from tests.support.waiting import eventually
 from ticker.broker.memory import MemoryBroker
 from ticker.broker.redis import RedisBroker, stream_key
 from ticker.config import Settings
+from ticker.events import Message
+from ticker.exceptions import BrokerUnavailable
 from ticker.hub import Hub
 from ticker.relay import Relay
 from ticker.store.accounts import add_user
@@ -237,3 +240,44 @@ async def test_hub_fills_a_gap_the_broker_lost_from_the_store(sqlite_url: str) -
 
 async def _nothing_unpublished(store: Store) -> bool:
     return not await store.unpublished(10)
+
+
+class OutageBroker(MemoryBroker):
+    """An in-process broker that can be taken down, and that forgets what it held, as Redis without persistence."""
+
+    down = False
+
+    async def ping(self) -> None:
+        if self.down:
+            raise BrokerUnavailable("down")
+
+    async def read(self, positions: Mapping[str, int], timeout: float) -> list[Message]:
+        if self.down:
+            raise BrokerUnavailable("down")
+        return await super().read(positions, timeout)
+
+
+async def test_events_the_broker_lost_before_the_node_read_them_arrive_after_the_outage(sqlite_url: str) -> None:
+    await upgrade(sqlite_url)
+    store = Store(sqlite_url)
+    broker = OutageBroker()
+    hub = Hub(Settings(database_url=sqlite_url), broker, store)
+    hub.start()
+    await store.write(create_incident("brand", {"title": "Brand"}))
+    await add_user(store, "anna", "Anna")
+    sink = RecordingSink()
+    await hub.subscribe(hub.connect(sink), "brand", 1, None)
+    await eventually(lambda: hub.listening)
+    broker.down = True
+    await eventually(lambda: not hub.listening)
+    # Published while the node could not read, then lost with the broker's memory: only the store has them.
+    results = [
+        await store.write(post_entry("brand", Author(1, "Anna"), f"<p>{n}</p>", "12:00", False, False))
+        for n in range(2)
+    ]
+    await broker.publish([r.messages[0] for r in results])
+    broker.flush()
+    broker.down = False
+    await eventually(lambda: sink.seqs() == [2, 3])  # no later event needed to notice the loss
+    await hub.stop()
+    await store.close()

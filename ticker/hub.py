@@ -265,19 +265,31 @@ class Hub:
             try:
                 if not self.listening:
                     await self.broker.ping()  # healthy at once, not after the first blocking read
+                    if failures:
+                        await self._reconcile()
                     self.listening = True
                     log_event("broker_listening", broker=self.broker.describe(), topics=len(positions))
                 messages = await self.broker.read(positions, timeout=self.settings.broker_block_seconds)
-            except BrokerUnavailable as exc:
+                for message in messages:
+                    await self._receive(message)
+            except Exception as exc:  # the broker (or the store, filling a gap) is away: try again
                 self.listening = False
                 failures += 1
                 delay = backoff_delay(failures)
-                log_event("broker_read_failed", error=str(exc), retry_in=round(delay, 2))
+                cause = "broker" if isinstance(exc, BrokerUnavailable) else "store"
+                log_event("listener_failed", cause=cause, error=repr(exc), retry_in=round(delay, 2))
                 await asyncio.sleep(delay)
                 continue
             failures = 0
-            for message in messages:
-                await self._receive(message)
+
+    async def _reconcile(self) -> None:
+        """After an outage, catch every incident up from the store: events the broker took but lost (a Redis
+        restarted without persistence) before this node read them would otherwise wait for the next event."""
+        for topic in list(self.topics.values()):
+            if topic.ready.done():
+                for m in await self.store.events_after(topic.slug, topic.seq):
+                    if m.seq == topic.seq + 1:
+                        self._dispatch(topic, m.seq, text_frame(m.payload))
 
     async def _receive(self, message: Message) -> None:
         topic = self.topics.get(message.topic)

@@ -21,6 +21,12 @@ class RecordingSink:
     def close(self, code: int, reason: str) -> None:
         self.closed = (code, reason)
 
+    def ping(self) -> None:
+        pass
+
+    def answered(self) -> bool:
+        return True
+
     def messages(self) -> list[dict[str, Any]]:
         out = []
         for raw in self.frames:
