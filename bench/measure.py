@@ -84,5 +84,9 @@ def server_figures(samples: dict[str, Sample], deliveries: int, readers: int) ->
         "connect_cpu_us_per_reader": (
             round((connected.user + connected.sys - idle.user - idle.sys) * 1e6 / readers, 1) if readers else 0.0
         ),
+        "connect_cpu_us": {
+            "user": round((connected.user - idle.user) * 1e6 / readers, 1) if readers else 0.0,
+            "sys": round((connected.sys - idle.sys) * 1e6 / readers, 1) if readers else 0.0,
+        },
         "processes": end.pids,
     }
