@@ -22,7 +22,7 @@ from ticker.exceptions import APIError
 from ticker.http import api, desk, embed, feeds, front, login, pages, partners, review, sse
 from ticker.http.errors import api_error, http_error
 from ticker.http.limits import BodyLimit
-from ticker.http.live import live
+from ticker.http.live import LANE_STATE, Lane, lane, live
 from ticker.http.origins import OriginPolicy
 from ticker.hub import Hub
 from ticker.logs import log_event
@@ -42,6 +42,7 @@ async def healthz(request: Request) -> JSONResponse:
         "relay_healthy": svc.relay.healthy,
         "published": svc.relay.published,
         **svc.hub.stats(),
+        "sockets_opened": dict(lane(request).opened),
     }
     healthy = svc.hub.listening and svc.relay.healthy
     return JSONResponse({"status": "ok" if healthy else "degraded", **body}, status_code=200 if healthy else 503)
@@ -64,7 +65,7 @@ def create_app(
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Lane]]:
         if settings.auto_migrate:
             await upgrade(settings.database_url)
         node_store = store or Store(settings.database_url)
@@ -81,6 +82,7 @@ def create_app(
         app.state.origins = OriginPolicy(settings, node_store)
         app.state.partner_readers = readers = PartnerReaders(node_store, hub, settings.partner_counts_flush_seconds)
         readers.start()
+        app.state.live_lane = live_lane = Lane(settings, hub, app.state.origins, readers)
         janitor = asyncio.get_running_loop().create_task(_janitor(node_store, settings.idempotency_ttl_seconds))
         log_event(
             "node_started",
@@ -88,7 +90,7 @@ def create_app(
             database=node_store.write_engine.url.get_backend_name(),
         )
         try:
-            yield
+            yield {LANE_STATE: live_lane}  # lifespan state: uvicorn gives it to ticker.handshake
         finally:
             janitor.cancel()
             await presence.stop()

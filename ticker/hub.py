@@ -141,12 +141,41 @@ class Hub:
             del self.topics[topic.slug]
             self.broker.wake()
 
-    async def subscribe(self, reader: Reader, slug: str, since: int | None, epoch: str | None) -> None:
-        """Send what the reader missed after ``since``, then live events, with no gap and no twin."""
+    def subscribe_at_once(self, reader: Reader, slug: str, since: int | None, epoch: str | None) -> bool:
+        """``subscribe`` without waiting, when nothing has to be fetched: the incident is known here and the
+        reader is new, up to date, or behind by frames this node holds. False (nothing done): await
+        ``subscribe``. Most readers take this path, so a connect costs no task."""
+        topic = self.topics.get(slug)
+        if topic is None or not topic.ready.done():
+            return False
+        history: list[tuple[int, bytes]] = []
+        if since is not None:
+            if epoch not in (None, topic.epoch) or not 0 <= topic.seq - since <= self.settings.max_replay:
+                return False  # a snapshot, or a reader ahead of this node: subscribe() asks the store
+            if since < topic.seq:
+                held = contiguous(topic.recent, since, topic.seq)
+                if held is None:
+                    return False
+                history = held
+                self.catchups["node"] += 1
+        self._enter(reader, slug)
+        reader.topics[slug] = topic
+        reader.send({"type": "subscribed", "incident": slug, "epoch": topic.epoch, "seq": topic.seq})
+        for _seq, frame in history:
+            _write(reader.write, frame)
+        topic.live[reader] = reader.write
+        return True
+
+    def _enter(self, reader: Reader, slug: str) -> None:
+        """Make room for a subscription to ``slug``: drop the reader's old one, or refuse one too many."""
         if slug in reader.topics:
             self.unsubscribe(reader, slug)
         elif len(reader.topics) >= self.settings.max_subscriptions:
             raise ProtocolError("too_many_subscriptions", "too many incidents on one connection", "incident")
+
+    async def subscribe(self, reader: Reader, slug: str, since: int | None, epoch: str | None) -> None:
+        """Send what the reader missed after ``since``, then live events, with no gap and no twin."""
+        self._enter(reader, slug)
         topic = await self._topic(slug)
         if reader not in self.readers:
             self._drop_if_empty(topic)

@@ -33,9 +33,13 @@ class PartnerReaders:
         self._opened: Counter[tuple[date, int]] = Counter()
         self._task: asyncio.Task[None] | None = None
 
-    def opened(self, partner: PartnerInfo) -> None:
+    def opened(self, partner: PartnerInfo | None) -> str | None:
+        """Count a new reader for the partner whose embed opened it; the name to tag it with in the hub."""
+        if partner is None:
+            return None
         self._ids[partner.name] = partner.id
         self._opened[today(), partner.id] += 1
+        return partner.name
 
     def now(self) -> Counter[str]:
         """Open connections per partner name on this node (ticker.presence sums them over every node)."""
@@ -79,7 +83,4 @@ def partner_readers(connection: HTTPConnection) -> PartnerReaders:
 
 def opened_by(connection: HTTPConnection, partner: PartnerInfo | None) -> str | None:
     """Count a new reader for the partner whose embed opened it; the name to tag it with in the hub."""
-    if partner is None:
-        return None
-    partner_readers(connection).opened(partner)
-    return partner.name
+    return partner_readers(connection).opened(partner)

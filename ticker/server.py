@@ -14,7 +14,7 @@ from uvicorn.config import LOGGING_CONFIG
 from ticker.app import create_app
 from ticker.config import Settings
 
-PROTOCOL = "ticker.transport:HandoverWebSocketProtocol"
+PROTOCOL = "ticker.handshake:LiveHandshake"
 
 
 def log_config() -> dict[str, Any]:

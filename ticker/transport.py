@@ -58,7 +58,6 @@ class HandoverWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.read_paused:
             transport.resume_reading()
         self.connections.discard(self)
-        self.connections.add(live)  # type: ignore[arg-type]  # uvicorn calls shutdown() on it when stopping
         self.transport = _Detached()  # type: ignore[assignment]  # uvicorn's own close after the task ends
         return live
 
@@ -89,6 +88,7 @@ class LiveConnection(asyncio.Protocol):
     ) -> None:
         self.transport = transport
         self._connections = connections
+        connections.add(self)  # uvicorn calls shutdown() on it when stopping
         self._on_text = on_text
         self._on_lost = on_lost
         self._max_size = max_size

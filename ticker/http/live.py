@@ -1,29 +1,60 @@
-"""The live websocket: starlette does the handshake, origin and session checks; then the socket is handed over.
+"""The live websocket: who may open one, and a reader's messages once it is open.
 
-After ``accept`` the connection becomes a ``LiveConnection`` (ticker.transport) and this endpoint returns. The
-reader's later messages arrive in ``LiveSession.received`` and are handled one at a time, in order.
+There are two ways in. Most readers are answered by ``ticker.handshake`` straight from uvicorn's HTTP parser,
+through ``Lane.open_now``: no session cookie and an origin this node can admit from memory. Every other
+connection reaches the ``live`` endpoint, where starlette does the handshake, origin and session checks and then
+hands the socket over. Either way the connection ends up a ``LiveConnection`` (ticker.transport) whose messages
+arrive in ``LiveSession.received`` and are handled one at a time, in order.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+from collections import Counter, deque
+from dataclasses import dataclass, field
 
+from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
+from ticker.config import Settings
 from ticker.exceptions import CloseCode, NotFound
-from ticker.http.origins import Admission, admit_socket
+from ticker.http.origins import Admission, OriginPolicy, admit_socket
 from ticker.http.session_auth import reporter_session
-from ticker.hub import Hub, Reader
+from ticker.hub import Hub, Reader, Sink
 from ticker.logs import log_event
-from ticker.partner_readers import opened_by
-from ticker.services import services
+from ticker.partner_readers import PartnerReaders
 from ticker.session import ProtocolError, Subscribe, parse
 from ticker.transport import HANDOVER_EXTENSION
 
+LANE_STATE = "ticker.live_lane"  # the lifespan-state key under which the handshake finds the Lane
+
+
+@dataclass(eq=False)
+class Lane:
+    """What opening a live connection needs from the node, for both ways in."""
+
+    settings: Settings
+    hub: Hub
+    origins: OriginPolicy
+    partner_readers: PartnerReaders
+    opened: Counter[str] = field(default_factory=Counter)  # connections opened, by way in (/healthz)
+
+    def open_now(self, origin: str | None, partner_name: str | None) -> LiveSession | None:
+        """A session for a connection that can be admitted without waiting; None: the app decides."""
+        admitted = self.origins.admit_now(origin, partner_name)
+        if admitted is None or self.hub.full:
+            return None
+        self.opened["direct"] += 1
+        return LiveSession(self, admitted)
+
+
+def lane(connection: HTTPConnection) -> Lane:
+    found: Lane = connection.app.state.live_lane
+    return found
+
 
 async def live(websocket: WebSocket) -> None:
-    svc = services(websocket)
+    node = lane(websocket)
     hand_over = websocket.scope.get("extensions", {}).get(HANDOVER_EXTENSION, {}).get("hand_over")
     if hand_over is None:
         log_event("ws_refused", reason="server not started with ticker's websocket protocol")
@@ -34,36 +65,45 @@ async def live(websocket: WebSocket) -> None:
         return
     owner = await reporter_session(websocket)  # a newsroom socket, closed when its session logs out
     await websocket.accept()
-    session = LiveSession(svc.hub, admitted, svc.settings.ws_max_pending_messages)
+    node.opened["app"] += 1
+    session = LiveSession(node, admitted, owner)
     connection = hand_over(
         session.received,
         session.lost,
-        max_size=svc.settings.ws_max_message_bytes,
-        buffer_limit=svc.settings.send_buffer_bytes,
+        max_size=node.settings.ws_max_message_bytes,
+        buffer_limit=node.settings.send_buffer_bytes,
     )
-    if svc.hub.full:
+    if node.hub.full:
         connection.close(CloseCode.TRY_AGAIN_LATER, "node is full")
         return
-    session.reader = svc.hub.connect(connection, opened_by(websocket, admitted.partner))
-    session.reader.owner = owner
+    session.start(connection)
 
 
 class LiveSession:
     """A reader's messages after the handshake: subscribe and unsubscribe, handled in order."""
 
-    def __init__(self, hub: Hub, admitted: Admission, max_pending: int) -> None:
-        self.hub = hub
+    def __init__(self, node: Lane, admitted: Admission, owner: int | None = None) -> None:
+        self.hub = node.hub
+        self.node = node
         self.admitted = admitted
-        self.max_pending = max_pending
+        self.owner = owner
         self.reader: Reader | None = None
         self.inbox: deque[str | None] = deque()
         self.task: asyncio.Task[None] | None = None
 
+    def start(self, connection: Sink) -> None:
+        """The connection is open: the reader joins the hub (tagged with the partner whose embed opened it)."""
+        self.reader = self.hub.connect(connection, self.node.partner_readers.opened(self.admitted.partner))
+        self.reader.owner = self.owner
+
     def received(self, text: str | None) -> None:
-        if self.reader is None:
+        reader = self.reader
+        if reader is None:
             return
-        if len(self.inbox) >= self.max_pending:
-            self.reader.sink.close(CloseCode.POLICY_VIOLATION, "too many messages at once")
+        if self.task is None and self._at_once(reader, text):
+            return
+        if len(self.inbox) >= self.node.settings.ws_max_pending_messages:
+            reader.sink.close(CloseCode.POLICY_VIOLATION, "too many messages at once")
             return
         self.inbox.append(text)
         if self.task is None:
@@ -74,6 +114,19 @@ class LiveSession:
             self.task.cancel()
         if self.reader is not None:
             self.hub.disconnect(self.reader)
+
+    def _at_once(self, reader: Reader, text: str | None) -> bool:
+        """Handle a message that needs no waiting (all but a subscribe that must fetch); False: queue it."""
+        try:
+            request = parse(text)
+            if not isinstance(request, Subscribe):
+                self.hub.unsubscribe(reader, request.incident)
+                return True
+            self.admitted.check_subscribe(request.incident)
+            return self.hub.subscribe_at_once(reader, request.incident, request.since, request.epoch)
+        except ProtocolError as error:
+            reader.send(error.reply())
+            return True
 
     async def _drain(self) -> None:
         try:

@@ -124,16 +124,24 @@ class OriginPolicy:
         self._lock = asyncio.Lock()
 
     async def directory(self) -> Directory:
-        if self._directory is not None and time.monotonic() - self._loaded_at < self._ttl:
-            return self._directory
+        fresh = self.cached_directory()
+        if fresh is not None:
+            return fresh
         async with self._lock:
-            if self._directory is not None and time.monotonic() - self._loaded_at < self._ttl:
-                return self._directory
+            fresh = self.cached_directory()
+            if fresh is not None:
+                return fresh
             loaded_at, generation = time.monotonic(), self._generation
             directory = Directory.of(await partners(self._store))
             if generation == self._generation:
                 self._directory, self._loaded_at = directory, loaded_at
             return directory
+
+    def cached_directory(self) -> Directory | None:
+        """The partner directory if this node holds a fresh one, else None (``directory()`` loads it)."""
+        if self._directory is not None and time.monotonic() - self._loaded_at < self._ttl:
+            return self._directory
+        return None
 
     def invalidate(self) -> None:
         self._directory = None
@@ -145,13 +153,31 @@ class OriginPolicy:
         ``partner_name`` (the ``?partner=`` of an iframe embed, served from our own origin) only tags the
         connection for the partner's counts; it grants nothing.
         """
+        needs = self._needs_directory(origin, partner_name)
+        return self._admit(origin, partner_name, await self.directory() if needs else None)
+
+    def admit_now(self, origin: str | None, partner_name: str | None = None) -> Admission | None:
+        """``admit`` without waiting: None when the answer needs a directory this node does not hold fresh,
+        or is a refusal (the caller then takes the path that awaits ``admit`` and answers the refusal)."""
+        directory = self.cached_directory()
+        if directory is None and self._needs_directory(origin, partner_name):
+            return None
+        try:
+            return self._admit(origin, partner_name, directory)
+        except OriginRefused:
+            return None
+
+    def _needs_directory(self, origin: str | None, partner_name: str | None) -> bool:
+        return origin is not None and (bool(partner_name) or origin.strip().lower() != self.own)
+
+    def _admit(self, origin: str | None, partner_name: str | None, directory: Directory | None) -> Admission:
         if origin is None:
             return Admission(None)
         normalized = origin.strip().lower()
         if normalized == self.own:
-            tagged = (await self.directory()).by_name.get(partner_name) if partner_name else None
+            tagged = directory.by_name.get(partner_name) if directory is not None and partner_name else None
             return Admission(normalized, tagged=tagged)
-        partner = (await self.directory()).partner_for(normalized)
+        partner = directory.partner_for(normalized) if directory is not None else None
         if partner is None:
             raise OriginRefused(
                 f"origin {origin[:200]} is not allowed to use this Ticker server; the newsroom registers the "
