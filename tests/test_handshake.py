@@ -1,7 +1,9 @@
-"""The two ways into /live: plain readers answered straight from uvicorn's parser, everything else by the app."""
+"""The ways into /live: plain readers answered on their first bytes, everything else by uvicorn and the app."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 
@@ -9,6 +11,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.frames import Frame, Opcode
 from websockets.typing import Origin
 
 from tests.support.live import LiveReader
@@ -42,6 +45,12 @@ def test_a_plain_upgrade_to_live_is_recognised_with_its_origin_and_partner() -> 
     assert plain_reader(upgrade(b"/live?partner=gp&x=1")) == (KEY, None, "gp")
     assert plain_reader(upgrade(connection=b"keep-alive, Upgrade")) == (KEY, None, None)  # as Firefox sends it
     assert plain_reader(upgrade(cookie=b"consent=yes")) == (KEY, None, None)  # other sites' cookies do not count
+    # As a browser sends it, before uvicorn's parser has seen it: names in any case, optional whitespace.
+    raw = (
+        b"GET /live HTTP/1.1\r\nHost: ticker.se\r\nUpgrade: WebSocket\r\nConnection:Upgrade\r\n"
+        b"Sec-WebSocket-Key:  " + KEY + b"\t\r\nSec-WebSocket-Version: 13\r\nOrigin: https://ticker.se\r\n\r\n"
+    )
+    assert plain_reader(raw) == (KEY, "https://ticker.se", None)
 
 
 @pytest.mark.parametrize(
@@ -60,6 +69,7 @@ def test_a_plain_upgrade_to_live_is_recognised_with_its_origin_and_partner() -> 
         upgrade(sec_websocket_key=b"c2hvcnQ="),  # base64, but not 16 bytes
         upgrade().replace(b"\r\n\r\n", b"\r\norigin: https://a.se\r\norigin: https://b.se\r\n\r\n"),
         b"GET /live HTTP/1.1\r\nbroken header line\r\n\r\n",
+        upgrade().replace(b"upgrade: websocket", b"up grade: x\r\nupgrade: websocket"),  # not a header name
         b"",
     ],
 )
@@ -149,3 +159,38 @@ async def test_a_full_node_closes_new_readers_with_1013_whichever_way_they_came(
             assert (await subscribed(ws, slug))["type"] == "subscribed"
         await readers[1].close()
         assert await opened(node) == {"direct": 3, "app": 2}
+
+
+async def raw_exchange(node: Node, *chunks: bytes) -> bytes:
+    """Send ``chunks`` as separate writes on one TCP connection; what the server answered in the next moments."""
+    host, port = node.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    for chunk in chunks:
+        writer.write(chunk)
+        await writer.drain()
+        await asyncio.sleep(0.05)
+    answer = b""
+    with contextlib.suppress(TimeoutError):
+        while b"subscribed" not in answer:
+            answer += await asyncio.wait_for(reader.read(65536), 5)
+    writer.close()
+    return answer
+
+
+def client_frame(text: str) -> bytes:
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=True)
+
+
+async def test_a_request_split_over_reads_or_followed_by_a_frame_is_answered_directly_too(node: Node) -> None:
+    slug = await (await node.reporter()).incident()
+    request = upgrade(host=node.url.removeprefix("http://").encode())
+    subscribe = client_frame(json.dumps({"type": "subscribe", "incident": slug}))
+    accept = b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="  # RFC 6455's answer to its example key
+    # In two reads: uvicorn's parser reads it, then the websocket protocol class answers it.
+    split = await raw_exchange(node, request[:40], request[40:], subscribe)
+    # The subscribe frame sent in the same write as the request is not lost.
+    pipelined = await raw_exchange(node, request + subscribe)
+    for answer in (split, pipelined):
+        assert answer.startswith(b"HTTP/1.1 101 Switching Protocols\r\n") and accept in answer
+        assert b'"type":"subscribed"' in answer
+    assert await opened(node) == {"direct": 2}

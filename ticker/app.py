@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -84,6 +85,7 @@ def create_app(
         readers.start()
         app.state.live_lane = live_lane = Lane(settings, hub, app.state.origins, readers)
         janitor = asyncio.get_running_loop().create_task(_janitor(node_store, settings.idempotency_ttl_seconds))
+        gc.freeze()  # what start-up made lives as long as the node: later collections need not walk it
         log_event(
             "node_started",
             broker=node_broker.describe(),

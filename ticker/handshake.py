@@ -1,11 +1,15 @@
-"""The /live handshake straight from uvicorn's HTTP parser, without the ASGI app, for the common reader.
+"""The /live handshake without the ASGI app, for the common reader; uvicorn's own path for everything else.
 
-uvicorn hands every websocket upgrade to the class in its ``ws`` setting (``ticker.server``): this one. An
-upgrade to /live without a session cookie, whose origin this node can admit from memory (``Lane.open_now``), is
-answered here in one call: the 101, a ``LiveConnection`` and the hub. That is most readers, and it keeps a
-connect to the cost of parsing a request and writing a response (docs/benchmarks.md). Every other upgrade (a
+A plain reader (a websocket upgrade to /live without a session cookie, whose origin this node can admit from
+memory: ``Lane.open_now``) is answered in one call: the 101, a ``LiveConnection`` and the hub. That is most
+readers, and it keeps a connect to the cost of reading a request and writing a response (docs/benchmarks.md).
+
+Two classes plug this into uvicorn. ``LiveHttpProtocol`` is its ``http`` setting: it looks at a connection's
+first bytes, answers a plain reader whose whole request is there, and hands any other connection, untouched,
+to uvicorn's ``HttpToolsProtocol``. ``LiveHandshake`` is its ``ws`` setting, for the upgrades that went that way
+(a request split over several reads, say): it answers a plain reader the same way, and passes the rest (a
 newsroom socket with its cookie, an origin to look up or refuse, a full node, any request out of the ordinary)
-goes to ``HandoverWebSocketProtocol`` and the app, which answers it as before.
+to ``HandoverWebSocketProtocol`` and the app, which answers them as it always did.
 """
 
 from __future__ import annotations
@@ -14,20 +18,63 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import re
 from typing import Any, cast
 from urllib.parse import parse_qsl
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ticker.http.live import LANE_STATE, Lane
 from ticker.http.session_auth import SESSION_COOKIE
 from ticker.transport import HandoverWebSocketProtocol, LiveConnection
 
-LIVE_PATH = b"/live"
+LIVE_REQUEST = b"GET /live"  # what the first bytes of a reader's connection start with
 ACCEPT_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, section 1.3
 COOKIE_MARK = SESSION_COOKIE.encode() + b"="
+MAX_HEAD = 8192  # a longer request goes uvicorn's way, with its limits
+TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a header name (RFC 9110, section 5.1)
+
+
+class LiveHttpProtocol(asyncio.Protocol):
+    """uvicorn's HTTP protocol class: a plain reader is answered on its first bytes, the rest go to uvicorn."""
+
+    __slots__ = ("_app_state", "_config", "_loop", "_server_state", "transport")
+
+    def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any], _loop: Any = None) -> None:
+        self._config = config
+        self._server_state = server_state
+        self._app_state = app_state
+        self._loop = _loop
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's TCPTransport is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        transport = self.transport
+        assert transport is not None
+        if data.startswith(LIVE_REQUEST):
+            end = data.find(b"\r\n\r\n", 0, MAX_HEAD) + 4
+            if end >= 4:
+                connection = open_direct(self._app_state, transport, self._server_state, data[:end])
+                if connection is not None:
+                    transport.set_protocol(connection)
+                    if end < len(data):  # frames sent right behind the request
+                        connection.data_received(data[end:])
+                    return
+        http = HttpToolsProtocol(
+            config=self._config, server_state=self._server_state, app_state=self._app_state, _loop=self._loop
+        )
+        http.connection_made(transport)
+        transport.set_protocol(http)
+        http.data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        pass  # closed before it sent a request: nothing to clean up
 
 
 class LiveHandshake(asyncio.Protocol):
-    """uvicorn's websocket protocol for every upgrade: answers plain readers itself, passes the rest on.
+    """uvicorn's websocket protocol class: answers plain readers itself, passes the rest to the app.
 
     It stays the transport's protocol (uvicorn sets it once ``data_received`` returns) and forwards the
     transport's calls to the protocol that took the connection over.
@@ -43,37 +90,16 @@ class LiveHandshake(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's TCPTransport is not a subclass
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         if self._next is None:
-            self._next = self._direct(data) or self._through_app(data)
+            assert self.transport is not None
+            self._next = open_direct(self._app_state, self.transport, self._server_state, data)
+            if self._next is None:
+                self._next = self._through_app(data)
         else:
             self._next.data_received(data)
-
-    def _direct(self, data: bytes) -> LiveConnection | None:
-        lane: Lane | None = self._app_state.get(LANE_STATE)
-        request = plain_reader(data)
-        if lane is None or request is None or self.transport is None:
-            return None
-        key, origin, partner = request
-        session = lane.open_now(origin, partner)
-        if session is None:
-            return None
-        self.transport.write(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Accept: " + base64.b64encode(hashlib.sha1(key + ACCEPT_GUID).digest()) + b"\r\n\r\n"
-        )
-        connection = LiveConnection(
-            self.transport,
-            self._server_state.connections,
-            session.received,
-            session.lost,
-            max_size=lane.settings.ws_max_message_bytes,
-            buffer_limit=lane.settings.send_buffer_bytes,
-        )
-        session.start(connection)
-        return connection
 
     def _through_app(self, data: bytes) -> HandoverWebSocketProtocol:
         protocol = HandoverWebSocketProtocol(
@@ -102,26 +128,59 @@ class LiveHandshake(asyncio.Protocol):
             self._next.resume_writing()
 
 
-def plain_reader(request: bytes) -> tuple[bytes, str | None, str | None] | None:
+def open_direct(
+    app_state: dict[str, Any], transport: asyncio.Transport, server_state: Any, head: bytes
+) -> LiveConnection | None:
+    """Answer a plain reader's upgrade request (``head``, up to its blank line) and open its connection;
+    None, having written nothing, for any other request."""
+    lane: Lane | None = app_state.get(LANE_STATE)
+    request = plain_reader(head)
+    if lane is None or request is None:
+        return None
+    key, origin, partner = request
+    session = lane.open_now(origin, partner)
+    if session is None:
+        return None
+    transport.write(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: " + base64.b64encode(hashlib.sha1(key + ACCEPT_GUID).digest()) + b"\r\n\r\n"
+    )
+    connection = LiveConnection(
+        transport,
+        server_state.connections,
+        session.received,
+        session.lost,
+        max_size=lane.settings.ws_max_message_bytes,
+        buffer_limit=lane.settings.send_buffer_bytes,
+    )
+    session.start(connection)
+    return connection
+
+
+def plain_reader(head: bytes) -> tuple[bytes, str | None, str | None] | None:
     """(Sec-WebSocket-Key, Origin, ?partner=) of a well-formed websocket upgrade to /live that carries no
-    session cookie; None for anything else. ``request`` is the request as uvicorn passes it on: the request
-    line, then one ``name: value`` line per header with the name in lower case."""
-    lines = request.split(b"\r\n")
+    session cookie; None for anything else. ``head`` is the request line and the header lines, as a client
+    sent them or as uvicorn passes them on."""
+    lines = head.split(b"\r\n")
     method, target, version = [*lines[0].split(b" ", 2), b"", b""][:3]
     path, _, query = target.partition(b"?")
-    if method != b"GET" or path != LIVE_PATH or version != b"HTTP/1.1":
+    if method != b"GET" or path != b"/live" or version != b"HTTP/1.1":
         return None
     headers: dict[bytes, bytes] = {}
     for line in lines[1:]:
         if not line:
             break
-        name, colon, value = line.partition(b": ")
-        if not colon or name in headers:
+        name, colon, value = line.partition(b":")
+        if not colon or not TOKEN.fullmatch(name):
             return None
-        headers[name] = value
+        name = name.lower()
+        if name in headers:
+            return None
+        headers[name] = value.strip(b" \t")
+    connection = headers.get(b"connection", b"").lower()
     if (
         headers.get(b"upgrade", b"").lower() != b"websocket"
-        or b"upgrade" not in (token.strip() for token in headers.get(b"connection", b"").lower().split(b","))
+        or (connection != b"upgrade" and b"upgrade" not in [token.strip() for token in connection.split(b",")])
         or headers.get(b"sec-websocket-version") != b"13"
         or COOKIE_MARK in headers.get(b"cookie", b"")
     ):

@@ -71,6 +71,14 @@ class Topic:
     live: dict[Reader, Callable[[bytes], object]] = field(default_factory=dict)  # reader → its write
     joining: dict[Reader, Join] = field(default_factory=dict)
     snapshot: asyncio.Future[tuple[int, bytes]] | None = None  # shared by readers that need one
+    _subscribed: tuple[int, bytes] = field(default=(-1, b""), init=False, repr=False)
+
+    def subscribed(self) -> bytes:
+        """The ``subscribed`` reply at the current position: built once per position, not once per reader."""
+        if self._subscribed[0] != self.seq:
+            reply = {"type": "subscribed", "incident": self.slug, "epoch": self.epoch, "seq": self.seq}
+            self._subscribed = (self.seq, text_frame(dumps(reply)))
+        return self._subscribed[1]
 
     @property
     def empty(self) -> bool:
@@ -160,7 +168,7 @@ class Hub:
                 self.catchups["node"] += 1
         self._enter(reader, slug)
         reader.topics[slug] = topic
-        reader.send({"type": "subscribed", "incident": slug, "epoch": topic.epoch, "seq": topic.seq})
+        _write(reader.write, topic.subscribed())
         for _seq, frame in history:
             _write(reader.write, frame)
         topic.live[reader] = reader.write
@@ -184,7 +192,7 @@ class Hub:
         join = Join(after=target if since is None else since, buffer=[])
         topic.joining[reader] = join
         reader.topics[slug] = topic
-        reader.send({"type": "subscribed", "incident": slug, "epoch": topic.epoch, "seq": target})
+        _write(reader.write, topic.subscribed())
         try:
             if since is not None and await self._needs_snapshot(topic, since, epoch):
                 sent_upto, frame = await self._snapshot(topic)

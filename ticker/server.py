@@ -14,7 +14,8 @@ from uvicorn.config import LOGGING_CONFIG
 from ticker.app import create_app
 from ticker.config import Settings
 
-PROTOCOL = "ticker.handshake:LiveHandshake"
+HTTP_PROTOCOL = "ticker.handshake:LiveHttpProtocol"  # plain readers first, then uvicorn's httptools protocol
+WS_PROTOCOL = "ticker.handshake:LiveHandshake"
 
 
 def log_config() -> dict[str, Any]:
@@ -29,13 +30,13 @@ def uvicorn_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     return {
         "host": settings.host,
         "port": settings.port,
-        "ws": PROTOCOL,
+        "ws": WS_PROTOCOL,
         "ws_max_size": settings.ws_max_message_bytes,
         "ws_ping_interval": settings.ping_interval,
         "ws_ping_timeout": settings.ping_timeout,
         "ws_per_message_deflate": False,
         "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        "http": "httptools" if importlib.util.find_spec("httptools") else "h11",
+        "http": HTTP_PROTOCOL,
         "lifespan": "on",
         "timeout_graceful_shutdown": 10,
         "log_level": "info",
