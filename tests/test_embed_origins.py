@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin
 
+from tests.support.live import subscribed
 from tests.support.node import Node, Reporter, node_settings, running_node
 from ticker.store.partners import add_partner
 
@@ -22,12 +23,6 @@ STRANGER = "http://127.0.0.3:8081"
 async def node(sqlite_url: str) -> AsyncIterator[Node]:
     async with running_node(node_settings(sqlite_url, embed_max_entries=5)) as running:
         yield running
-
-
-async def subscribed(ws: ClientConnection, slug: str) -> dict[str, object]:
-    await ws.send(json.dumps({"type": "subscribe", "incident": slug}))
-    reply: dict[str, object] = json.loads(await ws.recv())
-    return reply
 
 
 async def test_the_live_socket_refuses_an_unknown_origin_with_403_at_the_handshake(node: Node) -> None:

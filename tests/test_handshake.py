@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import Frame, Opcode
 from websockets.typing import Origin
 
-from tests.support.live import LiveReader
+from tests.support.live import LiveReader, subscribed
 from tests.support.node import Node, node_settings, running_node
 from tests.support.waiting import eventually
 from ticker.exceptions import CloseCode
@@ -87,12 +87,6 @@ async def opened(node: Node) -> dict[str, int]:
     async with httpx.AsyncClient() as client:
         found: dict[str, int] = (await client.get(f"{node.url}/healthz")).json()["sockets_opened"]
     return found
-
-
-async def subscribed(ws: ClientConnection, slug: str) -> dict[str, object]:
-    await ws.send(json.dumps({"type": "subscribe", "incident": slug}))
-    reply: dict[str, object] = json.loads(await ws.recv())
-    return reply
 
 
 async def test_a_plain_reader_is_answered_directly_and_gets_live_events_and_its_catch_up(node: Node) -> None:

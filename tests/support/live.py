@@ -84,3 +84,10 @@ class LiveReader:
         except TimeoutError:
             return True
         return False
+
+
+async def subscribed(ws: ClientConnection, slug: str) -> dict[str, object]:
+    """Subscribe an open websocket to ``slug``; the server's reply (``subscribed`` or an ``error``)."""
+    await ws.send(json.dumps({"type": "subscribe", "incident": slug}))
+    reply: dict[str, object] = json.loads(await ws.recv())
+    return reply
