@@ -28,7 +28,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -47,11 +47,16 @@ class System:
     kind: loadgen.TargetKind
     resume: bool  # has history and resumes by seq (only then does the reconnect storm make sense)
     label: str
+    workers: int = 1
+    postgres: bool = False  # Ticker on --postgres-url instead of a fresh SQLite file
 
 
 SYSTEMS = {
     "ticker": System("ticker", "ticker", True, "Ticker (1 worker)"),
-    "ticker-2w": System("ticker-2w", "ticker", True, "Ticker (--workers 2)"),
+    # Several processes share one database: the production setup is PostgreSQL, so both sides of the
+    # workers comparison run on it.
+    "ticker-pg": System("ticker-pg", "ticker", True, "Ticker (1 worker, PostgreSQL)", postgres=True),
+    "ticker-2w": System("ticker-2w", "ticker", True, "Ticker (--workers 2, PostgreSQL)", workers=2, postgres=True),
     "node-ws": System("node-ws", "peer", False, "Node ws + 1 Redis subscriber"),
     "broadcaster": System("broadcaster", "peer", False, "starlette + broadcaster (Redis)"),
     "socketio": System("socketio", "socketio", False, "python-socketio + AsyncRedisManager"),
@@ -63,8 +68,8 @@ class Context:
     redis_url: str
     work: Path
     ticker_python: str | None
-    ticker_token: str | None = None
-    ticker_database_url: str | None = None  # default: a fresh SQLite file for this run
+    postgres_url: str | None = None  # the database of the systems marked postgres
+    tokens: dict[str, str] = field(default_factory=dict)  # an editor's token per database
 
 
 def free_port() -> int:
@@ -116,8 +121,8 @@ def server_command(system: System, port: int, ctx: Context) -> tuple[list[str], 
     if system.kind == "ticker":
         if not ctx.ticker_python:
             raise SystemExit("say --ticker-python (the python that has ticker installed) to run Ticker")
-        workers = ["--workers", "2"] if system.name == "ticker-2w" else []
-        env = {"TICKER_REDIS_URL": ctx.redis_url, "TICKER_DATABASE_URL": ticker_database(ctx)}
+        workers = ["--workers", str(system.workers)] if system.workers > 1 else []
+        env = {"TICKER_REDIS_URL": ctx.redis_url, "TICKER_DATABASE_URL": ticker_database(system, ctx)}
         return [ctx.ticker_python, "-m", "ticker", "serve", *common, *workers], env
     redis = ["--redis", ctx.redis_url]
     if system.name == "node-ws":
@@ -125,25 +130,31 @@ def server_command(system: System, port: int, ctx: Context) -> tuple[list[str], 
     return [sys.executable, str(BENCH / f"peers/{system.name}_peer.py"), *common, *redis], {}
 
 
-def ticker_database(ctx: Context) -> str:
-    return ctx.ticker_database_url or f"sqlite+aiosqlite:///{ctx.work / 'ticker.db'}"
+def ticker_database(system: System, ctx: Context) -> str:
+    if not system.postgres:
+        return f"sqlite+aiosqlite:///{ctx.work / 'ticker.db'}"
+    if not ctx.postgres_url:
+        raise SystemExit(f"{system.name} runs on PostgreSQL: say --postgres-url (a database it may write to)")
+    return ctx.postgres_url
 
 
-def ticker_token(ctx: Context) -> str:
-    """A token of an editor (who may also create incidents), made once per run with the ticker CLI (which
-    migrates the database first)."""
-    if ctx.ticker_token is None:
+def ticker_token(system: System, ctx: Context) -> str:
+    """A token of an editor (who may also create incidents), made once per database with the ticker CLI
+    (which migrates the database first)."""
+    database = ticker_database(system, ctx)
+    if database not in ctx.tokens:
         assert ctx.ticker_python
-        env = {**os.environ, "TICKER_DATABASE_URL": ticker_database(ctx)}
+        env = {**os.environ, "TICKER_DATABASE_URL": database}
         cli = [ctx.ticker_python, "-m", "ticker"]
+        name = f"bench{int(time.time())}"  # a database kept from an earlier run already has its users
         subprocess.run(
-            [*cli, "user", "add", "bench", "--role", "editor"], env=env, cwd=REPO, check=True, capture_output=True
+            [*cli, "user", "add", name, "--role", "editor"], env=env, cwd=REPO, check=True, capture_output=True
         )
         made = subprocess.run(
-            [*cli, "token", "create", "--user", "bench"], env=env, cwd=REPO, check=True, capture_output=True, text=True
+            [*cli, "token", "create", "--user", name], env=env, cwd=REPO, check=True, capture_output=True, text=True
         )
-        ctx.ticker_token = made.stdout.strip().splitlines()[-1]
-    return ctx.ticker_token
+        ctx.tokens[database] = made.stdout.strip().splitlines()[-1]
+    return ctx.tokens[database]
 
 
 def ticker_catchups(port: int) -> dict[str, int]:
@@ -158,7 +169,7 @@ def ticker_catchups(port: int) -> dict[str, int]:
 def run_one(system: System, sc: loadgen.Scenario, ctx: Context, procs: int) -> dict[str, Any]:
     port = free_port()
     cmd, env = server_command(system, port, ctx)
-    token = ticker_token(ctx) if system.kind == "ticker" else None
+    token = ticker_token(system, ctx) if system.kind == "ticker" else None
     log = ctx.work / f"{system.name}.log"
     with process(cmd, log, env, port) as pid:
         time.sleep(0.25)  # let start-up work (imports, migrations, pools) settle before the idle sample
@@ -322,11 +333,11 @@ def targets(results: list[dict[str, Any]]) -> list[str]:
     if storm:
         resumed = storm["missing"] == 0 and storm["storm"].get("all_resumed", False)
         check("storm: all resumed, nothing lost", f"{storm['missing']} missing", resumed)
-    two = _row(results, "ticker-2w", "burst", n)
-    if tb and two:
-        rate_2, rate_1 = two["deliveries_per_s"], tb["deliveries_per_s"]
+    one, two = _row(results, "ticker-pg", "burst", n), _row(results, "ticker-2w", "burst", n)
+    if one and two:
+        rate_2, rate_1 = two["deliveries_per_s"], one["deliveries_per_s"]
         check(
-            "burst: --workers 2 delivers clearly more per second than 1 (> 1.2×)",
+            "burst: --workers 2 delivers clearly more per second than 1 (> 1.2×; both on PostgreSQL)",
             f"{rate_2:,.0f} vs {rate_1:,.0f} /s",
             rate_2 > 1.2 * rate_1,
         )
@@ -487,8 +498,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="50 readers, every scenario shrunk")
     parser.add_argument("--procs", type=int, default=1, help="load generator reader processes")
     parser.add_argument("--ticker-python", default=os.environ.get("TICKER_PYTHON") or _repo_python())
-    parser.add_argument("--ticker-token", help="use this editor's token instead of making one")
-    parser.add_argument("--ticker-database-url", help="e.g. a PostgreSQL URL; default: a fresh SQLite file")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("TICKER_BENCH_POSTGRES_URL"),
+        help="database for ticker-pg and ticker-2w, e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/bench",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "docs/benchmarks.md")
     parser.add_argument(
         "--report", type=Path, nargs="+", help="only rewrite --out from these results.json files (merged)"
@@ -521,7 +535,7 @@ def main() -> None:
         results: list[dict[str, Any]] = []
         with process(redis_cmd, work / "redis.log", port=redis_port):
             redis_url = f"redis://127.0.0.1:{redis_port}"
-            ctx = Context(redis_url, work, args.ticker_python, args.ticker_token, args.ticker_database_url)
+            ctx = Context(redis_url, work, args.ticker_python, args.postgres_url)
             for system, readers, name in itertools.product(systems, counts, names):
                 results.append(row(system, loadgen.scenario(name, readers, quick=args.quick), ctx, args.procs))
                 print(summary_line(results[-1]), flush=True)
@@ -535,7 +549,7 @@ def main() -> None:
 
 def _shown(argv: list[str]) -> list[str]:
     """The command line without secrets (a token, a database URL with its password)."""
-    secret = ("--ticker-token", "--ticker-database-url")
+    secret = ("--postgres-url",)
     shown: list[str] = []
     for arg in argv:
         if shown and shown[-1] in secret:
