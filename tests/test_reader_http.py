@@ -485,3 +485,17 @@ async def test_sse_reader_closed_by_the_hub_gets_a_close_event(sqlite_url: str) 
             return not node.services.hub.readers
 
         await eventually(forgotten)
+
+
+async def test_a_stopping_node_ends_sse_streams_at_once_with_a_1012_close_event(sqlite_url: str) -> None:
+    async with reader_node(sqlite_url) as node, visitor(node) as client:
+        slug = await (await node.reporter()).incident()
+        async with client.stream("GET", f"/sse/{slug}?since=1") as response:
+            lines = response.aiter_lines()
+            while "subscribed" not in await anext(lines):
+                pass
+            # uvicorn waits for running responses (up to its graceful timeout) before the app's shutdown: the
+            # stream must end on its own, telling the browser to come back, instead of being cut at the timeout.
+            node.server.should_exit = True
+            rest = [line async for line in lines]
+        assert rest[-3:] == ["event: close", 'data: {"code": 1012, "reason": "service restart"}', ""]

@@ -6,10 +6,11 @@ readers, and it keeps a connect to the cost of reading a request and writing a r
 
 Two classes plug this into uvicorn. ``LiveHttpProtocol`` is its ``http`` setting: it looks at a connection's
 first bytes, answers a plain reader whose whole request is there, and hands any other connection, untouched,
-to uvicorn's ``HttpToolsProtocol``. ``LiveHandshake`` is its ``ws`` setting, for the upgrades that went that way
-(a request split over several reads, say): it answers a plain reader the same way, and passes the rest (a
-newsroom socket with its cookie, an origin to look up or refuse, a full node, any request out of the ordinary)
-to ``HandoverWebSocketProtocol`` and the app, which answers them as it always did.
+to uvicorn's ``HttpToolsProtocol`` (as ``AppHttpProtocol``, which also ends SSE streams when the server
+stops). ``LiveHandshake`` is its ``ws`` setting, for the upgrades that went that way (a request split over
+several reads, say): it answers a plain reader the same way, and passes the rest (a newsroom socket with its
+cookie, an origin to look up or refuse, a full node, any request out of the ordinary) to
+``HandoverWebSocketProtocol`` and the app, which answers them as it always did.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class LiveHttpProtocol(asyncio.Protocol):
                     if end < len(data):  # frames sent right behind the request
                         connection.data_received(data[end:])
                     return
-        http = HttpToolsProtocol(
+        http = AppHttpProtocol(
             config=self._config, server_state=self._server_state, app_state=self._app_state, _loop=self._loop
         )
         http.connection_made(transport)
@@ -71,6 +72,21 @@ class LiveHttpProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         pass  # closed before it sent a request: nothing to clean up
+
+
+class AppHttpProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol, which also tells the node when the server stops.
+
+    uvicorn waits for running responses before the app's shutdown, up to its graceful-shutdown timeout; an SSE
+    stream would run that long. The first connection told to shut down closes every reader (``Lane.stop``), so
+    SSE streams end at once with a 1012 ``close`` event and their browsers resume on another node.
+    """
+
+    def shutdown(self) -> None:
+        lane: Lane | None = self.app_state.get(LANE_STATE)
+        if lane is not None:
+            lane.stop()
+        super().shutdown()
 
 
 class LiveHandshake(asyncio.Protocol):

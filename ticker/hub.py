@@ -125,11 +125,17 @@ class Hub:
 
     def close_owned(self, owner: int, code: int, reason: str) -> int:
         """Close the readers one login session opened (at logout); returns how many there were."""
-        owned = [reader for reader in self.readers if reader.owner == owner]
-        for reader in owned:
+        return self._close([reader for reader in self.readers if reader.owner == owner], code, reason)
+
+    def close_all(self, code: int, reason: str) -> int:
+        """Close every reader (the node is stopping); returns how many there were."""
+        return self._close(list(self.readers), code, reason)
+
+    def _close(self, readers: list[Reader], code: int, reason: str) -> int:
+        for reader in readers:
             reader.sink.close(code, reason)
             self.disconnect(reader)
-        return len(owned)
+        return len(readers)
 
     def disconnect(self, reader: Reader) -> None:
         self.readers.discard(reader)

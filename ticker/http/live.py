@@ -38,6 +38,14 @@ class Lane:
     origins: OriginPolicy
     partner_readers: PartnerReaders
     opened: Counter[str] = field(default_factory=Counter)  # connections opened, by way in (/healthz)
+    stopping: bool = False
+
+    def stop(self) -> None:
+        """The server is stopping: every reader, SSE streams too, is told to come back (1012) at once."""
+        if not self.stopping:
+            self.stopping = True
+            closed = self.hub.close_all(CloseCode.SERVICE_RESTART, "service restart")
+            log_event("readers_closed", reason="node stopping", readers=closed)
 
     def open_now(self, origin: str | None, partner_name: str | None) -> LiveSession | None:
         """A session for a connection that can be admitted without waiting; None: the app decides."""
