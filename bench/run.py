@@ -240,7 +240,8 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
     head = (
         "| system | readers | deliveries expected / received | missing · dup · out of order | "
         "p50 / p95 / p99 / max ms | server CPU µs per delivery (user + sys = total) | RSS KiB per reader | "
-        "connect CPU µs per reader | connects/s | load generator µs per delivery · busiest process | bottleneck |"
+        "connect CPU µs per reader (user + sys = total) | connects/s | "
+        "load generator µs per delivery · busiest process | bottleneck |"
     )
     columns = head.count("|") - 1
     lines = [head, "|" + "---|" * columns]
@@ -259,11 +260,18 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
             f"| {name} | {readers} "
             f"| {r['expected']:,} / {r['received']:,} | {r['missing']:,} · {r['duplicates']:,} · "
             f"{r['out_of_order']:,} | {lats} | {cpu['user']:.1f} + {cpu['sys']:.1f} = {cpu['user'] + cpu['sys']:.1f} "
-            f"| {s['rss_kib_per_reader']:.1f} | {s['connect_cpu_us_per_reader']:,.0f} | {r['connects_per_s']:,.0f} "
+            f"| {s['rss_kib_per_reader']:.1f} | {connect_cpu(s)} | {r['connects_per_s']:,.0f} "
             f"| {loadgen_us(r):.1f} · {r['loadgen_busiest']:.0%} "
             f"| {'load generator' if r['loadgen_busiest'] >= BOTTLENECK else ''} |"
         )
     return lines
+
+
+def connect_cpu(server: dict[str, Any]) -> str:
+    split = server.get("connect_cpu_us")  # rows from before the split was measured have the total only
+    if split is None:
+        return f"{server['connect_cpu_us_per_reader']:,.0f}"
+    return f"{split['user']:,.0f} + {split['sys']:,.0f} = {server['connect_cpu_us_per_reader']:,.0f}"
 
 
 SCENARIO_TEXT = {
