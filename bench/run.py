@@ -21,12 +21,13 @@ import platform
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -253,7 +254,7 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
         s, lat = r["server"], r["latency_ms"]
         cpu = s["cpu_us_per_delivery"]
         lats = " / ".join(f"{lat[k]:.1f}" for k in ("p50", "p95", "p99", "max")) if lat else "—"
-        readers = f"{r['readers']:,}"
+        readers = f"{r['readers']:,}" + (f" (median of {r['rounds']})" if r.get("rounds") else "")
         if r["subscribed"] < r["readers"]:
             readers += f" ({r['subscribed']:,} subscribed)"
         lines.append(
@@ -390,6 +391,46 @@ def machine() -> list[str]:
     ]
 
 
+# A round's figures move with whatever else this machine does; rows measured in several rounds are collapsed to
+# their median, except the correctness counts, which keep the worst round.
+WORST: dict[str, Callable[[list[Any]], Any]] = {
+    "missing": max,
+    "duplicates": max,
+    "out_of_order": max,
+    "errors": max,
+    "received": min,
+    "subscribed": min,
+}
+
+
+def collapse(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (system, scenario, readers) of one run: the median of its rounds."""
+    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["system"], r["scenario"], r["readers"]), []).append(r)
+    collapsed = []
+    for group in groups.values():
+        measured = [r for r in group if not r.get("skipped")]
+        if len(measured) < 2:
+            collapsed.append(measured[0] if measured else group[-1])
+        else:
+            collapsed.append({**_median(measured, ""), "rounds": len(measured)})
+    return collapsed
+
+
+def _median(values: list[Any], key: str) -> Any:
+    first = values[0]
+    if isinstance(first, dict):
+        return {k: _median([v[k] for v in values if k in v], k) for k in first}
+    if isinstance(first, bool):
+        return all(values)  # e.g. all_resumed: true only if true in every round
+    if not isinstance(first, int | float):
+        return first
+    if key in WORST:
+        return WORST[key](values)
+    return round(statistics.median(values), 3)
+
+
 def merge(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (system, scenario, readers): a later row replaces an earlier one, unless only it failed."""
     kept: dict[tuple[str, str, int], dict[str, Any]] = {}
@@ -419,7 +460,10 @@ def report(results: list[dict[str, Any]], meta: dict[str, Any], out: Path) -> No
         f"{meta['procs']} reader process(es) plus a poster. Every entry body (about 200 bytes) carries the "
         "poster's clock at the moment it sent the post, so each receipt gives post→receipt latency; readers "
         "track the last `seq` per incident and count missing, duplicate and out-of-order events. Each "
-        "(system, readers, scenario) gets a fresh server process. Server CPU is user and system time from "
+        "(system, readers, scenario) gets a fresh server process, and the systems run one after another for "
+        "each scenario and reader count, so the rows compared were measured close in time; with `--rounds N` "
+        "everything runs N times in turn and a row is the median of its rounds, except missing, duplicate and "
+        "out-of-order counts, which are the worst round's. Server CPU is user and system time from "
         "`/proc/PID/stat` of the server and its children between the first post and the last receipt, divided "
         "by the deliveries received; RSS per reader is the growth of `VmRSS` while the readers connected; "
         "connect CPU is the server's CPU in that phase per reader. The load generator's CPU (getrusage of its "
@@ -505,6 +549,9 @@ def main() -> None:
     parser.add_argument("--scenarios", default=",".join(loadgen.SCENARIOS))
     parser.add_argument("--quick", action="store_true", help="50 readers, every scenario shrunk")
     parser.add_argument("--procs", type=int, default=1, help="load generator reader processes")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="run everything this many times in turn; the report shows medians"
+    )
     parser.add_argument("--ticker-python", default=os.environ.get("TICKER_PYTHON") or _repo_python())
     parser.add_argument(
         "--postgres-url",
@@ -520,7 +567,7 @@ def main() -> None:
         saved = [json.loads(path.read_text()) for path in args.report]
         meta = {**saved[-1]["meta"], "results": [str(path) for path in args.report]}
         meta["command"] = "; ".join(s["meta"]["command"] for s in saved)
-        report(merge([r for s in saved for r in s["results"]]), meta, args.out)
+        report(merge([r for s in saved for r in collapse(s["results"])]), meta, args.out)
         return
     loadgen.raise_nofile()
     systems = [SYSTEMS[name] for name in args.systems.split(",")]
@@ -544,14 +591,14 @@ def main() -> None:
         with process(redis_cmd, work / "redis.log", port=redis_port):
             redis_url = f"redis://127.0.0.1:{redis_port}"
             ctx = Context(redis_url, work, args.ticker_python, args.postgres_url)
-            for system, readers, name in itertools.product(systems, counts, names):
+            for _round, readers, name, system in itertools.product(range(args.rounds), counts, names, systems):
                 results.append(row(system, loadgen.scenario(name, readers, quick=args.quick), ctx, args.procs))
                 print(summary_line(results[-1]), flush=True)
                 results_path.write_text(json.dumps({"meta": meta, "results": results}, indent=1))
         for log in work.glob("*.log"):  # the servers' own output, for when a row looks wrong
             if log.stat().st_size:
                 shutil.copy(log, results_dir / log.name)
-    report(results, meta, args.out)
+    report(collapse(results), meta, args.out)
     print(f"wrote {args.out} and {results_path}")
 
 
