@@ -168,7 +168,7 @@ async def test_the_iframe_embed_sizes_itself_and_only_allowed_origins_may_frame_
     await expect(frame.locator("ticker-live").locator(".entries > .entry")).to_have_count(4)
 
     async def fits() -> bool:  # as tall as its content: no scrollbar and no gap, and taller than when empty
-        inner = await frame.locator("ticker-live").evaluate("el => Math.ceil(el.getBoundingClientRect().height)")
+        inner = int(await frame.locator("ticker-live").evaluate("el => Math.ceil(el.getBoundingClientRect().height)"))
         return await height() == inner and inner > empty + 100
 
     await eventually(fits)

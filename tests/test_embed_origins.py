@@ -34,8 +34,8 @@ async def test_the_live_socket_refuses_an_unknown_origin_with_403_at_the_handsha
             await connect(node.ws_url, origin=Origin(origin))
         assert refused.value.response.status_code == 403
     # Allowed: no Origin (tools), our own origin, and the partner's.
-    for origin in (None, node.url, PARTNER):
-        async with connect(node.ws_url, origin=Origin(origin) if origin else None) as ws:
+    for allowed in (None, node.url, PARTNER):
+        async with connect(node.ws_url, origin=Origin(allowed) if allowed else None) as ws:
             assert (await subscribed(ws, slug))["type"] == "subscribed"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from tests.support.cli import reporter_token
 from tests.support.live import LiveReader
@@ -174,12 +174,11 @@ async def test_relay_killed_between_commit_and_publish_publishes_each_event_once
         relay = Relay(store, broker, batch=4)
         while await relay.publish_pending():
             pass
-    entries = await broker._commands.xrange(stream_key("brand"))
-    seqs = [int(entry_id.split(b"-")[0]) for entry_id, _fields in entries]
-    assert seqs == list(range(1, 37))
+    held = await stream_entries(broker, "brand")
+    assert [seq for seq, _payload in held] == list(range(1, 37))
     assert await store.unpublished(100) == []
     stored = {m.seq: m.payload for m in await store.events_after("brand", 0)}
-    assert {int(i.split(b"-")[0]): f[b"d"] for i, f in entries} == stored
+    assert dict(held) == stored
     await broker.close()
     await store.close()
 
@@ -204,8 +203,7 @@ async def test_node_killed_repeatedly_while_posting_publishes_every_event_once_i
         broker = RedisBroker(redis_server.url)
         store = Store(postgres_url)
         await eventually(lambda: _nothing_unpublished(store))
-        entries = await broker._commands.xrange(stream_key(slug))
-        seqs = [int(entry_id.split(b"-")[0]) for entry_id, _fields in entries]
+        seqs = [seq for seq, _payload in await stream_entries(broker, slug)]
         committed = await store.events_after(slug, 0)
         assert seqs == [m.seq for m in committed] == list(range(1, len(committed) + 1))
         assert len(committed) >= acked + 2
@@ -281,3 +279,9 @@ async def test_events_the_broker_lost_before_the_node_read_them_arrive_after_the
     await eventually(lambda: sink.seqs() == [2, 3])  # no later event needed to notice the loss
     await hub.stop()
     await store.close()
+
+
+async def stream_entries(broker: RedisBroker, topic: str) -> list[tuple[int, bytes]]:
+    """(seq, payload) of every entry Redis holds in the incident's stream, in stream order."""
+    entries = cast(list[tuple[bytes, dict[bytes, bytes]]], await broker._commands.xrange(stream_key(topic)))
+    return [(int(entry_id.split(b"-")[0]), fields[b"d"]) for entry_id, fields in entries]
