@@ -27,6 +27,7 @@ from ticker.http.live import LANE_STATE, Lane, lane, live
 from ticker.http.origins import OriginPolicy
 from ticker.hub import Hub
 from ticker.logs import log_event
+from ticker.notices import Notices
 from ticker.partner_readers import PartnerReaders
 from ticker.presence import Presence
 from ticker.relay import Relay
@@ -80,7 +81,9 @@ def create_app(
         relay.start()
         app.state.presence = presence = Presence(settings, hub)
         presence.start()
-        app.state.origins = OriginPolicy(settings, node_store)
+        app.state.origins = origins = OriginPolicy(settings, node_store)
+        app.state.notices = notices = Notices(settings.redis_url, hub, origins.invalidate)
+        notices.start()
         app.state.partner_readers = readers = PartnerReaders(node_store, hub, settings.partner_counts_flush_seconds)
         readers.start()
         app.state.live_lane = live_lane = Lane(settings, hub, app.state.origins, readers)
@@ -95,6 +98,7 @@ def create_app(
             yield {LANE_STATE: live_lane}  # lifespan state: uvicorn gives it to ticker.handshake
         finally:
             janitor.cancel()
+            await notices.stop()
             await presence.stop()
             await readers.stop()
             await relay.stop()

@@ -125,17 +125,19 @@ class Hub:
 
     def close_owned(self, owner: int, code: int, reason: str) -> int:
         """Close the readers one login session opened (at logout); returns how many there were."""
-        return self._close([reader for reader in self.readers if reader.owner == owner], code, reason)
+        return self.close_where(lambda reader: reader.owner == owner, code, reason)
 
     def close_all(self, code: int, reason: str) -> int:
         """Close every reader (the node is stopping); returns how many there were."""
-        return self._close(list(self.readers), code, reason)
+        return self.close_where(lambda reader: True, code, reason)
 
-    def _close(self, readers: list[Reader], code: int, reason: str) -> int:
-        for reader in readers:
+    def close_where(self, which: Callable[[Reader], bool], code: int, reason: str) -> int:
+        """Close the readers ``which`` picks; returns how many there were."""
+        picked = [reader for reader in self.readers if which(reader)]
+        for reader in picked:
             reader.sink.close(code, reason)
             self.disconnect(reader)
-        return len(readers)
+        return len(picked)
 
     def disconnect(self, reader: Reader) -> None:
         self.readers.discard(reader)

@@ -21,6 +21,7 @@ from ticker.http import csrf
 from ticker.http.desk_text import render_desk
 from ticker.http.session_auth import SESSION_COOKIE, current_login
 from ticker.logs import log_event
+from ticker.notices import notices
 from ticker.services import services
 from ticker.store.accounts import check_password
 from ticker.store.logins import clear_failures, end_session, record_failure, start_session, wait_seconds
@@ -119,7 +120,8 @@ def _slowed(request: Request, wait: int, context: dict[str, Any]) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    """End this browser's session and close the live sockets it opened (on this node)."""
+    """End this browser's session and close the live sockets it opened: on this node at once, on the others
+    when they hear of it (ticker.notices)."""
     login = await current_login(request)
     if login is None:
         return RedirectResponse("/login", status_code=303)
@@ -127,6 +129,7 @@ async def logout(request: Request) -> Response:
     csrf.check(request, "POST", login.csrf_token, request.headers.get(csrf.HEADER) or form_text(form, csrf.FIELD))
     await end_session(services(request).store, login.id)
     closed = services(request).hub.close_owned(login.id, CloseCode.SESSION_ENDED, "logged out")
+    await notices(request).logged_out(login.id)
     log_event("logout", user=login.account.name, session=login.id, closed_sockets=closed)
     response: Response
     if "application/json" in request.headers.get("accept", ""):

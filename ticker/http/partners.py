@@ -13,11 +13,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ticker.exceptions import CloseCode, Forbidden, Invalid
+from ticker.exceptions import Forbidden, Invalid
 from ticker.http.api import Strict, parse_body
 from ticker.http.auth import require_account
 from ticker.http.embed import partner_snippets
 from ticker.http.origins import origin_policy
+from ticker.notices import close_partner, notices
 from ticker.presence import presence
 from ticker.services import services
 from ticker.store import partners as store
@@ -103,15 +104,14 @@ async def change_partner(request: Request) -> Response:
 
 
 async def remove_partner(request: Request) -> Response:
-    """Remove a partner; its embeds' open sockets on this node are closed with 4100 (do not reconnect)."""
+    """Remove a partner; its embeds' open sockets are closed with 4100 (do not reconnect), here at once and on
+    the other nodes when they hear of it (ticker.notices)."""
     await require_admin(request)
     name = request.path_params["name"]
     await store.remove_partner(services(request).store, name)
     origin_policy(request).invalidate()
-    hub = services(request).hub
-    for reader in [r for r in hub.readers if r.partner == name]:
-        reader.sink.close(CloseCode.ORIGIN_NOT_ALLOWED, "this site is no longer a partner")
-        hub.disconnect(reader)
+    close_partner(services(request).hub, name)
+    await notices(request).partner_removed(name)
     return Response(status_code=204)
 
 
