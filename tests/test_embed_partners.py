@@ -226,3 +226,23 @@ async def test_readers_now_counts_a_partners_readers_on_every_node(sqlite_url: s
         for ws in on_b:
             await ws.close()
         await eventually(lambda: readers_now_on_a(0))
+
+
+async def test_the_daily_peak_counts_a_partners_readers_on_every_node(sqlite_url: str, redis_server: Any) -> None:
+    settings = node_settings(sqlite_url, redis_server.url, presence_seconds=0.1, partner_counts_flush_seconds=0.2)
+    async with running_node(settings) as a, running_node(settings) as b:
+        admin = await a.reporter("ada", role="admin")
+        slug = await admin.incident()
+        await admin.call("POST", "/api/partners", 201, json={"name": "gp", "origins": [SITE]})
+        sockets = [await connect(node.ws_url, origin=Origin(SITE)) for node in (a, b, b)]
+        for ws in sockets:
+            await ws.send(f'{{"type": "subscribe", "incident": "{slug}"}}')
+            assert '"subscribed"' in await ws.recv()
+
+        async def peak_is(expected: int) -> bool:
+            days = await reader_days(a.services.store, "gp", 1)
+            return bool(days) and days[0]["peak"] == expected
+
+        await eventually(lambda: peak_is(3))  # one on A, two on B: no node alone ever had three
+        for ws in sockets:
+            await ws.close()

@@ -84,7 +84,9 @@ def create_app(
         app.state.origins = origins = OriginPolicy(settings, node_store)
         app.state.notices = notices = Notices(settings.redis_url, hub, origins.invalidate)
         notices.start()
-        app.state.partner_readers = readers = PartnerReaders(node_store, hub, settings.partner_counts_flush_seconds)
+        app.state.partner_readers = readers = PartnerReaders(
+            node_store, hub, settings.partner_counts_flush_seconds, lambda: presence.counts("partners")
+        )
         readers.start()
         app.state.live_lane = live_lane = Lane(settings, hub, app.state.origins, readers)
         janitor = asyncio.get_running_loop().create_task(_janitor(node_store, settings.idempotency_ttl_seconds))

@@ -1,6 +1,6 @@
 """Readers of partners' embeds: how many each partner has now (the hub's tagged readers) and per day in SQL.
 
-A day's row holds the sockets opened through the partner's embeds and the most open at once on one node,
+A day's row holds the sockets opened through the partner's embeds and the most open at once over every node,
 sampled at every flush (``TICKER_PARTNER_COUNTS_FLUSH_SECONDS``). Days are Europe/Stockholm days.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import date, datetime
 
 from starlette.requests import HTTPConnection
@@ -25,10 +26,14 @@ def today() -> date:
 
 
 class PartnerReaders:
-    def __init__(self, store: Store, hub: Hub, flush_seconds: float) -> None:
+    def __init__(
+        self, store: Store, hub: Hub, flush_seconds: float, everywhere: Callable[[], Counter[str]] | None = None
+    ) -> None:
         self.store = store
         self.hub = hub
         self.flush_seconds = flush_seconds
+        # Open connections per partner on every node (ticker.presence); embedded, this node's are all there are.
+        self.everywhere = everywhere or self.now
         self._ids: dict[str, int] = {}
         self._opened: Counter[tuple[date, int]] = Counter()
         self._task: asyncio.Task[None] | None = None
@@ -48,8 +53,8 @@ class PartnerReaders:
     async def flush(self) -> None:
         opened, self._opened = self._opened, Counter()
         rows: dict[date, dict[int, ReaderCount]] = defaultdict(dict)
-        for name, count in self.now().items():
-            if name in self._ids:
+        for name, count in self.everywhere().items():
+            if name in self._ids:  # a partner this node has served; the nodes serving the others write theirs
                 rows[today()][self._ids[name]] = ReaderCount(0, count)
         for (day, partner_id), count in opened.items():
             rows[day][partner_id] = ReaderCount(count, rows[day].get(partner_id, ReaderCount(0, 0)).peak)
