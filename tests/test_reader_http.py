@@ -223,6 +223,8 @@ async def test_search_titles_and_entries_with_exact_phrase_and_title_only(sqlite
         assert await hits(q="till slut") == [chase]  # text, not the markup between the words
         assert await hits(q="hamn") == [chase, fire]  # at most TICKER_SEARCH_RESULTS (2) of 3
         assert await hits(q="100%_") == []
+        storm = await editor.incident("Stormen drog in över Älvsjö")
+        assert await hits(q="älvsjö") == await hits(q="ÄLVSJÖ") == [storm]  # case-blind beyond ASCII, SQLite too
         async with visitor(node) as client:
             page = (await client.get("/search", params={"q": "<script>"})).text
         assert "<script>" not in page.split("<main", 1)[1].split("</main>")[0]
