@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 from websockets.asyncio.client import connect
 from websockets.typing import Origin
 
+from tests.support.live import followers
 from tests.support.node import Node, Reporter, node_settings, running_node
 from tests.support.waiting import eventually
 from ticker.cli import main
@@ -214,10 +215,7 @@ async def test_readers_now_counts_a_partners_readers_on_every_node(sqlite_url: s
         admin = await a.reporter("ada", role="admin")
         slug = await admin.incident()
         await admin.call("POST", "/api/partners", 201, json={"name": "gp", "origins": [SITE]})
-        on_b = [await connect(b.ws_url, origin=Origin(SITE)) for _ in range(2)]
-        for ws in on_b:
-            await ws.send(f'{{"type": "subscribe", "incident": "{slug}"}}')
-            assert '"subscribed"' in await ws.recv()
+        on_b = await followers([b.ws_url, b.ws_url], slug, SITE)
 
         async def readers_now_on_a(expected: int) -> bool:
             return bool((await admin.call("GET", "/api/partners/gp"))["partner"]["readers_now"] == expected)
@@ -234,10 +232,7 @@ async def test_the_daily_peak_counts_a_partners_readers_on_every_node(sqlite_url
         admin = await a.reporter("ada", role="admin")
         slug = await admin.incident()
         await admin.call("POST", "/api/partners", 201, json={"name": "gp", "origins": [SITE]})
-        sockets = [await connect(node.ws_url, origin=Origin(SITE)) for node in (a, b, b)]
-        for ws in sockets:
-            await ws.send(f'{{"type": "subscribe", "incident": "{slug}"}}')
-            assert '"subscribed"' in await ws.recv()
+        sockets = await followers([a.ws_url, b.ws_url, b.ws_url], slug, SITE)
 
         async def peak_is(expected: int) -> bool:
             days = await reader_days(a.services.store, "gp", 1)

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin
 
-from tests.support.live import subscribed
+from tests.support.live import followers, subscribed
 from tests.support.node import Node, node_settings, running_node
 from tests.support.sinks import RecordingSink
 from tests.support.waiting import eventually
@@ -100,9 +100,7 @@ async def test_removing_a_partner_on_one_node_closes_its_embeds_on_the_other(
         admin = await a.reporter("ada", role="admin")
         slug = await admin.incident()
         await admin.call("POST", "/api/partners", 201, json={"name": "gp", "origins": [PARTNER]})
-        embeds = [await connect(node.ws_url, origin=Origin(PARTNER)) for node in (b, b, a)]
-        for ws in embeds:
-            assert (await subscribed(ws, slug))["type"] == "subscribed"
+        embeds = await followers([b.ws_url, b.ws_url, a.ws_url], slug, PARTNER)
         await both_listening(redis_server.url)
         assert (await admin.http.delete("/api/partners/gp")).status_code == 204
         for ws in embeds:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Origin
 
 
 @dataclass
@@ -91,3 +92,13 @@ async def subscribed(ws: ClientConnection, slug: str) -> dict[str, object]:
     await ws.send(json.dumps({"type": "subscribe", "incident": slug}))
     reply: dict[str, object] = json.loads(await ws.recv())
     return reply
+
+
+async def followers(ws_urls: list[str], slug: str, origin: str | None = None) -> list[ClientConnection]:
+    """One websocket per URL (from ``origin``, as a page there would open it), each subscribed to ``slug``."""
+    sockets = []
+    for url in ws_urls:
+        ws = await connect(url, origin=Origin(origin) if origin else None)
+        assert (await subscribed(ws, slug))["type"] == "subscribed"
+        sockets.append(ws)
+    return sockets
