@@ -88,9 +88,10 @@ def create_app(
             node_store, hub, settings.partner_counts_flush_seconds, lambda: presence.counts("partners")
         )
         readers.start()
-        app.state.live_lane = live_lane = Lane(settings, hub, app.state.origins, readers)
+        app.state.live_lane = live_lane = Lane(settings, hub, origins, readers)
         janitor = asyncio.get_running_loop().create_task(_janitor(node_store, settings.idempotency_ttl_seconds))
-        gc.freeze()  # what start-up made lives as long as the node: later collections need not walk it
+        gc.collect()  # then what start-up made, and still holds, lives as long as the node:
+        gc.freeze()  # later collections need not walk it (a connect allocates; each collection was a walk)
         log_event(
             "node_started",
             broker=node_broker.describe(),

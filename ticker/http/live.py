@@ -1,6 +1,6 @@
 """The live websocket: who may open one, and a reader's messages once it is open.
 
-There are two ways in. Most readers are answered by ``ticker.handshake`` straight from uvicorn's HTTP parser,
+There are two ways in. Most readers are answered by ``ticker.handshake`` on their connection's first bytes,
 through ``Lane.open_now``: no session cookie and an origin this node can admit from memory. Every other
 connection reaches the ``live`` endpoint, where starlette does the handshake, origin and session checks and then
 hands the socket over. Either way the connection ends up a ``LiveConnection`` (ticker.transport) whose messages
