@@ -212,22 +212,32 @@ async def test_node_killed_repeatedly_while_posting_publishes_every_event_once_i
         await reporter.aclose()
 
 
-async def test_hub_fills_a_gap_the_broker_lost_from_the_store(sqlite_url: str) -> None:
+async def hub_following_brand(sqlite_url: str, broker: MemoryBroker) -> tuple[Store, Hub, RecordingSink]:
+    """A started hub on a fresh store with incident "brand" (seq 1) and a reader of it, and a user to post."""
     await upgrade(sqlite_url)
     store = Store(sqlite_url)
-    broker = MemoryBroker()
     hub = Hub(Settings(database_url=sqlite_url), broker, store)
     hub.start()
     await store.write(create_incident("brand", {"title": "Brand"}))
-    sink = RecordingSink()
-    reader = hub.connect(sink)
-    await hub.subscribe(reader, "brand", 1, None)
     await add_user(store, "anna", "Anna")
+    sink = RecordingSink()
+    await hub.subscribe(hub.connect(sink), "brand", 1, None)
+    return store, hub, sink
+
+
+async def posted(store: Store, count: int) -> list[Message]:
+    """``count`` entries written to "brand"; the event each committed."""
     results = [
         await store.write(post_entry("brand", Author(1, "Anna"), f"<p>{n}</p>", "12:00", False, False))
-        for n in range(4)
+        for n in range(count)
     ]
-    messages = [r.messages[0] for r in results]
+    return [r.messages[0] for r in results]
+
+
+async def test_hub_fills_a_gap_the_broker_lost_from_the_store(sqlite_url: str) -> None:
+    broker = MemoryBroker()
+    store, hub, sink = await hub_following_brand(sqlite_url, broker)
+    messages = await posted(store, 4)
     await broker.publish(messages[:2])  # seq 2, 3
     await broker.publish(messages[3:])  # seq 5: the broker never got seq 4
     await eventually(lambda: sink.seqs()[-1:] == [5])
@@ -256,24 +266,13 @@ class OutageBroker(MemoryBroker):
 
 
 async def test_events_the_broker_lost_before_the_node_read_them_arrive_after_the_outage(sqlite_url: str) -> None:
-    await upgrade(sqlite_url)
-    store = Store(sqlite_url)
     broker = OutageBroker()
-    hub = Hub(Settings(database_url=sqlite_url), broker, store)
-    hub.start()
-    await store.write(create_incident("brand", {"title": "Brand"}))
-    await add_user(store, "anna", "Anna")
-    sink = RecordingSink()
-    await hub.subscribe(hub.connect(sink), "brand", 1, None)
+    store, hub, sink = await hub_following_brand(sqlite_url, broker)
     await eventually(lambda: hub.listening)
     broker.down = True
     await eventually(lambda: not hub.listening)
     # Published while the node could not read, then lost with the broker's memory: only the store has them.
-    results = [
-        await store.write(post_entry("brand", Author(1, "Anna"), f"<p>{n}</p>", "12:00", False, False))
-        for n in range(2)
-    ]
-    await broker.publish([r.messages[0] for r in results])
+    await broker.publish(await posted(store, 2))
     broker.flush()
     broker.down = False
     await eventually(lambda: sink.seqs() == [2, 3])  # no later event needed to notice the loss
