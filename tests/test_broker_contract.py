@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
+import threading
 from collections.abc import AsyncIterator
 
 import pytest
+import uvloop
 
 from tests.support.services import RedisServer, free_port
 from ticker.broker import Broker
@@ -100,3 +104,35 @@ async def test_redis_down_raises_broker_unavailable() -> None:
     with pytest.raises(BrokerUnavailable):
         await broker.ping()
     await broker.close()
+
+
+def test_redis_resetting_connections_raises_broker_unavailable_on_uvloop() -> None:
+    """A Redis killed while the broker connects: under uvloop (what `ticker serve` runs on) redis-py's first write
+    to the reset connection raised RuntimeError, which no caller expected (a reader's subscribe then died)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        threading.Thread(target=reset_every_connection, args=(listener,), daemon=True).start()
+        url = f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+
+        async def calls() -> set[type[BaseException]]:
+            broker, raised = RedisBroker(url), set[type[BaseException]]()
+            for _ in range(100):  # the reset beats the first write about one time in five
+                for call in (broker.history("a", 0, 10), broker.ping(), broker.publish([msg("a", 1)])):
+                    try:
+                        await call
+                    except Exception as exc:
+                        raised.add(type(exc))
+            await broker.close()
+            return raised
+
+        assert uvloop.run(calls()) == {BrokerUnavailable}
+
+
+def reset_every_connection(listener: socket.socket) -> None:
+    """Accept and at once reset (RST, as a killed process's kernel does) every connection, until closed."""
+    while True:
+        try:
+            connection, _ = listener.accept()
+        except OSError:
+            return
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        connection.close()

@@ -20,10 +20,10 @@ from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 from starlette.requests import HTTPConnection
 
 from ticker.backoff import backoff_delay
+from ticker.broker.redis import REDIS_DOWN
 from ticker.exceptions import CloseCode
 from ticker.hub import Hub
 from ticker.logs import log_event
@@ -72,7 +72,7 @@ class Notices:
             return
         try:
             await self._client.publish(CHANNEL, json.dumps({"node": self.node, **notice}))
-        except (RedisError, OSError) as exc:
+        except REDIS_DOWN as exc:
             log_event("notice_failed", kind=notice["kind"], error=repr(exc))
 
     # Hearing.
@@ -87,10 +87,10 @@ class Notices:
                 failures = 0
                 async for message in pubsub.listen():
                     self.apply(message["data"])
-            except (RedisError, OSError) as exc:
+            except REDIS_DOWN as exc:
                 log_event("notices_failed", error=repr(exc))
             finally:
-                with contextlib.suppress(RedisError, OSError):
+                with contextlib.suppress(*REDIS_DOWN):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
                 await client.aclose()
             failures += 1

@@ -20,9 +20,9 @@ from itertools import chain
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 from starlette.requests import HTTPConnection
 
+from ticker.broker.redis import REDIS_DOWN
 from ticker.config import Settings
 from ticker.hub import Hub
 from ticker.logs import log_event
@@ -89,11 +89,11 @@ class Presence:
             while True:
                 try:
                     await self._round(client)
-                except (RedisError, OSError) as exc:
+                except REDIS_DOWN as exc:
                     log_event("presence_failed", error=repr(exc))
                 await asyncio.sleep(self.interval)
         finally:
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*REDIS_DOWN):
                 await client.delete(*(self._key(t) for t in TABLES))
             await client.aclose()
 

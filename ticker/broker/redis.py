@@ -26,6 +26,10 @@ from ticker.events import Message
 from ticker.exceptions import BrokerUnavailable
 
 PREFIX = "ticker:incident:"
+# What a call to Redis raises when Redis is away. Under uvloop (uvicorn's default loop) a write to a connection the
+# peer has just reset raises RuntimeError ("the handler is closed"), not OSError, and redis-py lets it through:
+# seen when Redis is killed while a connection to it is being set up (tests/test_broker_contract.py).
+REDIS_DOWN = (RedisError, OSError, RuntimeError)
 FIELD = b"d"
 
 
@@ -58,7 +62,7 @@ class RedisBroker:
 
     async def close(self) -> None:
         await self._drop_reader()
-        with contextlib.suppress(RedisError):
+        with contextlib.suppress(*REDIS_DOWN):
             await self._commands.delete(self._wake_key)
         await self._commands.aclose()
 
@@ -76,7 +80,7 @@ class RedisBroker:
             )
         try:
             results = await pipe.execute(raise_on_error=False)
-        except (RedisError, OSError) as exc:
+        except REDIS_DOWN as exc:
             raise BrokerUnavailable(f"publish failed: {exc!r}") from exc
         for result in results:
             if isinstance(result, ResponseError) and "equal or smaller" in str(result):
@@ -87,7 +91,7 @@ class RedisBroker:
     async def history(self, topic: str, after: int, limit: int) -> list[Message]:
         try:
             entries: Any = await self._commands.xrange(stream_key(topic), min=f"({after}-0", max="+", count=limit)
-        except (RedisError, OSError) as exc:
+        except REDIS_DOWN as exc:
             raise BrokerUnavailable(f"history failed: {exc!r}") from exc
         return [Message(topic, _seq(entry_id), fields[FIELD]) for entry_id, fields in entries]
 
@@ -100,7 +104,7 @@ class RedisBroker:
             reply = await self._reader.xread(streams, count=1000, block=max(1, int(timeout * 1000)))
         except BaseException as exc:
             await self._drop_reader()
-            if isinstance(exc, RedisError | OSError):
+            if isinstance(exc, REDIS_DOWN):
                 raise BrokerUnavailable(f"read failed: {exc!r}") from exc
             raise
         return [
@@ -120,13 +124,13 @@ class RedisBroker:
         try:
             await self._commands.xadd(self._wake_key, {b"w": b"1"}, maxlen=1, approximate=False)
             await self._commands.expire(self._wake_key, 3600)
-        except RedisError:
+        except REDIS_DOWN:
             pass
 
     async def _drop_reader(self) -> None:
         reader, self._reader = self._reader, None
         if reader is not None:
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*REDIS_DOWN):
                 await reader.aclose()
 
     def describe(self) -> str:
@@ -135,7 +139,7 @@ class RedisBroker:
     async def ping(self) -> None:
         try:
             await self._commands.ping()
-        except (RedisError, OSError) as exc:
+        except REDIS_DOWN as exc:
             raise BrokerUnavailable(f"ping failed: {exc!r}") from exc
 
 
