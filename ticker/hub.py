@@ -71,6 +71,7 @@ class Topic:
     live: dict[Reader, Callable[[bytes], object]] = field(default_factory=dict)  # reader → its write
     joining: dict[Reader, Join] = field(default_factory=dict)
     snapshot: asyncio.Future[tuple[int, bytes]] | None = None  # shared by readers that need one
+    waiting: int = 0  # subscribes waiting for ``ready``
     _subscribed: tuple[int, bytes] = field(default=(-1, b""), init=False, repr=False)
 
     def subscribed(self) -> bytes:
@@ -82,7 +83,7 @@ class Topic:
 
     @property
     def empty(self) -> bool:
-        return not self.live and not self.joining
+        return not self.live and not self.joining and not self.waiting
 
 
 class Hub:
@@ -97,6 +98,7 @@ class Hub:
         self.catchups: Counter[str] = Counter()  # where resuming readers' history came from
         self._listener: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        self._loads: set[asyncio.Task[None]] = set()  # topics' positions being loaded (Hub._topic)
 
     # Lifecycle.
 
@@ -106,7 +108,7 @@ class Hub:
         self._heartbeat = loop.create_task(self._beat(), name="hub-heartbeat")
 
     async def stop(self) -> None:
-        for task in (self._listener, self._heartbeat):
+        for task in (self._listener, self._heartbeat, *self._loads):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -270,22 +272,38 @@ class Hub:
         return [(seq, text_frame(payload)) for seq, payload in found]
 
     async def _topic(self, slug: str) -> Topic:
+        """The incident's topic, its position loaded. The load is a task of its own: a reader lost while it
+        runs (its subscribe cancelled) neither cancels it nor fails the other readers waiting for it."""
         topic = self.topics.get(slug)
         if topic is None:
-            topic = Topic(slug, deque(maxlen=self.settings.node_history))
-            self.topics[slug] = topic
-            try:
-                topic.seq, topic.epoch = await self.store.position(slug)
-            except BaseException as exc:
-                del self.topics[slug]
-                topic.ready.set_exception(exc)
-                topic.ready.exception()  # retrieved: waiters get it through shield below
-                raise
-            topic.ready.set_result(None)
-            self.broker.wake()
-        else:
+            topic = self.topics[slug] = Topic(slug, deque(maxlen=self.settings.node_history))
+            load = asyncio.get_running_loop().create_task(self._load(topic), name=f"hub-load-{slug}")
+            self._loads.add(load)
+            load.add_done_callback(self._loads.discard)
+        topic.waiting += 1  # keeps it from being dropped until this reader has joined (or is gone)
+        try:
             await asyncio.shield(topic.ready)
+        except BaseException:
+            topic.waiting -= 1
+            self._drop_if_empty(topic)  # the last reader waiting for it was lost
+            raise
+        topic.waiting -= 1
         return topic
+
+    async def _load(self, topic: Topic) -> None:
+        try:
+            topic.seq, topic.epoch = await self.store.position(topic.slug)
+        except BaseException as exc:
+            if self.topics.get(topic.slug) is topic:
+                del self.topics[topic.slug]
+            topic.ready.set_exception(exc)
+            topic.ready.exception()  # retrieved: the waiters get it through shield
+            if not isinstance(exc, Exception):
+                raise
+            return
+        topic.ready.set_result(None)
+        self.broker.wake()
+        self._drop_if_empty(topic)  # every reader that asked for it was lost while it loaded
 
     async def _beat(self) -> None:
         """One loop pings every reader; one that has not answered within the timeout is dropped."""

@@ -10,6 +10,7 @@ arrive in ``LiveSession.received`` and are handled one at a time, in order.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
@@ -21,7 +22,7 @@ from ticker.exceptions import CloseCode, NotFound
 from ticker.http.origins import Admission, OriginPolicy, admit_socket
 from ticker.http.session_auth import reporter_session
 from ticker.hub import Hub, Reader, Sink
-from ticker.logs import log_event
+from ticker.logs import log_event, raised_at
 from ticker.partner_readers import PartnerReaders
 from ticker.session import ProtocolError, Subscribe, parse
 from ticker.transport import HANDOVER_EXTENSION
@@ -118,8 +119,10 @@ class LiveSession:
             self.task = asyncio.get_running_loop().create_task(self._drain())
 
     def lost(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
+        """The connection is gone: the reader leaves the hub. A subscribe still running is left to finish (it
+        sends nothing to a reader that left) rather than cancelled half-way through a database query or a Redis
+        command, and whatever else the reader had sent is dropped."""
+        self.inbox.clear()
         if self.reader is not None:
             self.hub.disconnect(self.reader)
 
@@ -155,3 +158,7 @@ class LiveSession:
             reader.send(ProtocolError("unknown_incident", "no such incident", "incident").reply())
         except ProtocolError as error:
             reader.send(error.reply())
+        except Exception as exc:  # the store is away, say: the reader comes back and resumes (1013)
+            log_event("subscribe_failed", logging.WARNING, error=repr(exc), at=raised_at(exc))
+            self.inbox.clear()
+            reader.sink.close(CloseCode.TRY_AGAIN_LATER, "try again later")
