@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-import redis.asyncio as aioredis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin
 
 from tests.support.live import followers, subscribed
 from tests.support.node import Node, node_settings, running_node
+from tests.support.services import RedisServer
 from tests.support.sinks import RecordingSink
 from tests.support.waiting import eventually
 from ticker.broker.memory import MemoryBroker
 from ticker.config import Settings
 from ticker.exceptions import CloseCode
 from ticker.hub import Hub
-from ticker.notices import CHANNEL, Notices
+from ticker.notices import Notices
 from ticker.store.accounts import add_user
 from ticker.store.logins import start_session
 from ticker.store.sql import Store
@@ -52,16 +53,29 @@ async def test_a_notice_closes_the_sockets_it_names_and_nothing_else(sqlite_url:
     await hub.store.close()
 
 
-async def both_listening(redis_url: str) -> None:
-    """Wait until both nodes are subscribed to the notices channel: a notice sent before is not heard."""
-    client = aioredis.from_url(redis_url)
+async def listening(*nodes: Node) -> None:
+    """Wait until the nodes read the notices stream: a node starts at the stream's end, so a notice sent
+    before it knew where that end was would not be its to read."""
+    await eventually(lambda: all(node.notices.listening for node in nodes))
 
-    async def two() -> bool:
-        counts: Any = await client.pubsub_numsub(CHANNEL)
-        return bool(counts[0][1] >= 2)
 
-    await eventually(two)
-    await client.aclose()
+async def desk_socket_on(b: Node, a: Node) -> tuple[str, ClientConnection, Callable[[], Awaitable[httpx.Response]]]:
+    """An incident; a newsroom session started through A with its desk's socket on B following the incident;
+    and the session's logout (through A)."""
+    slug = await (await a.reporter()).incident()
+    account = await add_user(a.services.store, "anna", "Anna Svensson")
+    token, login = await start_session(a.services.store, account, 3600)
+    cookie = {"Cookie": f"ticker_session={token}", "Origin": SITE}
+    on_b = await connect(b.ws_url, additional_headers=cookie)
+    assert (await subscribed(on_b, slug))["type"] == "subscribed"
+    assert [r.owner for r in b.services.hub.readers if r.owner is not None] == [login.id]
+
+    async def log_out() -> httpx.Response:
+        async with httpx.AsyncClient(base_url=a.url) as client:
+            headers = {**cookie, "X-CSRF-Token": login.csrf_token, "Accept": "application/json"}
+            return await client.post("/logout", headers=headers)
+
+    return slug, on_b, log_out
 
 
 async def closed_with(ws: ClientConnection) -> int | None:
@@ -72,20 +86,11 @@ async def closed_with(ws: ClientConnection) -> int | None:
 async def test_logout_on_one_node_closes_the_sessions_sockets_on_the_other(sqlite_url: str, redis_server: Any) -> None:
     settings = node_settings(sqlite_url, redis_server.url, public_url=SITE)
     async with running_node(settings) as a, running_node(settings) as b:
-        slug = await (await a.reporter()).incident()
-        account = await add_user(a.services.store, "anna", "Anna Svensson")
-        token, login = await start_session(a.services.store, account, 3600)
-        cookie = {"Cookie": f"ticker_session={token}", "Origin": SITE}
-        on_b = await connect(b.ws_url, additional_headers=cookie)  # the desk's socket, on the other node
+        slug, on_b, log_out = await desk_socket_on(b, a)
         anonymous = await connect(b.ws_url, additional_headers={"Origin": SITE})
-        for ws in (on_b, anonymous):
-            assert (await subscribed(ws, slug))["type"] == "subscribed"
-        assert [r.owner for r in b.services.hub.readers if r.owner is not None] == [login.id]
-        await both_listening(redis_server.url)
-        async with httpx.AsyncClient(base_url=a.url) as client:
-            answer = await client.post(
-                "/logout", headers={**cookie, "X-CSRF-Token": login.csrf_token, "Accept": "application/json"}
-            )
+        assert (await subscribed(anonymous, slug))["type"] == "subscribed"
+        await listening(a, b)
+        answer = await log_out()
         assert answer.status_code == 200 and answer.json()["closed_sockets"] == 0  # none of them were on A
         assert await closed_with(on_b) == CloseCode.SESSION_ENDED
         assert len(b.services.hub.readers) == 1  # the anonymous reader reads on
@@ -101,7 +106,7 @@ async def test_removing_a_partner_on_one_node_closes_its_embeds_on_the_other(
         slug = await admin.incident()
         await admin.call("POST", "/api/partners", 201, json={"name": "gp", "origins": [PARTNER]})
         embeds = await followers([b.ws_url, b.ws_url, a.ws_url], slug, PARTNER)
-        await both_listening(redis_server.url)
+        await listening(a, b)
         assert (await admin.http.delete("/api/partners/gp")).status_code == 204
         for ws in embeds:
             assert await closed_with(ws) == CloseCode.ORIGIN_NOT_ALLOWED
@@ -116,3 +121,38 @@ async def refused_on(node: Node) -> None:
         assert getattr(getattr(exc, "response", None), "status_code", None) == 403
     else:
         raise AssertionError("a removed partner's origin was let in")
+
+
+async def test_a_node_cut_off_from_redis_when_a_logout_was_announced_closes_the_socket_when_back(
+    sqlite_url: str, redis_server: RedisServer
+) -> None:
+    """B reaches Redis as its own user; switching that user off (and its connections with it) cuts B off while
+    A announces a logout. B, back, reads on from the last notice it had and closes the session's socket."""
+    assert redis_server.call("ACL SETUSER nodeb on >secret ~* &* +@all") == "+OK"
+    settings = node_settings(sqlite_url, redis_server.url, public_url=SITE, broker_block_seconds=0.5)
+    b_url = redis_server.url.replace("redis://", "redis://nodeb:secret@")
+    async with running_node(settings) as a, running_node(settings.replace(redis_url=b_url)) as b:
+        _slug, on_b, log_out = await desk_socket_on(b, a)
+        await listening(a, b)
+        assert redis_server.call("ACL SETUSER nodeb off") == "+OK"
+        assert redis_server.call("CLIENT KILL USER nodeb").startswith(":")
+        await eventually(lambda: not b.notices.listening)
+        assert (await log_out()).status_code == 200
+        await asyncio.sleep(1.0)  # B tries, and fails, to get back meanwhile
+        assert on_b.close_code is None and not b.notices.listening
+        assert redis_server.call("ACL SETUSER nodeb on") == "+OK"
+        assert await closed_with(on_b) == CloseCode.SESSION_ENDED  # before: missed for good (pub/sub)
+
+
+async def test_notices_go_on_after_redis_restarts_empty(sqlite_url: str, redis_server: RedisServer) -> None:
+    """Notice ids are Redis's clock, so after a restart they still come after the last one a node read."""
+    settings = node_settings(sqlite_url, redis_server.url, public_url=SITE, broker_block_seconds=0.5)
+    async with running_node(settings) as a, running_node(settings) as b:
+        _slug, on_b, log_out = await desk_socket_on(b, a)
+        await listening(a, b)
+        redis_server.kill()
+        await eventually(lambda: not a.notices.listening and not b.notices.listening)
+        redis_server.start()
+        await listening(a, b)
+        assert (await log_out()).status_code == 200
+        assert await closed_with(on_b) == CloseCode.SESSION_ENDED

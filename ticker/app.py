@@ -82,7 +82,9 @@ def create_app(
         app.state.presence = presence = Presence(settings, hub)
         presence.start()
         app.state.origins = origins = OriginPolicy(settings, node_store)
-        app.state.notices = notices = Notices(settings.redis_url, hub, origins.invalidate)
+        app.state.notices = notices = Notices(
+            settings.redis_url, hub, origins.invalidate, block_seconds=settings.broker_block_seconds
+        )
         notices.start()
         app.state.partner_readers = readers = PartnerReaders(
             node_store, hub, settings.partner_counts_flush_seconds, lambda: presence.counts("partners")

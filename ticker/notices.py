@@ -1,13 +1,13 @@
 """Notices between nodes: a logout or a removed partner closes its sockets on every node, not only on the
 node that handled the request.
 
-The node that handles the request closes its own sockets at once and announces the change on the Redis
-channel ``ticker:notices``; every other node closes the same sockets when the notice arrives. Embedded (one
-process, no Redis) there are no other nodes, and announcing does nothing. A notice is a courtesy on top of
-what holds anyway: a logged-out session opens no new newsroom socket anywhere (its row is gone), and a removed
-partner's origin is refused by every node once its partner cache expires (``TICKER_PARTNER_CACHE_SECONDS``).
-A node that is away from Redis when a notice is sent misses it; its sockets of that session or partner then
-stay open until they reconnect.
+The node that handles the request closes its own sockets at once and adds a notice to the Redis stream
+``ticker:notices``; every node reads that stream and closes the same sockets when the notice arrives. A node
+away from Redis for a while (a restart of Redis, a network cut) reads on from the last notice it had when it is
+back, so it misses none of the last ``KEEP`` notices; a node starts reading at the stream's end. Embedded (one
+process, no Redis) there are no other nodes, and announcing does nothing. What must hold does not depend on
+notices: a logged-out session opens no new newsroom socket anywhere (its row is gone), and a removed partner's
+origin is refused by every node once its partner cache expires (``TICKER_PARTNER_CACHE_SECONDS``).
 """
 
 from __future__ import annotations
@@ -20,15 +20,19 @@ from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from starlette.requests import HTTPConnection
 
 from ticker.backoff import backoff_delay
-from ticker.broker.redis import REDIS_DOWN
+from ticker.broker.redis import REDIS_DOWN, xread_entries
 from ticker.exceptions import CloseCode
 from ticker.hub import Hub
 from ticker.logs import log_event
 
-CHANNEL = "ticker:notices"
+STREAM = "ticker:notices"
+FIELD = b"d"
+KEEP = 1000  # notices the stream keeps: a node away for longer than that many notices misses the oldest
 
 
 def close_partner(hub: Hub, name: str) -> int:
@@ -38,11 +42,15 @@ def close_partner(hub: Hub, name: str) -> int:
 
 
 class Notices:
-    def __init__(self, redis_url: str | None, hub: Hub, on_partner_removed: Callable[[], None]) -> None:
+    def __init__(
+        self, redis_url: str | None, hub: Hub, on_partner_removed: Callable[[], None], *, block_seconds: float = 5.0
+    ) -> None:
         self.redis_url = redis_url
         self.hub = hub
         self.on_partner_removed = on_partner_removed  # the origin policy forgets its cached partner list
+        self.block_seconds = block_seconds
         self.node = uuid.uuid4().hex
+        self.listening = False  # reading the stream from a known position
         self._client: aioredis.Redis | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -71,30 +79,49 @@ class Notices:
         if self._client is None:
             return
         try:
-            await self._client.publish(CHANNEL, json.dumps({"node": self.node, **notice}))
+            data = json.dumps({"node": self.node, **notice})
+            await self._client.xadd(STREAM, {FIELD: data}, maxlen=KEEP, approximate=True)
         except REDIS_DOWN as exc:
             log_event("notice_failed", kind=notice["kind"], error=repr(exc))
 
     # Hearing.
 
     async def _listen(self, url: str) -> None:
+        """Read the stream from where this node is, through any outage: ids are times, so they go on rising
+        across a restart of Redis too, and the last one read is where to go on from."""
+        # A blocking read that outlives its block time by this much means a frozen Redis or a cut network.
+        client = aioredis.from_url(
+            url,
+            socket_timeout=self.block_seconds + 5.0,
+            socket_connect_timeout=2.0,
+            retry=Retry(NoBackoff(), 0),  # a failure shows at once; this loop does the retrying
+            single_connection_client=True,
+        )
+        last: bytes | None = None
         failures = 0
-        while True:
-            client = aioredis.from_url(url, socket_connect_timeout=2.0)
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(CHANNEL)
+        try:
+            while True:
+                try:
+                    if last is None:
+                        newest: Any = await client.xrevrange(STREAM, count=1)
+                        last = newest[0][0] if newest else b"0-0"
+                    self.listening = True
+                    reply = await client.xread({STREAM: last}, count=100, block=int(self.block_seconds * 1000))
+                except REDIS_DOWN as exc:
+                    self.listening = False
+                    failures += 1
+                    log_event("notices_failed", error=repr(exc))
+                    await asyncio.sleep(backoff_delay(failures))
+                    continue
                 failures = 0
-                async for message in pubsub.listen():
-                    self.apply(message["data"])
-            except REDIS_DOWN as exc:
-                log_event("notices_failed", error=repr(exc))
-            finally:
-                with contextlib.suppress(*REDIS_DOWN):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                for _key, entries in xread_entries(reply):
+                    for entry_id, fields in entries:
+                        last = entry_id
+                        self.apply(fields.get(FIELD, b""))
+        finally:
+            self.listening = False
+            with contextlib.suppress(*REDIS_DOWN):
                 await client.aclose()
-            failures += 1
-            await asyncio.sleep(backoff_delay(failures))  # then subscribe again
 
     def apply(self, raw: bytes) -> None:
         """Act on another node's notice; this node's own, and anything unreadable, are ignored."""

@@ -15,6 +15,7 @@ from tests.support.services import free_port
 from ticker.app import create_app
 from ticker.broker import Broker
 from ticker.config import Settings
+from ticker.notices import Notices
 from ticker.server import uvicorn_config
 from ticker.services import Services
 from ticker.store.accounts import add_user, create_token
@@ -26,6 +27,7 @@ class Node:
     ws_url: str
     services: Services
     server: uvicorn.Server
+    notices: Notices
     clients: list[Reporter] = field(default_factory=list)
 
     async def reporter(self, name: str = "anna", role: str = "editor") -> Reporter:
@@ -54,7 +56,7 @@ async def running_node(settings: Settings, *, broker: Broker | None = None) -> A
             raise RuntimeError("uvicorn stopped before it started")
         await asyncio.sleep(0.01)
     base = f"http://127.0.0.1:{settings.port}"
-    node = Node(base, f"ws://127.0.0.1:{settings.port}/live", app.state.services, server)
+    node = Node(base, f"ws://127.0.0.1:{settings.port}/live", app.state.services, server, app.state.notices)
     try:
         yield node
     finally:

@@ -109,7 +109,7 @@ class RedisBroker:
             raise
         return [
             Message(key.decode()[len(PREFIX) :], _seq(entry_id), fields[FIELD])
-            for key, entries in _streams(reply)
+            for key, entries in xread_entries(reply)
             if key.startswith(PREFIX.encode())
             for entry_id, fields in entries
         ]
@@ -143,7 +143,7 @@ class RedisBroker:
             raise BrokerUnavailable(f"ping failed: {exc!r}") from exc
 
 
-def _streams(reply: Any) -> list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]:
+def xread_entries(reply: Any) -> list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]:
     """XREAD's reply as (key, entries) pairs, whether the server spoke RESP2 (a list) or RESP3 (a map)."""
     if not reply:
         return []
