@@ -156,3 +156,22 @@ async def test_notices_go_on_after_redis_restarts_empty(sqlite_url: str, redis_s
         await listening(a, b)
         assert (await log_out()).status_code == 200
         assert await closed_with(on_b) == CloseCode.SESSION_ENDED
+
+
+async def test_a_frozen_redis_is_noticed_and_notices_go_on_when_it_answers_again(
+    sqlite_url: str, redis_server: RedisServer
+) -> None:
+    """A Redis that answers nothing (SIGSTOP: a frozen host, a stalled network) ends the blocking read after its
+    socket timeout instead of holding it for ever; the node reads on when Redis answers again."""
+    settings = node_settings(sqlite_url, redis_server.url, public_url=SITE, broker_block_seconds=0.5)
+    async with running_node(settings) as a, running_node(settings) as b:
+        _slug, on_b, log_out = await desk_socket_on(b, a)
+        await listening(a, b)
+        redis_server.pause()
+        try:
+            await eventually(lambda: not b.notices.listening, timeout=15)  # the block time and 5 s more
+        finally:
+            redis_server.resume()
+        await listening(a, b)
+        assert (await log_out()).status_code == 200
+        assert await closed_with(on_b) == CloseCode.SESSION_ENDED
