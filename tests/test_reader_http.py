@@ -318,6 +318,18 @@ async def test_a_fifty_entry_page_is_small(sqlite_url: str) -> None:
         assert len(gzip.compress(page)) < 12 * 1024, len(gzip.compress(page))
 
 
+async def test_scripts_may_be_imported_by_a_partners_page_and_nothing_else_is_shared(sqlite_url: str) -> None:
+    """embed.js, on a partner's page, imports live.js as a module: from another origin that needs CORS."""
+    async with reader_node(sqlite_url) as node, visitor(node, Origin="https://gp.se") as client:
+        module = await client.get("/static/live.js")
+        assert module.status_code == 200 and module.headers["access-control-allow-origin"] == "*"
+        assert module.headers["content-type"].startswith("text/javascript") and "export function follow" in module.text
+        style = await client.get("/static/ticker.css")
+        assert style.status_code == 200 and "access-control-allow-origin" not in style.headers
+        page = await client.get("/")
+        assert '<script type="module" src="/static/reader.js"></script>' in page.text
+
+
 def test_reader_script_is_under_twelve_kilobytes_gzipped() -> None:
     script = (ROOT / "web" / "static" / "reader.js").read_bytes()
     assert len(gzip.compress(script, 9)) <= 12 * 1024

@@ -14,7 +14,6 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 
 from ticker.assets import STATIC
 from ticker.broker import Broker, broker_for
@@ -25,6 +24,7 @@ from ticker.http.errors import api_error, http_error
 from ticker.http.limits import BodyLimit
 from ticker.http.live import LANE_STATE, Lane, lane, live
 from ticker.http.origins import OriginPolicy
+from ticker.http.static import Static
 from ticker.hub import Hub
 from ticker.logs import log_event
 from ticker.notices import Notices
@@ -127,7 +127,7 @@ def create_app(
         *sse.routes(),
         *embed.routes(),
         *partners.routes(),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        Mount("/static", Static(directory=STATIC), name="static"),
     ]
     return Starlette(
         routes=routes,

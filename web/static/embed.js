@@ -5,10 +5,10 @@
 // the page is the element. The iframe embed (/embed/{slug}) runs this same element and reports its height to
 // the host page with postMessage, aimed at the host's origin.
 //
-// Why not reader.js: it is a page script: it looks up the page's own ids, runs on load against the document and
-// sets window.Ticker, none of which may happen on a partner's page, and its URLs are relative to our origin.
-// What it shares with the reader page: the entry markup (web/templates/_entry.html, sent by /api/embed/{slug}),
-// the strings (ticker/i18n.py), the wire protocol and the fold (docs/protocol.md).
+// What it shares with the reader page: web/static/live.js (filling an entry, the order of entries, the
+// connection), imported as a module from our origin, so it adds no name to the page; the entry markup
+// (web/templates/_entry.html, sent by /api/embed/{slug}); the strings (ticker/i18n.py). It does not load
+// reader.js, a page script that runs against our own pages' ids and sets window.Ticker.
 (() => {
   "use strict";
   const script = document.currentScript;
@@ -66,8 +66,7 @@ a { color: var(--accent); }
     disconnectedCallback() {
       this.stopped = true;
       clearTimeout(this.timer);
-      if (this.ws) this.ws.close(1000);
-      if (this.es) this.es.close();
+      if (this.stop) this.stop();
     }
 
     later(fn) {
@@ -77,6 +76,12 @@ a { color: var(--accent); }
 
     async load() {
       const slug = this.getAttribute("incident") || "";
+      try {
+        this.live = this.live || (await import(`${BASE}/static/live.js`));
+      } catch {
+        console.error(`Ticker embed: could not load ${BASE}/static/live.js; trying again.`);
+        return this.later(() => this.load());
+      }
       const query = new URLSearchParams();
       for (const name of OPTIONS) if (this.hasAttribute(name)) query.set(name, this.getAttribute(name));
       const pageLang = document.documentElement.lang.slice(0, 2).toLowerCase(); // the host page's language
@@ -97,19 +102,21 @@ a { color: var(--accent); }
         if (response.status >= 500) this.later(() => this.load());
         return;
       }
+      if (this.stopped) return;
       this.failures = 0;
       this.draw(body);
-      this.connect();
+      const partner = this.getAttribute("partner");
+      const positions = new Map([[body.incident.slug, { seq: body.seq, epoch: body.incident.epoch }]]);
+      this.stop = this.live.follow(positions, (msg) => this.receive(msg), (s, transport) => this.status(s, transport),
+        { live: body.live, base: body.base, query: partner ? { partner } : {} });
     }
 
     draw(state) {
       this.state = state;
       this.T = state.strings;
-      this.seq = state.seq;
-      this.epoch = state.incident.epoch;
-      this.useSSE = !("WebSocket" in window);
-      this.clock = new Intl.DateTimeFormat(state.options.lang === "en" ? "en-GB" : "sv-SE",
+      const clock = new Intl.DateTimeFormat(state.options.lang === "en" ? "en-GB" : "sv-SE",
         { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: "Europe/Stockholm" });
+      this.clock = (iso) => clock.format(new Date(iso));
       const o = state.options;
       const style = document.createElement("style");
       style.textContent = CSS;
@@ -136,39 +143,7 @@ a { color: var(--accent); }
       if (this.hasAttribute("resize") && window.parent !== window) this.reportHeight();
     }
 
-    // Entries: a clone of _entry.html filled as reader.js fills it, with links that leave the partner's page.
-    fillEntry(li, entry) {
-      const T = this.T;
-      li.id = "entry-" + entry.id;
-      li.dataset.id = entry.id;
-      li.className = "entry" + (entry.pinned ? " pinned" : "") + (entry.key_event ? " key" : "") +
-        (entry.retracted ? " retracted" : "");
-      $(".pin-mark", li).hidden = !entry.pinned;
-      const label = $(".label", li);
-      label.textContent = T.update_label + " " + entry.label;
-      label.setAttribute("datetime", entry.created_at);
-      $(".author", li).textContent = entry.author;
-      const body = $(".body", li);
-      if (entry.retracted) {
-        const note = document.createElement("p");
-        note.className = "correction";
-        note.textContent = entry.correction || T.retracted;
-        body.replaceChildren(note);
-      } else {
-        body.innerHTML = entry.body; // sanitised by the server on the way in
-        for (const a of body.querySelectorAll("a")) a.target = "_blank";
-      }
-      const permalink = $(".permalink", li);
-      permalink.href = `${this.state.base}/i/${entry.incident}/e/${entry.id}`;
-      permalink.target = "_blank";
-      const edited = $(".edited", li);
-      edited.hidden = !entry.edited_at;
-      if (entry.edited_at) {
-        edited.setAttribute("datetime", entry.edited_at);
-        edited.textContent = T.edited + " " + this.clock.format(new Date(entry.edited_at));
-      }
-    }
-
+    // Entries: a clone of _entry.html, filled and placed by live.js, with links that leave the partner's page.
     applyEntry(entry) {
       let li = this.root.getElementById("entry-" + entry.id);
       if (entry.retracted && !entry.correction) {
@@ -177,19 +152,8 @@ a { color: var(--accent); }
       }
       const moved = !li || li.classList.contains("pinned") !== entry.pinned;
       if (!li) li = this.template.content.firstElementChild.cloneNode(true);
-      this.fillEntry(li, entry);
-      if (moved) this.place(li, entry);
-    }
-
-    place(li, entry) {
-      // The pinned entry first, then newest first.
-      if (entry.pinned) return this.list.prepend(li);
-      for (const other of this.list.children) {
-        if (other !== li && !other.classList.contains("pinned") && Number(other.dataset.id) < entry.id) {
-          return this.list.insertBefore(li, other);
-        }
-      }
-      this.list.append(li);
+      this.live.fillEntry(li, entry, { T: this.T, clock: this.clock, base: this.state.base, newTab: true });
+      if (moved) this.live.placeEntry(this.list, li, entry);
     }
 
     settle() {
@@ -205,87 +169,25 @@ a { color: var(--accent); }
       badge.textContent = incident.status === "live" ? this.T.live : this.T.closed;
     }
 
-    status(state) {
+    status(state, transport) {
       const conn = $(".conn", this.box);
       conn.hidden = false;
       conn.dataset.state = state;
       conn.textContent = this.T["status_" + state];
-      this.box.dataset.transport = this.useSSE ? "sse" : "websocket";
+      this.box.dataset.transport = transport;
     }
 
-    // The connection: the same protocol, resume and backoff as the reader page.
+    // Each event or snapshot once, in order (live.js drops what was already applied).
     receive(msg) {
-      if (msg.type === "subscribed") {
-        this.failures = 0;
-        return this.status("live");
-      }
-      if (msg.type === "error") return console.error(`Ticker embed: ${msg.code}: ${msg.message}`);
-      if (msg.incident !== this.state.incident.slug) return;
       if (msg.type === "snapshot") {
-        this.seq = msg.seq;
-        this.epoch = msg.data.incident.epoch;
         this.list.replaceChildren();
         this.applyIncident(msg.data.incident);
         for (const entry of msg.data.entries.slice().reverse()) this.applyEntry(entry);
-      } else if (msg.type === "event") {
-        if (msg.seq <= this.seq) return; // already applied
-        this.seq = msg.seq;
+      } else {
         if (msg.data.entry) this.applyEntry(msg.data.entry);
         if (msg.data.incident) this.applyIncident(msg.data.incident);
       }
       this.settle();
-    }
-
-    retry() {
-      if (this.stopped) return;
-      this.status("reconnecting");
-      this.later(() => this.connect());
-    }
-
-    final(code) {
-      if (code === 1000 || (code >= 4100 && code < 4200)) {
-        this.status("offline");
-        return true;
-      }
-      return false;
-    }
-
-    connect() {
-      if (this.stopped) return;
-      const slug = this.state.incident.slug;
-      const partner = this.getAttribute("partner");
-      if (this.useSSE) {
-        const query = new URLSearchParams({ since: this.seq, epoch: this.epoch });
-        if (partner) query.set("partner", partner);
-        const es = (this.es = new EventSource(`${this.state.base}/sse/${slug}?${query}`));
-        es.onmessage = (message) => this.receive(JSON.parse(message.data));
-        es.addEventListener("close", (message) => {
-          es.close();
-          if (!this.final(JSON.parse(message.data).code)) this.retry();
-        });
-        es.onerror = () => {
-          // CONNECTING: the browser reconnects by itself with Last-Event-ID. CLOSED: it gave up.
-          if (es.readyState === EventSource.CLOSED) this.retry();
-          else this.status("reconnecting");
-        };
-        return;
-      }
-      // A websocket that has never opened on this page means a proxy in the way: use SSE. One that did open and
-      // now fails means the server is away (a restart): keep trying the websocket.
-      const ws = (this.ws = new WebSocket(this.state.live + (partner ? "?partner=" + encodeURIComponent(partner) : "")));
-      ws.onopen = () => {
-        this.wsOpened = true;
-        ws.send(JSON.stringify({ type: "subscribe", incident: slug, since: this.seq, epoch: this.epoch }));
-      };
-      ws.onmessage = (frame) => this.receive(JSON.parse(frame.data));
-      ws.onclose = (close) => {
-        if (this.stopped || this.final(close.code)) return;
-        if (!this.wsOpened) {
-          this.useSSE = true;
-          return this.connect();
-        }
-        this.retry();
-      };
     }
 
     // Inside the iframe embed: tell the host page our height, aimed at the host's origin only.

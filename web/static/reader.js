@@ -1,374 +1,263 @@
-// Ticker reader: follows incidents over /live (websocket), or /sse/{slug} (Server-Sent Events) when a websocket
-// cannot open, and applies their events in place. It resumes from the seq embedded in the page and ignores any
-// event it already has. Reusable pieces are on window.Ticker (see docs/reader.md).
-(() => {
-  "use strict";
-  const $ = (selector, el = document) => el.querySelector(selector);
-  const stringsEl = document.getElementById("ticker-strings");
-  const T = stringsEl ? JSON.parse(stringsEl.textContent) : {};
-  const fill = (template, values) => template.replace(/\{(\w+)\}/g, (_, key) => values[key]);
-  const locale = document.documentElement.lang === "en" ? "en-GB" : "sv-SE";
-  const zone = { timeZone: "Europe/Stockholm", hourCycle: "h23" };
-  const clockFormat = new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit", ...zone });
-  const dateFormat = new Intl.DateTimeFormat(locale, {
-    day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit", ...zone,
-  });
-  const numberFormat = new Intl.NumberFormat(locale);
-  const reducedMotion = matchMedia("(prefers-reduced-motion: reduce)");
+// Ticker reader: follows incidents with web/static/live.js (over /live, or /sse/{slug} when a websocket cannot
+// open) and applies their events in place. It resumes from the seq embedded in the page and ignores any event it
+// already has. Reusable pieces are on window.Ticker (see docs/reader.md). An ES module (deferred by its nature).
+import * as live from "./live.js";
 
-  const clock = (iso) => clockFormat.format(new Date(iso));
-  // "7 maj 2024 22:37", as the server's Babel pattern "d MMMM y HH:mm" writes it.
-  function when(iso) {
-    const p = {};
-    for (const part of dateFormat.formatToParts(new Date(iso))) p[part.type] = part.value;
-    return `${p.day} ${p.month} ${p.year} ${p.hour}:${p.minute}`;
-  }
-  function textOf(html) {
-    const t = document.createElement("template");
-    t.innerHTML = html;
-    return t.content.textContent.replace(/\s+/g, " ").trim();
-  }
-  function shorten(text, size) {
-    return text.length <= size ? text : text.slice(0, size - 1).replace(/\s+\S*$/, "") + "…";
-  }
+const $ = (selector, el = document) => el.querySelector(selector);
+const stringsEl = document.getElementById("ticker-strings");
+const T = stringsEl ? JSON.parse(stringsEl.textContent) : {};
+const fill = (template, values) => template.replace(/\{(\w+)\}/g, (_, key) => values[key]);
+const locale = document.documentElement.lang === "en" ? "en-GB" : "sv-SE";
+const zone = { timeZone: "Europe/Stockholm", hourCycle: "h23" };
+const clockFormat = new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit", ...zone });
+const dateFormat = new Intl.DateTimeFormat(locale, {
+  day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit", ...zone,
+});
+const numberFormat = new Intl.NumberFormat(locale);
+const reducedMotion = matchMedia("(prefers-reduced-motion: reduce)");
 
-  // Entries: the markup is web/templates/_entry.html, cloned from the page's <template id="entry-template">.
-  function fillEntry(li, entry) {
-    li.id = "entry-" + entry.id;
-    li.dataset.id = entry.id;
-    li.className = "entry" + (entry.pinned ? " pinned" : "") + (entry.key_event ? " key" : "") +
-      (entry.retracted ? " retracted" : "");
-    $(".pin-mark", li).hidden = !entry.pinned;
-    const label = $(".label", li);
-    label.textContent = T.update_label + " " + entry.label;
-    label.setAttribute("datetime", entry.created_at);
-    $(".author", li).textContent = entry.author;
-    const body = $(".body", li);
-    if (entry.retracted) {
-      const note = document.createElement("p");
-      note.className = "correction";
-      note.textContent = entry.correction || T.retracted;
-      body.replaceChildren(note);
+const clock = (iso) => clockFormat.format(new Date(iso));
+// "7 maj 2024 22:37", as the server's Babel pattern "d MMMM y HH:mm" writes it.
+function when(iso) {
+  const p = {};
+  for (const part of dateFormat.formatToParts(new Date(iso))) p[part.type] = part.value;
+  return `${p.day} ${p.month} ${p.year} ${p.hour}:${p.minute}`;
+}
+function textOf(html) {
+  const t = document.createElement("template");
+  t.innerHTML = html;
+  return t.content.textContent.replace(/\s+/g, " ").trim();
+}
+function shorten(text, size) {
+  return text.length <= size ? text : text.slice(0, size - 1).replace(/\s+\S*$/, "") + "…";
+}
+
+// Entries: the markup is web/templates/_entry.html, cloned from the page's <template id="entry-template">.
+const fillEntry = (li, entry) => live.fillEntry(li, entry, { T, clock });
+function entryNode(entry, template = document.getElementById("entry-template")) {
+  return fillEntry(template.content.firstElementChild.cloneNode(true), entry);
+}
+
+function indicator(root, conn) {
+  return (state, transport) => {
+    conn.hidden = false;
+    conn.dataset.state = state;
+    conn.textContent = T["status_" + state];
+    if (transport) root.dataset.transport = transport;
+  };
+}
+
+// The incident page.
+function incidentPage(root) {
+  const slug = root.dataset.incident;
+  const list = $(".entries", root);
+  const bar = $(".new-bar", root);
+  const keyBox = $(".key-events", root);
+  const announcer = document.getElementById("announcer");
+  const pending = new Map(); // new entries held while the reader is scrolled down into the list
+  const atTop = () => list.getBoundingClientRect().top >= 0;
+  const announce = (text) => { announcer.textContent = text; };
+
+  const place = (li, entry) => live.placeEntry(list, li, entry);
+  function key(entry) {
+    const ul = $("ul", keyBox);
+    let item = $(`li[data-id="${entry.id}"]`, ul);
+    if (!entry.key_event || entry.retracted) {
+      if (item) item.remove();
     } else {
-      body.innerHTML = entry.body; // sanitised by the server on the way in
+      if (!item) {
+        item = document.createElement("li");
+        item.dataset.id = entry.id;
+        item.innerHTML = '<a><span class="key-label"></span> <span class="key-text"></span></a>';
+        const after = [...ul.children].find((other) => Number(other.dataset.id) < entry.id);
+        ul.insertBefore(item, after || null);
+        $("a", item).href = "#entry-" + entry.id;
+      }
+      $(".key-label", item).textContent = entry.label;
+      $(".key-text", item).textContent = shorten(textOf(entry.body), 80);
     }
-    $(".permalink", li).href = "/i/" + entry.incident + "/e/" + entry.id;
-    const edited = $(".edited", li);
-    edited.hidden = !entry.edited_at;
-    if (entry.edited_at) {
-      edited.setAttribute("datetime", entry.edited_at);
-      edited.textContent = T.edited + " " + clock(entry.edited_at);
-    }
+    keyBox.hidden = !ul.children.length;
+  }
+  function settle() {
+    $(".empty", root).hidden = list.children.length > 0;
+    bar.hidden = !pending.size;
+    bar.textContent = pending.size === 1 ? T.new_update : fill(T.new_updates, { n: pending.size });
+  }
+  function arrive(entry) {
+    const li = entryNode(entry);
+    place(li, entry);
+    if (!reducedMotion.matches) li.classList.add("arrived");
     return li;
   }
-  function entryNode(entry, template = document.getElementById("entry-template")) {
-    return fillEntry(template.content.firstElementChild.cloneNode(true), entry);
+  function applyEntry(entry, posted) {
+    key(entry);
+    const gone = entry.retracted && !entry.correction;
+    let li = document.getElementById("entry-" + entry.id);
+    if (pending.has(entry.id)) {
+      if (gone) pending.delete(entry.id);
+      else pending.set(entry.id, entry);
+    } else if (gone) {
+      if (li) li.remove();
+    } else if (li) {
+      const moved = li.classList.contains("pinned") !== entry.pinned;
+      fillEntry(li, entry);
+      if (moved) place(li, entry);
+    } else if (posted && !atTop()) {
+      pending.set(entry.id, entry);
+      announce(pending.size === 1 ? T.new_update : fill(T.new_updates, { n: pending.size }));
+    } else if (posted || entry.pinned) {
+      li = arrive(entry);
+      if (posted) announce(fill(T.announce, { label: entry.label, text: shorten(textOf(entry.body), 140) }));
+    }
+    settle();
   }
-
-  // The connection: positions maps slug -> {seq, epoch}; onMessage gets each event or snapshot once, in order.
-  function follow(positions, onMessage, onState) {
-    let failures = 0;
-    let opened = false; // a websocket that never opens means a proxy in the way: use SSE (one incident only)
-    let useSSE = !("WebSocket" in window);
-    let subscribed = false; // the current connection is subscribed and delivering
-
-    function retry() {
-      subscribed = false;
-      onState("reconnecting");
-      const delay = Math.min(30000, 500 * 2 ** failures++) * (0.5 + Math.random() / 2);
-      setTimeout(connect, delay);
+  function bringIn(focus) {
+    let newest = null;
+    for (const entry of [...pending.values()].sort((a, b) => a.id - b.id)) newest = arrive(entry);
+    pending.clear();
+    settle();
+    if (focus && newest) {
+      list.scrollIntoView({ block: "start", behavior: reducedMotion.matches ? "auto" : "smooth" });
+      newest.tabIndex = -1;
+      newest.focus({ preventScroll: true });
     }
-    function dispatch(msg) {
-      if (msg.type === "subscribed") {
-        failures = 0;
-        subscribed = true;
-        onState("live", useSSE ? "sse" : "websocket");
-        return;
-      }
-      const pos = positions.get(msg.incident);
-      if (!pos || (msg.type !== "event" && msg.type !== "snapshot")) return;
-      if (msg.type === "event" && msg.seq <= pos.seq) return; // already applied
-      pos.seq = msg.seq;
-      if (msg.type === "snapshot") pos.epoch = msg.data.incident.epoch;
-      onMessage(msg);
-    }
-    const final = (code) => code === 1000 || (code >= 4100 && code < 4200);
-
-    function websocket() {
-      const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/live");
-      ws.onopen = () => {
-        opened = true;
-        for (const [incident, p] of positions) {
-          ws.send(JSON.stringify({ type: "subscribe", incident, since: p.seq, epoch: p.epoch }));
-        }
-      };
-      ws.onmessage = (frame) => dispatch(JSON.parse(frame.data));
-      ws.onclose = (close) => {
-        subscribed = false;
-        if (final(close.code)) return onState("offline");
-        if (!opened && positions.size === 1) {
-          useSSE = true;
-          return connect();
-        }
-        retry();
-      };
-    }
-    function eventSource() {
-      const [incident, p] = positions.entries().next().value;
-      const es = new EventSource(`/sse/${incident}?since=${p.seq}&epoch=${encodeURIComponent(p.epoch)}`);
-      es.onmessage = (message) => dispatch(JSON.parse(message.data));
-      es.addEventListener("close", (message) => {
-        if (final(JSON.parse(message.data).code)) {
-          es.close();
-          onState("offline");
-        }
-      });
-      es.onerror = () => {
-        subscribed = false;
-        // CONNECTING: the browser reconnects by itself and resumes with Last-Event-ID. CLOSED: it gave up.
-        if (es.readyState === EventSource.CLOSED) retry();
-        else onState("reconnecting");
-      };
-    }
-    function connect() {
-      if (useSSE) eventSource();
-      else websocket();
-    }
-    addEventListener("offline", () => onState("offline"));
-    addEventListener("online", () => { if (subscribed) onState("live"); });
-    connect();
   }
-
-  function indicator(root, conn) {
-    return (state, transport) => {
-      conn.hidden = false;
-      conn.dataset.state = state;
-      conn.textContent = T["status_" + state];
-      if (transport) root.dataset.transport = transport;
-    };
+  function applyIncident(incident) {
+    $(".title", root).textContent = incident.title;
+    document.title = incident.title + document.title.slice(document.title.lastIndexOf(" – "));
+    for (const name of ["summary", "category"]) {
+      const el = $("." + name, root);
+      el.textContent = incident[name];
+      el.hidden = !incident[name];
+    }
+    const badge = $(".badge", root);
+    badge.className = "badge " + incident.status;
+    badge.textContent = incident.status === "live" ? T.live : T.closed;
   }
-
-  // The incident page.
-  function incidentPage(root) {
-    const slug = root.dataset.incident;
-    const list = $(".entries", root);
-    const bar = $(".new-bar", root);
-    const keyBox = $(".key-events", root);
-    const announcer = document.getElementById("announcer");
-    const pending = new Map(); // new entries held while the reader is scrolled down into the list
-    const atTop = () => list.getBoundingClientRect().top >= 0;
-    const announce = (text) => { announcer.textContent = text; };
-
-    function place(li, entry) {
-      // The pinned entry first, then newest first.
-      if (entry.pinned) return list.prepend(li);
-      for (const other of list.children) {
-        if (other !== li && !other.classList.contains("pinned") && Number(other.dataset.id) < entry.id) {
-          return list.insertBefore(li, other);
-        }
-      }
-      list.append(li);
-    }
-    function key(entry) {
-      const ul = $("ul", keyBox);
-      let item = $(`li[data-id="${entry.id}"]`, ul);
-      if (!entry.key_event || entry.retracted) {
-        if (item) item.remove();
-      } else {
-        if (!item) {
-          item = document.createElement("li");
-          item.dataset.id = entry.id;
-          item.innerHTML = '<a><span class="key-label"></span> <span class="key-text"></span></a>';
-          const after = [...ul.children].find((other) => Number(other.dataset.id) < entry.id);
-          ul.insertBefore(item, after || null);
-          $("a", item).href = "#entry-" + entry.id;
-        }
-        $(".key-label", item).textContent = entry.label;
-        $(".key-text", item).textContent = shorten(textOf(entry.body), 80);
-      }
-      keyBox.hidden = !ul.children.length;
-    }
-    function settle() {
-      $(".empty", root).hidden = list.children.length > 0;
-      bar.hidden = !pending.size;
-      bar.textContent = pending.size === 1 ? T.new_update : fill(T.new_updates, { n: pending.size });
-    }
-    function arrive(entry) {
-      const li = entryNode(entry);
-      place(li, entry);
-      if (!reducedMotion.matches) li.classList.add("arrived");
-      return li;
-    }
-    function applyEntry(entry, posted) {
-      key(entry);
-      const gone = entry.retracted && !entry.correction;
-      let li = document.getElementById("entry-" + entry.id);
-      if (pending.has(entry.id)) {
-        if (gone) pending.delete(entry.id);
-        else pending.set(entry.id, entry);
-      } else if (gone) {
-        if (li) li.remove();
-      } else if (li) {
-        const moved = li.classList.contains("pinned") !== entry.pinned;
-        fillEntry(li, entry);
-        if (moved) place(li, entry);
-      } else if (posted && !atTop()) {
-        pending.set(entry.id, entry);
-        announce(pending.size === 1 ? T.new_update : fill(T.new_updates, { n: pending.size }));
-      } else if (posted || entry.pinned) {
-        li = arrive(entry);
-        if (posted) announce(fill(T.announce, { label: entry.label, text: shorten(textOf(entry.body), 140) }));
-      }
-      settle();
-    }
-    function bringIn(focus) {
-      let newest = null;
-      for (const entry of [...pending.values()].sort((a, b) => a.id - b.id)) newest = arrive(entry);
+  function touched(at) {
+    const updated = $(".updated", root);
+    updated.setAttribute("datetime", at);
+    updated.textContent = when(at);
+  }
+  function onMessage(msg) {
+    if (msg.type === "snapshot") {
+      list.replaceChildren();
+      $("ul", keyBox).replaceChildren();
       pending.clear();
+      const more = $(".more-wrap", root);
+      if (more) more.remove(); // a snapshot holds every entry
+      applyIncident(msg.data.incident);
+      for (const entry of msg.data.entries) {
+        key(entry);
+        if (!(entry.retracted && !entry.correction)) place(entryNode(entry), entry);
+      }
       settle();
-      if (focus && newest) {
-        list.scrollIntoView({ block: "start", behavior: reducedMotion.matches ? "auto" : "smooth" });
-        newest.tabIndex = -1;
-        newest.focus({ preventScroll: true });
-      }
+      touched(msg.data.incident.updated_at);
+      return;
     }
-    function applyIncident(incident) {
-      $(".title", root).textContent = incident.title;
-      document.title = incident.title + document.title.slice(document.title.lastIndexOf(" – "));
-      for (const name of ["summary", "category"]) {
-        const el = $("." + name, root);
-        el.textContent = incident[name];
-        el.hidden = !incident[name];
-      }
-      const badge = $(".badge", root);
-      badge.className = "badge " + incident.status;
-      badge.textContent = incident.status === "live" ? T.live : T.closed;
-    }
-    function touched(at) {
-      const updated = $(".updated", root);
-      updated.setAttribute("datetime", at);
-      updated.textContent = when(at);
-    }
-    function onMessage(msg) {
-      if (msg.type === "snapshot") {
-        list.replaceChildren();
-        $("ul", keyBox).replaceChildren();
-        pending.clear();
-        const more = $(".more-wrap", root);
-        if (more) more.remove(); // a snapshot holds every entry
-        applyIncident(msg.data.incident);
-        for (const entry of msg.data.entries) {
-          key(entry);
-          if (!(entry.retracted && !entry.correction)) place(entryNode(entry), entry);
-        }
-        settle();
-        touched(msg.data.incident.updated_at);
-        return;
-      }
-      if (msg.data.entry) applyEntry(msg.data.entry, msg.event === "entry.posted");
-      if (msg.data.incident) applyIncident(msg.data.incident);
-      touched(msg.at);
-    }
-
-    bar.addEventListener("click", () => bringIn(true));
-    addEventListener("scroll", () => { if (pending.size && atTop()) bringIn(false); }, { passive: true });
-
-    const more = $(".more", root);
-    if (more) {
-      more.addEventListener("click", async (event) => {
-        event.preventDefault();
-        more.textContent = T.loading;
-        try {
-          const response = await fetch(`/api/incidents/${slug}/entries?before=${more.dataset.before}&limit=${root.dataset.page}`);
-          if (!response.ok) throw new Error(String(response.status));
-          const page = await response.json();
-          for (const entry of page.entries) {
-            if (!(entry.retracted && !entry.correction) && !document.getElementById("entry-" + entry.id)) {
-              place(entryNode(entry), entry);
-            }
-          }
-          if (page.next) {
-            more.dataset.before = page.next;
-            more.search = more.search.replace(/before=\d+/, "before=" + page.next);
-            more.textContent = T.more;
-          } else {
-            more.parentElement.remove();
-          }
-        } catch {
-          more.textContent = T.load_failed;
-        }
-      });
-    }
-
-    const viewers = $(".viewers", root);
-    async function refreshViewers() {
-      if (document.visibilityState === "visible") {
-        try {
-          const response = await fetch(`/i/${slug}/viewers`);
-          if (response.ok) {
-            const n = (await response.json()).viewers;
-            viewers.hidden = !n;
-            viewers.textContent = fill(T.viewers, { n: numberFormat.format(n) });
-          }
-        } catch { /* keep the last figure */ }
-      }
-      setTimeout(refreshViewers, 30000 * (0.75 + Math.random() / 2));
-    }
-    setTimeout(refreshViewers, 5000);
-
-    const positions = new Map([[slug, { seq: Number(root.dataset.seq), epoch: root.dataset.epoch }]]);
-    follow(positions, onMessage, indicator(root, $(".conn", root)));
+    if (msg.data.entry) applyEntry(msg.data.entry, msg.event === "entry.posted");
+    if (msg.data.incident) applyIncident(msg.data.incident);
+    touched(msg.at);
   }
 
-  // The front page: each live incident's card follows its incident.
-  function frontPage(front) {
-    const cards = new Map();
-    for (const card of front.querySelectorAll(".card[data-incident]")) cards.set(card.dataset.incident, card);
-    if (!cards.size) return;
-    const positions = new Map();
-    for (const [incident, card] of cards) {
-      positions.set(incident, { seq: Number(card.dataset.seq), epoch: card.dataset.epoch });
-    }
-    function onMessage(msg) {
-      const card = cards.get(msg.incident);
-      const incident = msg.data.incident;
-      const entry = msg.type === "snapshot"
-        ? msg.data.entries.find((e) => !e.retracted)
-        : msg.data.entry;
-      if (incident) {
-        $(".card-title a", card).textContent = incident.title;
-        const badge = $(".badge", card);
-        badge.className = "badge " + incident.status;
-        badge.textContent = incident.status === "live" ? T.live : T.closed;
-      }
-      const latest = $(".latest", card);
-      if (entry && (msg.type === "snapshot" || msg.event === "entry.posted" || latest.dataset.id == entry.id)) {
-        latest.dataset.id = entry.id;
-        latest.hidden = entry.retracted;
-        $(".latest-label", card).textContent = entry.label;
-        $(".latest-text", card).textContent = shorten(textOf(entry.body), 160);
-        if (msg.event === "entry.posted") card.parentElement.prepend(card);
-      }
-      const at = msg.at || (incident && incident.updated_at);
-      const updated = $(".updated", card);
-      updated.setAttribute("datetime", at);
-      updated.textContent = when(at);
-    }
-    follow(positions, onMessage, indicator(front, $(".conn", front)));
-  }
+  bar.addEventListener("click", () => bringIn(true));
+  addEventListener("scroll", () => { if (pending.size && atTop()) bringIn(false); }, { passive: true });
 
-  for (const button of document.querySelectorAll(".copy-link")) {
-    if (!navigator.clipboard) continue;
-    button.hidden = false;
-    button.addEventListener("click", async () => {
-      await navigator.clipboard.writeText(button.dataset.url);
-      button.textContent = button.dataset.copied;
+  const more = $(".more", root);
+  if (more) {
+    more.addEventListener("click", async (event) => {
+      event.preventDefault();
+      more.textContent = T.loading;
+      try {
+        const response = await fetch(`/api/incidents/${slug}/entries?before=${more.dataset.before}&limit=${root.dataset.page}`);
+        if (!response.ok) throw new Error(String(response.status));
+        const page = await response.json();
+        for (const entry of page.entries) {
+          if (!(entry.retracted && !entry.correction) && !document.getElementById("entry-" + entry.id)) {
+            place(entryNode(entry), entry);
+          }
+        }
+        if (page.next) {
+          more.dataset.before = page.next;
+          more.search = more.search.replace(/before=\d+/, "before=" + page.next);
+          more.textContent = T.more;
+        } else {
+          more.parentElement.remove();
+        }
+      } catch {
+        more.textContent = T.load_failed;
+      }
     });
   }
 
-  window.Ticker = { fillEntry, entryNode, follow, when, clock };
-  const incident = document.getElementById("incident");
-  if (incident && incident.hasAttribute("data-live")) incidentPage(incident);
-  const front = document.getElementById("front");
-  if (front) frontPage(front);
-})();
+  const viewers = $(".viewers", root);
+  async function refreshViewers() {
+    if (document.visibilityState === "visible") {
+      try {
+        const response = await fetch(`/i/${slug}/viewers`);
+        if (response.ok) {
+          const n = (await response.json()).viewers;
+          viewers.hidden = !n;
+          viewers.textContent = fill(T.viewers, { n: numberFormat.format(n) });
+        }
+      } catch { /* keep the last figure */ }
+    }
+    setTimeout(refreshViewers, 30000 * (0.75 + Math.random() / 2));
+  }
+  setTimeout(refreshViewers, 5000);
+
+  const positions = new Map([[slug, { seq: Number(root.dataset.seq), epoch: root.dataset.epoch }]]);
+  live.follow(positions, onMessage, indicator(root, $(".conn", root)));
+}
+
+// The front page: each live incident's card follows its incident.
+function frontPage(front) {
+  const cards = new Map();
+  for (const card of front.querySelectorAll(".card[data-incident]")) cards.set(card.dataset.incident, card);
+  if (!cards.size) return;
+  const positions = new Map();
+  for (const [incident, card] of cards) {
+    positions.set(incident, { seq: Number(card.dataset.seq), epoch: card.dataset.epoch });
+  }
+  function onMessage(msg) {
+    const card = cards.get(msg.incident);
+    const incident = msg.data.incident;
+    const entry = msg.type === "snapshot"
+      ? msg.data.entries.find((e) => !e.retracted)
+      : msg.data.entry;
+    if (incident) {
+      $(".card-title a", card).textContent = incident.title;
+      const badge = $(".badge", card);
+      badge.className = "badge " + incident.status;
+      badge.textContent = incident.status === "live" ? T.live : T.closed;
+    }
+    const latest = $(".latest", card);
+    if (entry && (msg.type === "snapshot" || msg.event === "entry.posted" || latest.dataset.id == entry.id)) {
+      latest.dataset.id = entry.id;
+      latest.hidden = entry.retracted;
+      $(".latest-label", card).textContent = entry.label;
+      $(".latest-text", card).textContent = shorten(textOf(entry.body), 160);
+      if (msg.event === "entry.posted") card.parentElement.prepend(card);
+    }
+    const at = msg.at || (incident && incident.updated_at);
+    const updated = $(".updated", card);
+    updated.setAttribute("datetime", at);
+    updated.textContent = when(at);
+  }
+  live.follow(positions, onMessage, indicator(front, $(".conn", front)));
+}
+
+for (const button of document.querySelectorAll(".copy-link")) {
+  if (!navigator.clipboard) continue;
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    await navigator.clipboard.writeText(button.dataset.url);
+    button.textContent = button.dataset.copied;
+  });
+}
+
+window.Ticker = { fillEntry, entryNode, follow: live.follow, when, clock };
+const incident = document.getElementById("incident");
+if (incident && incident.hasAttribute("data-live")) incidentPage(incident);
+const front = document.getElementById("front");
+if (front) frontPage(front);

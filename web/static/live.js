@@ -1,0 +1,148 @@
+// Ticker's live client, shared by reader.js (our own pages) and embed.js (partner pages): filling an entry's
+// markup, the order of entries, and the connection that follows incidents over /live, or /sse/{slug} when a
+// websocket cannot open, resuming from the last seq applied and ignoring any event already applied
+// (docs/protocol.md). An ES module: importing it adds no name to the page.
+
+const $ = (selector, el) => el.querySelector(selector);
+
+// Fill a clone of web/templates/_entry.html with an entry. T: the page's strings; clock: ISO time -> "22:37";
+// base: the origin the permalink points to ("" on our own pages); newTab: links open a new tab (a partner's page).
+export function fillEntry(li, entry, { T, clock, base = "", newTab = false }) {
+  li.id = "entry-" + entry.id;
+  li.dataset.id = entry.id;
+  li.className = "entry" + (entry.pinned ? " pinned" : "") + (entry.key_event ? " key" : "") +
+    (entry.retracted ? " retracted" : "");
+  $(".pin-mark", li).hidden = !entry.pinned;
+  const label = $(".label", li);
+  label.textContent = T.update_label + " " + entry.label;
+  label.setAttribute("datetime", entry.created_at);
+  $(".author", li).textContent = entry.author;
+  const body = $(".body", li);
+  if (entry.retracted) {
+    const note = document.createElement("p");
+    note.className = "correction";
+    note.textContent = entry.correction || T.retracted;
+    body.replaceChildren(note);
+  } else {
+    body.innerHTML = entry.body; // sanitised by the server on the way in
+    if (newTab) for (const a of body.querySelectorAll("a")) a.target = "_blank";
+  }
+  const permalink = $(".permalink", li);
+  permalink.href = `${base}/i/${entry.incident}/e/${entry.id}`;
+  if (newTab) permalink.target = "_blank";
+  const edited = $(".edited", li);
+  edited.hidden = !entry.edited_at;
+  if (entry.edited_at) {
+    edited.setAttribute("datetime", entry.edited_at);
+    edited.textContent = T.edited + " " + clock(entry.edited_at);
+  }
+  return li;
+}
+
+// Put an entry's <li> where it belongs in the list: the pinned entry first, then newest first.
+export function placeEntry(list, li, entry) {
+  if (entry.pinned) return list.prepend(li);
+  for (const other of list.children) {
+    if (other !== li && !other.classList.contains("pinned") && Number(other.dataset.id) < entry.id) {
+      return list.insertBefore(li, other);
+    }
+  }
+  list.append(li);
+}
+
+// Follow incidents. positions maps slug -> {seq, epoch} and is kept at what has been applied; onMessage gets each
+// event or snapshot once, in order; onState(state, transport) hears "live", "reconnecting" and "offline", and
+// whether it goes over "websocket" or "sse". live: the websocket URL (this page's /live when not given); base:
+// the origin of /sse; query: added to both (?partner=). Returns stop(), which ends it for good.
+export function follow(positions, onMessage, onState, { live, base = "", query = {} } = {}) {
+  const liveUrl = live || (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/live";
+  const withQuery = (url, params) => {
+    const search = new URLSearchParams({ ...params, ...query }).toString();
+    return search ? `${url}?${search}` : url;
+  };
+  const final = (code) => code === 1000 || (code >= 4100 && code < 4200);
+  let failures = 0;
+  let opened = false; // a websocket that never opens means a proxy in the way: use SSE (one incident only)
+  let useSSE = !("WebSocket" in window);
+  let subscribed = false; // the current connection is subscribed and delivering
+  let stopped = false;
+  let timer = 0;
+  let socket = null;
+  const state = (name) => onState(name, useSSE ? "sse" : "websocket");
+
+  function retry() {
+    subscribed = false;
+    state("reconnecting");
+    const delay = Math.min(30000, 500 * 2 ** failures++) * (0.5 + Math.random() / 2);
+    timer = setTimeout(connect, delay);
+  }
+  function dispatch(msg) {
+    if (msg.type === "subscribed") {
+      failures = 0;
+      subscribed = true;
+      return state("live");
+    }
+    if (msg.type === "error") return console.error(`Ticker: ${msg.code}: ${msg.message}`);
+    const pos = positions.get(msg.incident);
+    if (!pos || (msg.type !== "event" && msg.type !== "snapshot")) return;
+    if (msg.type === "event" && msg.seq <= pos.seq) return; // already applied
+    pos.seq = msg.seq;
+    if (msg.type === "snapshot") pos.epoch = msg.data.incident.epoch;
+    onMessage(msg);
+  }
+  function websocket() {
+    const ws = (socket = new WebSocket(withQuery(liveUrl, {})));
+    ws.onopen = () => {
+      opened = true;
+      for (const [incident, p] of positions) {
+        ws.send(JSON.stringify({ type: "subscribe", incident, since: p.seq, epoch: p.epoch }));
+      }
+    };
+    ws.onmessage = (frame) => dispatch(JSON.parse(frame.data));
+    ws.onclose = (close) => {
+      subscribed = false;
+      if (stopped) return;
+      if (final(close.code)) return state("offline");
+      if (!opened && positions.size === 1) {
+        useSSE = true;
+        return connect();
+      }
+      retry(); // it did open once: the server is away (a restart), keep to the websocket
+    };
+  }
+  function eventSource() {
+    const [incident, p] = positions.entries().next().value;
+    const es = (socket = new EventSource(withQuery(`${base}/sse/${incident}`, { since: p.seq, epoch: p.epoch })));
+    es.onmessage = (message) => dispatch(JSON.parse(message.data));
+    es.addEventListener("close", (message) => {
+      if (final(JSON.parse(message.data).code)) {
+        es.close();
+        state("offline");
+      }
+    });
+    es.onerror = () => {
+      subscribed = false;
+      // CONNECTING: the browser reconnects by itself and resumes with Last-Event-ID. CLOSED: it gave up.
+      if (es.readyState === EventSource.CLOSED) retry();
+      else state("reconnecting");
+    };
+  }
+  function connect() {
+    if (stopped) return;
+    if (useSSE) eventSource();
+    else websocket();
+  }
+  const offline = () => state("offline");
+  const online = () => { if (subscribed) state("live"); };
+  addEventListener("offline", offline);
+  addEventListener("online", online);
+  connect();
+  return function stop() {
+    stopped = true;
+    clearTimeout(timer);
+    removeEventListener("offline", offline);
+    removeEventListener("online", online);
+    if (socket instanceof WebSocket) socket.close(1000);
+    else if (socket) socket.close();
+  };
+}
