@@ -49,5 +49,11 @@ def test_an_installed_wheel_serves_its_templates_and_static_files(tmp_path: Path
     ).split()
     assert found[0] == str(venv / "share" / "ticker" / "web")
     assert found[1].startswith(str(venv))
-    for name in ("templates/incident.html", "templates/desk/login.html", "static/reader.js", "static/live.js", "static/embed.js"):
+    for name in (
+        "templates/incident.html",
+        "templates/desk/login.html",
+        "static/reader.js",
+        "static/live.js",
+        "static/embed.js",
+    ):
         assert (venv / "share" / "ticker" / "web" / name).is_file(), name
