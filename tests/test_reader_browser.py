@@ -245,6 +245,39 @@ async def test_front_page_updates_live_and_shows_the_most_followed(browser: Brow
         await page.close()
 
 
+async def test_the_front_page_falls_back_to_one_sse_stream_for_all_its_incidents(
+    browser: Browser, sqlite_url: str
+) -> None:
+    async with running_node(node_settings(sqlite_url)) as node:
+        editor = await node.reporter()
+        slugs = [await editor.incident(title) for title in ("Vattenläcka i Uppsala", "Polisjakt genom centrum")]
+        page = await browser.new_page(locale="sv-SE")
+
+        async def refuse(ws: WebSocketRoute) -> None:
+            await ws.close()  # as a proxy that will not pass websockets: the socket never opens
+
+        await page.route_web_socket("**/live", refuse)
+        streams: list[Request] = []
+        page.on("request", lambda r: streams.append(r) if "/sse" in r.url else None)
+        await page.goto(f"{node.url}/")
+        await expect(page.locator(".conn")).to_have_attribute("data-state", "live")
+        await expect(page.locator("#front")).to_have_attribute("data-transport", "sse")
+        cards = page.locator(".card")
+        await editor.post(slugs[0], "Vattnet är avstängt i hela kvarteret.", label="23:01")
+        await expect(cards.first.locator(".latest")).to_have_text("23:01 Vattnet är avstängt i hela kvarteret.")
+
+        # The server ends the stream; the page opens a new one from where each incident is, and what was posted
+        # meanwhile arrives.
+        for reader in list(node.services.hub.readers):
+            reader.sink.close(CloseCode.SESSION_ENDED, "test: resume")
+        await editor.post(slugs[1], "Bilen har setts vid resecentrum.", label="23:05")
+        await expect(cards.first).to_have_attribute("data-incident", slugs[1])
+        await expect(cards.first.locator(".latest")).to_have_text("23:05 Bilen har setts vid resecentrum.")
+        assert len(streams) >= 2 and all(re.search(r"/sse\?follow=", r.url) for r in streams)
+        assert f"follow={slugs[0]}%3A2%3A" in streams[-1].url  # seq 2: its post, which the first stream brought
+        await page.close()
+
+
 async def _wait_for_viewers(node: Node, slug: str, count: int) -> None:
     reporter = Reporter(node.url, None)
     try:

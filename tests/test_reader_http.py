@@ -478,6 +478,49 @@ async def test_sse_stream_resumes_from_since_or_last_event_id(sqlite_url: str) -
             assert '"seq":5' in await anext(lines)
 
 
+async def test_one_sse_stream_follows_several_incidents_each_from_its_own_seq(sqlite_url: str) -> None:
+    async with reader_node(sqlite_url, max_subscriptions=3) as node, visitor(node) as client:
+        editor = await node.reporter()
+        fire, storm = await editor.incident("Brand"), await editor.incident("Storm")  # seq 1 each
+        await editor.post(fire, "Brand 2.")
+        await editor.post(storm, "Storm 2.")
+        epoch = (await editor.call("GET", f"/api/incidents/{storm}"))["incident"]["epoch"]
+        follow = f"/sse?follow={fire}:1&follow={storm}:2:{epoch}"
+        async with client.stream("GET", follow, headers={"Last-Event-ID": "99"}) as response:
+            assert response.status_code == 200
+            messages = []
+            async for line in response.aiter_lines():
+                if line.startswith("data: "):
+                    messages.append(json.loads(line.removeprefix("data: ")))
+                if len(messages) == 3:
+                    await editor.post(storm, "Storm 3.")
+                if len(messages) == 4:
+                    break
+        # The header is ignored here (one seq cannot say where each incident is); each resumes from its own.
+        assert [(m["type"], m["incident"], m["seq"]) for m in messages] == [
+            ("subscribed", fire, 2),
+            ("event", fire, 2),
+            ("subscribed", storm, 2),
+            ("event", storm, 3),
+        ]
+        await eventually(lambda: not node.services.hub.readers)  # the stream closed: its reader left
+
+        four = "&".join(f"follow={slug}" for slug in (fire, storm, "a", "b"))
+        for url in [
+            "/sse",
+            "/sse?follow=",
+            f"/sse?follow={fire}:x",
+            f"/sse?follow={fire}&follow={fire}",
+            f"/sse?follow={fire}:1:{'e' * 65}",
+            "/sse?follow=Not_A_Slug",
+            f"/sse?{four}",
+        ]:
+            refused = await client.get(url)
+            assert (refused.status_code, refused.json()["field"]) == (422, "follow"), url
+        assert (await client.get(f"/sse?follow={fire}&follow=no-such-incident")).status_code == 404
+        assert not node.services.hub.readers  # a refused stream leaves no reader behind
+
+
 async def test_sse_reader_closed_by_the_hub_gets_a_close_event(sqlite_url: str) -> None:
     async with reader_node(sqlite_url) as node, visitor(node) as client:
         editor = await node.reporter()

@@ -3,10 +3,11 @@
 ``GET /sse/{slug}?since=N&epoch=E`` carries the same messages as the websocket (docs/protocol.md), one
 ``data:`` line each. Events and snapshots carry ``id: <seq>``, so the browser's own reconnect sends
 ``Last-Event-ID`` and resumes exactly as a websocket subscribe with ``since`` does (the header wins over the
-query). The hub sees an SSE reader as one more Sink: it writes the same once-built websocket frames, and the
-sink turns each into an SSE event once (memoised, the fan-out hands every reader the same bytes). A reader whose
-unsent bytes pass ``send_buffer_bytes`` gets ``event: close`` with code 4000 and the stream ends: its browser
-reconnects and resumes.
+query). ``GET /sse?follow=slug:N:E&follow=…`` carries several incidents (the front page); its page resumes by
+opening a new stream with its positions. The hub sees an SSE reader as one more Sink: it writes the same
+once-built websocket frames, and the sink turns each into an SSE event once (memoised, the fan-out hands every
+reader the same bytes). A reader whose unsent bytes pass ``send_buffer_bytes`` gets ``event: close`` with code
+4000 and the stream ends: its browser reconnects and resumes.
 """
 
 from __future__ import annotations
@@ -154,22 +155,53 @@ def _since(request: Request) -> int | None:
 
 
 async def stream(request: Request) -> Response:
-    svc = services(request)
     slug = request.path_params["slug"]
     if not SLUG.match(slug):
         raise Invalid("incident", "incident must be an incident slug")
-    admission = await admit(request)  # 403 for an origin that may not follow this incident
-    admission.check(slug)
     since = _since(request)
     epoch = request.query_params.get("epoch") or None
     if epoch is not None and len(epoch) > MAX_EPOCH_CHARS:
         raise Invalid("epoch", f"epoch: at most {MAX_EPOCH_CHARS} characters")
+    return await _open(request, [(slug, since, epoch)])
+
+
+def _follows(request: Request, most: int) -> list[tuple[str, int | None, str | None]]:
+    """``?follow=slug[:since[:epoch]]``, once per incident: what a page following several incidents resumes."""
+    raw = request.query_params.getlist("follow")
+    if not 1 <= len(raw) <= most:
+        raise Invalid("follow", f"follow: between 1 and {most} incidents, as slug:since:epoch")
+    follows: list[tuple[str, int | None, str | None]] = []
+    for value in raw:
+        slug, since, epoch = [*value.split(":", 2), "", ""][:3]
+        if not SLUG.match(slug) or slug in (f[0] for f in follows):
+            raise Invalid("follow", f"follow: {value[:100]!r} does not start with an incident slug (once each)")
+        if since and (not since.isdigit() or len(since) > 12):
+            raise Invalid("follow", f"follow: {value[:100]!r}: since must be a non-negative integer")
+        if len(epoch) > MAX_EPOCH_CHARS:
+            raise Invalid("follow", f"follow: {value[:100]!r}: epoch of at most {MAX_EPOCH_CHARS} characters")
+        follows.append((slug, int(since) if since else None, epoch or None))
+    return follows
+
+
+async def stream_many(request: Request) -> Response:
+    """Several incidents on one stream (the front page). Its events carry their ids as ``/sse/{slug}``'s do, but
+    one Last-Event-ID cannot say where each incident is: a page resumes by opening a new stream with its
+    positions in ``follow``, and this route ignores the header."""
+    return await _open(request, _follows(request, services(request).settings.max_subscriptions))
+
+
+async def _open(request: Request, follows: list[tuple[str, int | None, str | None]]) -> Response:
+    svc = services(request)
+    admission = await admit(request)  # 403 for an origin that may not follow these incidents
+    for slug, _since, _epoch in follows:
+        admission.check(slug)
     if svc.hub.full:
         raise APIError(503, "full", "this node is full: try again later")
     sink = SSESink(svc.settings.send_buffer_bytes)
     reader = svc.hub.connect(sink, opened_by(request, admission.partner))
     try:
-        await svc.hub.subscribe(reader, slug, since, epoch)
+        for slug, since, epoch in follows:
+            await svc.hub.subscribe(reader, slug, since, epoch)
     except BaseException:
         svc.hub.disconnect(reader)
         raise
@@ -179,4 +211,4 @@ async def stream(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    return [Route("/sse/{slug}", stream, methods=["GET"])]
+    return [Route("/sse/{slug}", stream, methods=["GET"]), Route("/sse", stream_many, methods=["GET"])]

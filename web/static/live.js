@@ -57,12 +57,12 @@ export function placeEntry(list, li, entry) {
 export function follow(positions, onMessage, onState, { live, base = "", query = {} } = {}) {
   const liveUrl = live || (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/live";
   const withQuery = (url, params) => {
-    const search = new URLSearchParams({ ...params, ...query }).toString();
+    const search = new URLSearchParams([...params, ...Object.entries(query)]).toString();
     return search ? `${url}?${search}` : url;
   };
   const final = (code) => code === 1000 || (code >= 4100 && code < 4200);
   let failures = 0;
-  let opened = false; // a websocket that never opens means a proxy in the way: use SSE (one incident only)
+  let opened = false; // a websocket that never opens means a proxy in the way: use SSE
   let useSSE = !("WebSocket" in window);
   let subscribed = false; // the current connection is subscribed and delivering
   let stopped = false;
@@ -91,7 +91,7 @@ export function follow(positions, onMessage, onState, { live, base = "", query =
     onMessage(msg);
   }
   function websocket() {
-    const ws = (socket = new WebSocket(withQuery(liveUrl, {})));
+    const ws = (socket = new WebSocket(withQuery(liveUrl, [])));
     ws.onopen = () => {
       opened = true;
       for (const [incident, p] of positions) {
@@ -103,28 +103,41 @@ export function follow(positions, onMessage, onState, { live, base = "", query =
       subscribed = false;
       if (stopped) return;
       if (final(close.code)) return state("offline");
-      if (!opened && positions.size === 1) {
+      if (!opened) {
         useSSE = true;
         return connect();
       }
       retry(); // it did open once: the server is away (a restart), keep to the websocket
     };
   }
+  // One incident: /sse/{slug}, which the browser itself resumes with Last-Event-ID. Several (the front page):
+  // /sse?follow=slug:seq:epoch&…, which this resumes by opening a new stream with where each incident is.
   function eventSource() {
+    const many = positions.size > 1;
     const [incident, p] = positions.entries().next().value;
-    const es = (socket = new EventSource(withQuery(`${base}/sse/${incident}`, { since: p.seq, epoch: p.epoch })));
+    const url = many
+      ? withQuery(`${base}/sse`, [...positions].map(([slug, at]) => ["follow", `${slug}:${at.seq}:${at.epoch || ""}`]))
+      : withQuery(`${base}/sse/${incident}`, [["since", p.seq], ["epoch", p.epoch || ""]]);
+    const es = (socket = new EventSource(url));
     es.onmessage = (message) => dispatch(JSON.parse(message.data));
     es.addEventListener("close", (message) => {
       if (final(JSON.parse(message.data).code)) {
         es.close();
         state("offline");
+      } else if (many) {
+        es.close();
+        retry();
       }
     });
     es.onerror = () => {
       subscribed = false;
-      // CONNECTING: the browser reconnects by itself and resumes with Last-Event-ID. CLOSED: it gave up.
-      if (es.readyState === EventSource.CLOSED) retry();
-      else state("reconnecting");
+      // CONNECTING: the browser reconnects by itself (one incident). CLOSED: it gave up.
+      if (many || es.readyState === EventSource.CLOSED) {
+        es.close();
+        retry();
+      } else {
+        state("reconnecting");
+      }
     };
   }
   function connect() {
