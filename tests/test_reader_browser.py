@@ -245,10 +245,33 @@ async def test_front_page_updates_live_and_shows_the_most_followed(browser: Brow
         await page.close()
 
 
+async def test_incidents_opened_after_the_front_page_loaded_join_it_and_follow_live(
+    browser: Browser, sqlite_url: str
+) -> None:
+    async with running_node(node_settings(sqlite_url, front_refresh_seconds=0.3)) as node:
+        editor = await node.reporter()
+        page = await browser.new_page(locale="sv-SE")
+        await page.goto(f"{node.url}/")
+        await expect(page.locator(".now .empty")).to_be_visible()  # nothing live yet: nothing followed yet
+        cards = page.locator(".card")
+        for title, text in [
+            ("Brand i Hammarby hamn", "Röken syns över hela stan."),
+            ("Storm över Gotland", "Färjorna står still."),
+        ]:
+            slug = await editor.incident(title)
+            await expect(cards.first).to_have_attribute("data-incident", slug)  # it joined, on top
+            await expect(page.locator(".conn")).to_have_attribute("data-state", "live")
+            await editor.post(slug, text, label="21:00")
+            await expect(cards.first.locator(".latest")).to_have_text(f"21:00 {text}")  # and is followed live
+        await expect(cards).to_have_count(2)
+        await expect(page.locator(".now .empty")).to_be_hidden()
+        await page.close()
+
+
 async def test_the_front_page_falls_back_to_one_sse_stream_for_all_its_incidents(
     browser: Browser, sqlite_url: str
 ) -> None:
-    async with running_node(node_settings(sqlite_url)) as node:
+    async with running_node(node_settings(sqlite_url, front_refresh_seconds=0.3)) as node:
         editor = await node.reporter()
         slugs = [await editor.incident(title) for title in ("Vattenläcka i Uppsala", "Polisjakt genom centrum")]
         page = await browser.new_page(locale="sv-SE")
@@ -275,6 +298,14 @@ async def test_the_front_page_falls_back_to_one_sse_stream_for_all_its_incidents
         await expect(cards.first.locator(".latest")).to_have_text("23:05 Bilen har setts vid resecentrum.")
         assert len(streams) >= 2 and all(re.search(r"/sse\?follow=", r.url) for r in streams)
         assert f"follow={slugs[0]}%3A2%3A" in streams[-1].url  # seq 2: its post, which the first stream brought
+
+        # An incident opened now joins the page, and a new stream follows all three.
+        third = await editor.incident("Strömavbrott i Luleå")
+        await expect(cards.first).to_have_attribute("data-incident", third)
+        await expect(page.locator(".conn")).to_have_attribute("data-state", "live")
+        await editor.post(third, "Elen är tillbaka.", label="23:10")
+        await expect(cards.first.locator(".latest")).to_have_text("23:10 Elen är tillbaka.")
+        assert f"follow={third}%3A1%3A" in streams[-1].url
         await page.close()
 
 

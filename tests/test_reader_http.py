@@ -353,6 +353,31 @@ async def test_front_page_lists_live_then_closed_within_the_limits(sqlite_url: s
         assert "Sök nyheter" in page and "Just nu" in page and "Nyligen avslutade" in page
 
 
+async def test_api_front_gives_the_live_incidents_with_their_positions_and_cards(sqlite_url: str) -> None:
+    async with reader_node(sqlite_url, front_incidents=2) as node, visitor(node) as client:
+        editor = await node.reporter()
+        slugs = [await editor.incident(f"Händelse {n}") for n in range(3)]
+        await editor.call("POST", f"/api/incidents/{slugs[2]}/close")
+        await editor.post(slugs[0], "Senaste nytt.", label="12:00")
+        answer = await client.get("/api/front")
+        assert answer.status_code == 200
+        found = answer.json()["incidents"]
+        assert [i["slug"] for i in found] == [slugs[0], slugs[1]]  # live only, newest activity first
+        incident = await editor.call("GET", f"/api/incidents/{slugs[0]}")
+        assert (found[0]["seq"], found[0]["epoch"]) == (incident["seq"], incident["incident"]["epoch"])
+        page = (await client.get("/")).text  # the same card as the page's own
+        assert found[0]["card"] in page and 'data-seq="2"' in found[0]["card"] and "Senaste nytt." in found[0]["card"]
+        assert "Senast uppdaterad" in found[0]["card"]
+        assert "Last updated" in (await client.get("/api/front?lang=en")).json()["incidents"][0]["card"]
+        again = await client.get("/api/front", headers={"If-None-Match": answer.headers["etag"]})
+        assert again.status_code == 304  # a page that asks every 30 s mostly gets this
+        await editor.post(slugs[1], "Nytt.")
+        moved = await client.get("/api/front", headers={"If-None-Match": answer.headers["etag"]})
+        assert moved.status_code == 200 and moved.json()["incidents"][0]["slug"] == slugs[1]
+        page = (await client.get("/")).text
+        assert 'data-refresh="30.0"' in page and 'data-follow-most="20"' in page
+
+
 async def test_viewer_counts_follow_readers_and_skip_multi_incident_followers(sqlite_url: str) -> None:
     async with reader_node(sqlite_url, most_followed=1) as node, visitor(node) as client:
         editor = await node.reporter()

@@ -61,6 +61,7 @@ class Settings:
     search_results: int = 30
     front_incidents: int = 20  # live incidents on the front page (each followed live, so <= max_subscriptions)
     front_closed: int = 10
+    front_refresh_seconds: float = 30.0  # how often an open front page looks for incidents opened since it loaded
     most_followed: int = 5
     presence_seconds: float = 5.0  # how often a node shares its viewer counts through Redis
     sse_heartbeat_seconds: float = 15.0

@@ -8,11 +8,11 @@ from typing import Any
 
 from markupsafe import Markup, escape
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ticker.exceptions import Invalid
-from ticker.http.pages import cacheable, render
+from ticker.http.pages import cacheable, render, render_text
 from ticker.presence import presence
 from ticker.sanitize import text_of
 from ticker.services import services
@@ -30,11 +30,36 @@ async def front_page(request: Request) -> Response:
     counts = presence(request).most_followed(settings.most_followed)
     by_slug = await reads.incidents_by_slug(svc.store, [slug for slug, _n in counts])
     most = [(by_slug[slug], n) for slug, n in counts if slug in by_slug]
-    response = render("front.html", request, live=live, closed=closed, most=most, query="", exact=False, titles=False)
+    response = render(
+        "front.html",
+        request,
+        live=live,
+        closed=closed,
+        most=most,
+        query="",
+        exact=False,
+        titles=False,
+        refresh=settings.front_refresh_seconds,
+        follow_most=settings.max_subscriptions,
+    )
     shown = [i for i, _latest in live] + closed + [i for i, _n in most]
     last = max((i.updated_at for i in shown), default=None)
     state = [(i.slug, i.seq) for i in shown] + counts
     return cacheable(request, response, "front", state, last_modified=last)
+
+
+async def front_incidents(request: Request) -> Response:
+    """``GET /api/front``: the front page's live incidents, each with where it is and its card, for an open front
+    page to add the incidents opened since it was loaded (it asks every ``TICKER_FRONT_REFRESH_SECONDS``)."""
+    svc = services(request)
+    live = await reads.incidents_with_latest(svc.store, await svc.store.incidents("live", svc.settings.front_incidents))
+    found = [
+        {"slug": i.slug, "seq": i.seq, "epoch": i.epoch, "card": render_text("_card.html", request, i=i, latest=latest)}
+        for i, latest in live
+    ]
+    last = max((i.updated_at for i, _latest in live), default=None)
+    state = [(i.slug, i.seq) for i, _latest in live]
+    return cacheable(request, JSONResponse({"incidents": found}), "front-incidents", state, last_modified=last)
 
 
 def _flag(request: Request, name: str) -> bool:
@@ -88,4 +113,5 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/", front_page, methods=["GET", "HEAD"]),
         Route("/search", search_page, methods=["GET", "HEAD"]),
+        Route("/api/front", front_incidents, methods=["GET", "HEAD"]),
     ]

@@ -65,9 +65,14 @@ def localized(path: str, lang: str, **query: Any) -> str:
 
 
 def render(name: str, request: Request, status: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(render_text(name, request, **context), status_code=status)
+
+
+def render_text(name: str, request: Request, **context: Any) -> str:
+    """A template (a page or a part of one) in the request's language, with what every template may use."""
     lang = i18n.language(request)
     strings = i18n.STRINGS[lang]
-    html = env.get_template(name).render(
+    return env.get_template(name).render(
         lang=lang,
         t=strings,
         strings=strings,
@@ -81,7 +86,6 @@ def render(name: str, request: Request, status: int = 200, **context: Any) -> HT
         text_of=text_of,
         **context,
     )
-    return HTMLResponse(html, status_code=status)
 
 
 def _query_without_lang(request: Request) -> dict[str, str]:

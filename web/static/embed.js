@@ -66,7 +66,7 @@ a { color: var(--accent); }
     disconnectedCallback() {
       this.stopped = true;
       clearTimeout(this.timer);
-      if (this.stop) this.stop();
+      if (this.follower) this.follower.stop();
     }
 
     later(fn) {
@@ -107,7 +107,7 @@ a { color: var(--accent); }
       this.draw(body);
       const partner = this.getAttribute("partner");
       const positions = new Map([[body.incident.slug, { seq: body.seq, epoch: body.incident.epoch }]]);
-      this.stop = this.live.follow(positions, (msg) => this.receive(msg), (s, transport) => this.status(s, transport),
+      this.follower = this.live.follow(positions, (msg) => this.receive(msg), (s, how) => this.status(s, how),
         { live: body.live, base: body.base, query: partner ? { partner } : {} });
     }
 

@@ -53,7 +53,8 @@ export function placeEntry(list, li, entry) {
 // Follow incidents. positions maps slug -> {seq, epoch} and is kept at what has been applied; onMessage gets each
 // event or snapshot once, in order; onState(state, transport) hears "live", "reconnecting" and "offline", and
 // whether it goes over "websocket" or "sse". live: the websocket URL (this page's /live when not given); base:
-// the origin of /sse; query: added to both (?partner=). Returns stop(), which ends it for good.
+// the origin of /sse; query: added to both (?partner=). Returns {add(slug, {seq, epoch}), which follows one more
+// incident, and stop(), which ends it for good}.
 export function follow(positions, onMessage, onState, { live, base = "", query = {} } = {}) {
   const liveUrl = live || (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/live";
   const withQuery = (url, params) => {
@@ -150,12 +151,23 @@ export function follow(positions, onMessage, onState, { live, base = "", query =
   addEventListener("offline", offline);
   addEventListener("online", online);
   connect();
-  return function stop() {
-    stopped = true;
-    clearTimeout(timer);
-    removeEventListener("offline", offline);
-    removeEventListener("online", online);
-    if (socket instanceof WebSocket) socket.close(1000);
-    else if (socket) socket.close();
+  return {
+    add(incident, position) {
+      positions.set(incident, position);
+      if (socket instanceof WebSocket && socket.readyState === WebSocket.OPEN) {
+        socket.send(JSON.stringify({ type: "subscribe", incident, since: position.seq, epoch: position.epoch }));
+      } else if (socket instanceof EventSource && socket.readyState !== EventSource.CLOSED) {
+        socket.close(); // a stream is for the incidents it was opened with: open one for all of them
+        connect();
+      } // else: the connection being made, or the next one, subscribes to every position
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+      removeEventListener("offline", offline);
+      removeEventListener("online", online);
+      if (socket instanceof WebSocket) socket.close(1000);
+      else if (socket) socket.close();
+    },
   };
 }

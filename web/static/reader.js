@@ -210,15 +210,16 @@ function incidentPage(root) {
   live.follow(positions, onMessage, indicator(root, $(".conn", root)));
 }
 
-// The front page: each live incident's card follows its incident.
+// The front page: each live incident's card follows its incident, and incidents opened since the page was loaded
+// join it (it asks /api/front every data-refresh seconds while it is visible).
 function frontPage(front) {
   const cards = new Map();
   for (const card of front.querySelectorAll(".card[data-incident]")) cards.set(card.dataset.incident, card);
-  if (!cards.size) return;
   const positions = new Map();
   for (const [incident, card] of cards) {
     positions.set(incident, { seq: Number(card.dataset.seq), epoch: card.dataset.epoch });
   }
+  let follower = null;
   function onMessage(msg) {
     const card = cards.get(msg.incident);
     const incident = msg.data.incident;
@@ -244,7 +245,36 @@ function frontPage(front) {
     updated.setAttribute("datetime", at);
     updated.textContent = when(at);
   }
-  live.follow(positions, onMessage, indicator(front, $(".conn", front)));
+  const start = () => { follower = live.follow(positions, onMessage, indicator(front, $(".conn", front))); };
+  if (cards.size) start();
+
+  async function lookForNew() {
+    if (document.visibilityState === "visible") {
+      try {
+        const response = await fetch(`/api/front?lang=${front.dataset.lang}`, { cache: "no-cache" });
+        if (response.ok) {
+          const { incidents } = await response.json();
+          for (const found of incidents.slice().reverse()) { // the newest ends on top
+            if (cards.has(found.slug) || cards.size >= Number(front.dataset.followMost)) continue;
+            const template = document.createElement("template");
+            template.innerHTML = found.card;
+            const card = template.content.firstElementChild;
+            $(".cards", front).prepend(card);
+            cards.set(found.slug, card);
+            const position = { seq: found.seq, epoch: found.epoch };
+            if (follower) follower.add(found.slug, position);
+            else {
+              positions.set(found.slug, position);
+              start();
+            }
+          }
+          $(".empty", front).hidden = cards.size > 0;
+        }
+      } catch { /* try again next time */ }
+    }
+    setTimeout(lookForNew, Number(front.dataset.refresh) * 1000 * (0.75 + Math.random() / 2));
+  }
+  setTimeout(lookForNew, Number(front.dataset.refresh) * 1000);
 }
 
 for (const button of document.querySelectorAll(".copy-link")) {
