@@ -223,6 +223,13 @@ async def test_search_titles_and_entries_with_exact_phrase_and_title_only(sqlite
         assert await hits(q="till slut") == [chase]  # text, not the markup between the words
         assert await hits(q="hamn") == [chase, fire]  # at most TICKER_SEARCH_RESULTS (2) of 3
         assert await hits(q="100%_") == []
+        await editor.post(fire, 'Läs mer om AT&T-masten hos <a href="https://smhi.se/varningar">SMHI</a>.')
+        assert await hits(q="AT&T") == await hits(q="smhi") == [fire]  # the text, entities and all
+        assert await hits(q="href") == await hits(q="varningar") == await hits(q="amp") == []  # not the markup
+        edited = (await editor.post(chase, "<p>Föraren greps <strong>utan motstånd</strong>.</p>"))["entry"]
+        assert await hits(q="utan motstånd", exact="1") == [chase] and await hits(q="strong") == []
+        await editor.call("PATCH", f"/api/incidents/{chase}/entries/{edited['id']}", json={"body": "Föraren greps."})
+        assert await hits(q="utan motstånd", exact="1") == []  # an edit changes what is found
         storm = await editor.incident("Stormen drog in över Älvsjö")
         assert await hits(q="älvsjö") == await hits(q="ÄLVSJÖ") == [storm]  # case-blind beyond ASCII, SQLite too
         async with visitor(node) as client:

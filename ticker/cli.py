@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 import urllib.error
 import urllib.request
@@ -243,8 +244,9 @@ def db() -> None:
 @db.command("upgrade")
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
-    """Apply the migrations."""
+    """Apply the migrations (each one, and the progress of a long one, is shown on stderr)."""
     settings = _settings(ctx)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     asyncio.run(upgrade(settings.database_url))
     click.echo("database is at the latest schema")
 

@@ -113,7 +113,7 @@ async def search(
     if not patterns:
         return []
     in_title = _matches(Incident.title, patterns)
-    in_entry = and_(_matches(Entry.body, patterns), ~Entry.retracted)
+    in_entry = and_(_matches(Entry.body_text, patterns), ~Entry.retracted)
     where = in_title if titles_only else or_(in_title, exists().where(Entry.incident_id == Incident.id, in_entry))
     async with store.reading() as session:
         incidents = list(

@@ -19,7 +19,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
+
+from ticker.sanitize import text_of
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -112,6 +114,12 @@ class Entry(Base):
     pinned: Mapped[bool] = mapped_column(Boolean)
     retracted: Mapped[bool] = mapped_column(Boolean)
     correction: Mapped[str | None] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text, server_default="")  # what search reads: the body without markup
+
+    @validates("body")
+    def _with_text(self, _key: str, body: str) -> str:
+        self.body_text = text_of(body)
+        return body
 
 
 class Event(Base):
