@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 
 from ticker.exceptions import NotFound
 from ticker.store.sql import Store
@@ -113,7 +113,10 @@ async def search(
     if not patterns:
         return []
     in_title = _matches(Incident.title, patterns)
-    in_entry = and_(_matches(Entry.body_text, patterns), ~Entry.retracted)
+    # An entry without text was written by a node of the version before migration 0004 while nodes were being
+    # replaced one at a time: its HTML is searched instead.
+    text = case((Entry.body_text == "", Entry.body), else_=Entry.body_text)
+    in_entry = and_(_matches(text, patterns), ~Entry.retracted)
     where = in_title if titles_only else or_(in_title, exists().where(Entry.incident_id == Incident.id, in_entry))
     async with store.reading() as session:
         incidents = list(
