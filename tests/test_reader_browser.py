@@ -76,6 +76,12 @@ async def test_posts_edits_retractions_and_pins_appear_in_the_open_page(browser:
 
         await editor.call("PATCH", f"/api/incidents/{slug}", json={"title": "Storbrand i hamnen"})
         await expect(page.locator("h1.title")).to_have_text("Storbrand i hamnen")
+        photo = {"photo_url": "https://bilder.example/hamnen.jpg", "photo_credit": "Eva Svensson"}
+        await editor.call("PATCH", f"/api/incidents/{slug}", json=photo)  # a photo chosen while the page is open
+        await expect(page.locator(".photo img")).to_have_attribute("src", photo["photo_url"])
+        await expect(page.locator(".photo figcaption")).to_have_text("Foto: Eva Svensson")
+        await editor.call("PATCH", f"/api/incidents/{slug}", json={"photo_url": None, "photo_credit": None})
+        await expect(page.locator(".photo")).to_be_hidden()
         await editor.call("POST", f"/api/incidents/{slug}/close")
         await expect(page.locator(".badge")).to_have_text("Avslutad")
         served = (await editor.http.get(f"/i/{slug}", headers={"Accept-Language": "sv"})).text

@@ -133,6 +133,13 @@ function incidentPage(root) {
     const badge = $(".badge", root);
     badge.className = "badge " + incident.status;
     badge.textContent = incident.status === "live" ? T.live : T.closed;
+    const photo = $(".photo", root);
+    photo.hidden = !incident.photo_url;
+    if (incident.photo_url && $("img", photo).getAttribute("src") !== incident.photo_url) {
+      $("img", photo).src = incident.photo_url;
+    }
+    $("figcaption", photo).hidden = !incident.photo_credit;
+    $(".photo-credit", photo).textContent = incident.photo_credit || "";
   }
   function touched(at) {
     const updated = $(".updated", root);
