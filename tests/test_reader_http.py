@@ -92,7 +92,7 @@ async def test_json_ld_is_a_live_blog_posting_with_its_updates(sqlite_url: str) 
             assert '<meta property="og:title" content="Brand i hamnen">' in page
             assert '<meta name="twitter:card" content="summary_large_image">' in page
             assert f'type="application/atom+xml" title="Brand i hamnen" href="/i/{slug}/feed.atom"' in page
-            assert "Foto: Anna Fotograf" in page
+            assert 'Foto: <span class="photo-credit">Anna Fotograf</span>' in page
             assert '<span class="badge closed">Avslutad</span>' in page
             assert "https://www.facebook.com/sharer/sharer.php?u=" in page
             assert "https://x.com/intent/post?url=" in page
