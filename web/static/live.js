@@ -50,27 +50,41 @@ export function placeEntry(list, li, entry) {
   list.append(li);
 }
 
+// The close codes after which a reader does not come back (docs/protocol.md): a normal close, 4100–4199.
+export const endsFollowing = (code) => code === 1000 || (code >= 4100 && code < 4200);
+
 // Follow incidents. positions maps slug -> {seq, epoch} and is kept at what has been applied; onMessage gets each
-// event or snapshot once, in order; onState(state, transport) hears "live", "reconnecting" and "offline", and
-// whether it goes over "websocket" or "sse". live: the websocket URL (this page's /live when not given); base:
-// the origin of /sse; query: added to both (?partner=). Returns {add(slug, {seq, epoch}), which follows one more
-// incident, and stop(), which ends it for good}.
-export function follow(positions, onMessage, onState, { live, base = "", query = {} } = {}) {
+// event or snapshot once, in order; onState(state, transport, code) hears "live", "reconnecting" and "offline"
+// (with the close code when the server ended it), and whether it goes over "websocket" or "sse". live: the
+// websocket URL (this page's /live when not given); base: the origin of /sse; query: added to both (?partner=);
+// ends(code): whether a close code ends following (endsFollowing when not given). Returns {add(slug, {seq,
+// epoch}), which follows one more incident, and stop(), which ends it for good}.
+export function follow(positions, onMessage, onState, { live, base = "", query = {}, ends = endsFollowing } = {}) {
   const liveUrl = live || (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/live";
   const withQuery = (url, params) => {
     const search = new URLSearchParams([...params, ...Object.entries(query)]).toString();
     return search ? `${url}?${search}` : url;
   };
-  const final = (code) => code === 1000 || (code >= 4100 && code < 4200);
   let failures = 0;
   let opened = false; // a websocket that never opens means a proxy in the way: use SSE
   let useSSE = !("WebSocket" in window);
   let subscribed = false; // the current connection is subscribed and delivering
   let stopped = false;
-  let timer = 0;
+  let timer = 0; // set while waiting to reconnect
   let socket = null;
-  const state = (name) => onState(name, useSSE ? "sse" : "websocket");
+  const state = (name, code) => onState(name, useSSE ? "sse" : "websocket", code);
 
+  function halt() {
+    stopped = true;
+    subscribed = false;
+    clearTimeout(timer);
+    removeEventListener("offline", offline);
+    removeEventListener("online", online);
+  }
+  function end(code) {
+    halt();
+    state("offline", code);
+  }
   function retry() {
     subscribed = false;
     state("reconnecting");
@@ -103,7 +117,7 @@ export function follow(positions, onMessage, onState, { live, base = "", query =
     ws.onclose = (close) => {
       subscribed = false;
       if (stopped) return;
-      if (final(close.code)) return state("offline");
+      if (ends(close.code)) return end(close.code);
       if (!opened) {
         useSSE = true;
         return connect();
@@ -122,9 +136,10 @@ export function follow(positions, onMessage, onState, { live, base = "", query =
     const es = (socket = new EventSource(url));
     es.onmessage = (message) => dispatch(JSON.parse(message.data));
     es.addEventListener("close", (message) => {
-      if (final(JSON.parse(message.data).code)) {
+      const code = JSON.parse(message.data).code;
+      if (ends(code)) {
         es.close();
-        state("offline");
+        end(code);
       } else if (many) {
         es.close();
         retry();
@@ -142,12 +157,22 @@ export function follow(positions, onMessage, onState, { live, base = "", query =
     };
   }
   function connect() {
+    timer = 0;
     if (stopped) return;
     if (useSSE) eventSource();
     else websocket();
   }
-  const offline = () => state("offline");
-  const online = () => { if (subscribed) state("live"); };
+  function offline() {
+    state("offline");
+  }
+  function online() {
+    if (subscribed) return state("live");
+    if (timer) { // back online while waiting out the backoff: try now
+      clearTimeout(timer);
+      failures = 0;
+      connect();
+    }
+  }
   addEventListener("offline", offline);
   addEventListener("online", online);
   connect();
@@ -162,10 +187,7 @@ export function follow(positions, onMessage, onState, { live, base = "", query =
       } // else: the connection being made, or the next one, subscribes to every position
     },
     stop() {
-      stopped = true;
-      clearTimeout(timer);
-      removeEventListener("offline", offline);
-      removeEventListener("online", online);
+      halt();
       if (socket instanceof WebSocket) socket.close(1000);
       else if (socket) socket.close();
     },

@@ -4,8 +4,9 @@
 // "skickas…", sent in order, one at a time, and removed only when the server has answered with the entry. A
 // post whose answer was lost is sent again with the same key and the server returns the first result, so
 // nothing is published twice, and nothing is lost when the tab is reloaded or the connection drops.
+import { endsFollowing, follow } from "./live.js";
+
 (() => {
-  "use strict";
   const T = JSON.parse(document.getElementById("desk-text").textContent);
   const state = JSON.parse(document.getElementById("desk-state").textContent);
   const CACHE = "ticker-desk";
@@ -18,8 +19,8 @@
       await navigator.serviceWorker.ready;
       const cache = await caches.open(CACHE);
       // The first visit came before the worker: keep this page and what it loads now.
-      await cache.addAll([location.pathname + location.search, "/static/newsroom.js", "/static/newsroom.css",
-        "/static/ticker.css"]);
+      await cache.addAll([location.pathname + location.search, "/static/newsroom.js", "/static/live.js",
+        "/static/newsroom.css", "/static/ticker.css"]);
       desk.dataset.offlineReady = "true";
     }).catch(() => {});
   }
@@ -177,11 +178,7 @@
   const stamp = new Intl.DateTimeFormat(document.documentElement.lang === "en" ? "en-GB" : "sv-SE", {
     day: "numeric", month: "long", hour: "2-digit", minute: "2-digit", timeZone: "Europe/Stockholm",
   });
-  let seq = state.seq;
-  let epoch = state.incident.epoch;
   let mine = new Set(state.mine);
-  let socket = null;
-  let failures = 0;
   let loggedOut = false;
 
   function say(text) {
@@ -382,45 +379,30 @@
     });
   }
 
-  // The live feed: the same /live socket and events as the reader page.
+  // The live feed: the same connection and events as the reader page (web/static/live.js). A desk's socket carries
+  // the session: a logout, here or on another node, closes it with 4001 (session ended).
 
   function onMessage(msg) {
-    if (msg.type === "subscribed") { failures = 0; status(T.live, "live"); return; }
     if (msg.type === "snapshot") {
-      seq = msg.seq;
-      epoch = msg.data.incident.epoch;
       applyIncident(msg.data.incident);
       for (const li of list.querySelectorAll(".entry")) li.remove();
       for (const entry of msg.data.entries.slice().reverse()) renderEntry(entry);
       return;
     }
-    if (msg.type !== "event" || msg.seq <= seq) return;
-    seq = msg.seq;
     if (msg.data.entry) applyEntry(msg.data.entry);
     if (msg.data.incident) applyIncident(msg.data.incident);
   }
 
-  function connect() {
-    if (loggedOut) return;
-    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/live");
-    socket = ws;
+  function onState(name, _transport, code) {
+    if (name === "live") return status(T.live, "live");
+    if (code === 4001) {
+      loggedOut = true;
+      status(T.socket_logged_out, "closed");
+      return say(T.socket_logged_out);
+    }
+    if (code !== undefined) return status(T.offline, "closed");
+    if (name === "offline" || !navigator.onLine) return status(T.offline, "offline");
     status(T.connecting, "connecting");
-    ws.onopen = () => ws.send(JSON.stringify({ type: "subscribe", incident: slug, since: seq, epoch }));
-    ws.onmessage = (frame) => onMessage(JSON.parse(frame.data));
-    ws.onclose = (close) => {
-      if (socket !== ws) return;
-      socket = null;
-      if (close.code === 4001) { // SESSION_ENDED: logged out
-        loggedOut = true;
-        status(T.socket_logged_out, "closed");
-        say(T.socket_logged_out);
-        return;
-      }
-      if (close.code >= 4100 && close.code < 4200) { status(T.offline, "closed"); return; }
-      status(navigator.onLine ? T.connecting : T.offline, navigator.onLine ? "connecting" : "offline");
-      const delay = Math.min(30000, 500 * 2 ** failures++) * (0.5 + Math.random() / 2);
-      setTimeout(connect, delay);
-    };
   }
 
   // The composer and the outbox.
@@ -631,16 +613,16 @@
   renderQueue();
   renderOutbox();
   window.addEventListener("online", () => {
-    failures = 0;
     sendFailures = 0;
     renderOutbox();
     flush();
-    if (!socket) connect();
   });
-  window.addEventListener("offline", () => { status(T.offline, "offline"); renderOutbox(); });
+  window.addEventListener("offline", () => renderOutbox());
   window.addEventListener("storage", (event) => { if (event.key === OUTBOX) renderOutbox(); });
   document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshQueue(); });
   setInterval(refreshQueue, 15000);
-  if (navigator.onLine) connect(); else status(T.offline, "offline");
+  status(T.connecting, "connecting");
+  const positions = new Map([[slug, { seq: state.seq, epoch: state.incident.epoch }]]);
+  follow(positions, onMessage, onState, { ends: (code) => code === 4001 || endsFollowing(code) });
   flush();
 })();
