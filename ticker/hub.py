@@ -272,8 +272,8 @@ class Hub:
         return [(seq, text_frame(payload)) for seq, payload in found]
 
     async def _topic(self, slug: str) -> Topic:
-        """The incident's topic, its position loaded. The load is a task of its own: a reader lost while it
-        runs (its subscribe cancelled) neither cancels it nor fails the other readers waiting for it."""
+        """The incident's topic, its position loaded. The load is a task of its own, so one waiting subscribe
+        cancelled (its reader lost, the node stopping) neither cancels it nor fails the others waiting for it."""
         topic = self.topics.get(slug)
         if topic is None:
             topic = self.topics[slug] = Topic(slug, deque(maxlen=self.settings.node_history))
