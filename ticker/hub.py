@@ -273,7 +273,7 @@ class Hub:
 
     async def _topic(self, slug: str) -> Topic:
         """The incident's topic, its position loaded. The load is a task of its own, so one waiting subscribe
-        cancelled (its reader lost, the node stopping) neither cancels it nor fails the others waiting for it."""
+        cancelled (the node stopping, say) neither cancels it nor fails the others waiting for it."""
         topic = self.topics.get(slug)
         if topic is None:
             topic = self.topics[slug] = Topic(slug, deque(maxlen=self.settings.node_history))
