@@ -57,24 +57,24 @@ def joining(hub: Hub, sink: RecordingSink) -> asyncio.Task[None]:
     return asyncio.ensure_future(hub.subscribe(hub.connect(sink), "brand", 1, None))
 
 
-async def test_a_reader_lost_while_the_incident_loads_leaves_the_others_joining(
+async def test_a_subscribe_cancelled_while_the_incident_loads_leaves_the_others_joining(
     held: tuple[HeldStore, Hub, MemoryBroker],
 ) -> None:
     store, hub, broker = held
     first, second = RecordingSink(), RecordingSink()
-    lost, staying = joining(hub, first), joining(hub, second)
+    cancelled, staying = joining(hub, first), joining(hub, second)
     await eventually(lambda: store.asked == 1)  # the first reader's subscribe loads "brand"; the second waits
-    lost.cancel()  # the first reader's connection is lost: the node cancels its subscribe
+    cancelled.cancel()  # as a lost reader's subscribe was (before), or any task is when the node stops
     store.answer.set()
     await staying  # before: the second reader's subscribe failed with the first one's cancellation
-    assert lost.cancelled()
+    assert cancelled.cancelled()
     assert [m["type"] for m in second.messages()] == ["subscribed"]
     await broker.publish(await posted(store, 2))
     await eventually(lambda: second.seqs() == [2, 3])
     assert store.asked == 1 and first.messages() == []
 
 
-async def test_an_incident_every_reader_left_while_it_loaded_is_not_kept(
+async def test_an_incident_whose_every_subscribe_was_cancelled_while_it_loaded_is_not_kept(
     held: tuple[HeldStore, Hub, MemoryBroker],
 ) -> None:
     store, hub, _broker = held
