@@ -7,6 +7,7 @@ import asyncio
 import os
 import re
 import struct
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.async_api import Browser, Page, Request, WebSocketRoute, expect
@@ -202,6 +203,28 @@ async def test_blocked_websockets_fall_back_to_sse_which_resumes_with_last_event
         assert len(streams) >= 2
         assert await streams[1].header_value("last-event-id") == str(seq)
         assert "/live" not in [r.url for r in streams]
+        await page.close()
+
+
+async def test_a_reader_back_online_reconnects_at_once_instead_of_after_its_backoff(
+    browser: Browser, sqlite_url: str
+) -> None:
+    async with running_node(node_settings(sqlite_url)) as node:
+        editor = await node.reporter()
+        slug = await editor.incident("Brand i hamnen")
+        page = await browser.new_page(locale="sv-SE")
+        await page.clock.install()
+        await page.goto(f"{node.url}/i/{slug}")
+        conn = page.locator(".conn")
+        await expect(conn).to_have_attribute("data-state", "live")
+        await page.clock.pause_at(datetime.now(UTC) + timedelta(seconds=1))  # no timer fires from here on
+        for reader in list(node.services.hub.readers):
+            reader.sink.close(CloseCode.SERVICE_RESTART, "service restart")
+        await expect(conn).to_have_attribute("data-state", "reconnecting")  # waiting out a backoff that never ends
+        await page.evaluate("dispatchEvent(new Event('online'))")  # as the browser does when the network is back
+        await expect(conn).to_have_attribute("data-state", "live")
+        entry = (await editor.post(slug, "Tillbaka."))["entry"]
+        await expect(page.locator(f"#entry-{entry['id']} .body")).to_have_text("Tillbaka.")
         await page.close()
 
 
