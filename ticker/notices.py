@@ -50,7 +50,7 @@ class Notices:
         self.on_partner_removed = on_partner_removed  # the origin policy forgets its cached partner list
         self.block_seconds = block_seconds
         self.node = uuid.uuid4().hex
-        self.listening = False  # reading the stream from a known position
+        self.listening = False  # reading the stream from a known position (and Redis answered since)
         self._client: aioredis.Redis | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -102,10 +102,13 @@ class Notices:
         try:
             while True:
                 try:
-                    if last is None:
-                        newest: Any = await client.xrevrange(STREAM, count=1)
-                        last = newest[0][0] if newest else b"0-0"
-                    self.listening = True
+                    if not self.listening:  # connected and let in, and knowing where to read from, first
+                        await client.ping()
+                        if last is None:
+                            newest: Any = await client.xrevrange(STREAM, count=1)
+                            last = newest[0][0] if newest else b"0-0"
+                        self.listening = True
+                    assert last is not None  # known before listening
                     reply = await client.xread({STREAM: last}, count=100, block=int(self.block_seconds * 1000))
                 except REDIS_DOWN as exc:
                     self.listening = False
