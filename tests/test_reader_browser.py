@@ -166,6 +166,19 @@ async def test_a_restart_shows_reconnecting_then_live_and_missed_entries_appear_
             await asyncio.to_thread(restarted.stop)
 
 
+async def without_websockets(browser: Browser) -> tuple[Page, list[Request]]:
+    """A page behind a proxy that will not pass websockets (the socket never opens), and its SSE requests."""
+    page = await browser.new_page(locale="sv-SE")
+
+    async def refuse(ws: WebSocketRoute) -> None:
+        await ws.close()
+
+    await page.route_web_socket("**/live", refuse)
+    streams: list[Request] = []
+    page.on("request", lambda r: streams.append(r) if "/sse" in r.url else None)
+    return page, streams
+
+
 async def test_blocked_websockets_fall_back_to_sse_which_resumes_with_last_event_id(
     browser: Browser, sqlite_url: str
 ) -> None:
@@ -173,14 +186,7 @@ async def test_blocked_websockets_fall_back_to_sse_which_resumes_with_last_event
         editor = await node.reporter()
         slug = await editor.incident("Översvämning i Gävle")
         await editor.post(slug, "Vattnet stiger.")
-        page = await browser.new_page(locale="sv-SE")
-
-        async def refuse(ws: WebSocketRoute) -> None:
-            await ws.close()  # as a proxy that will not pass websockets: the socket never opens
-
-        await page.route_web_socket("**/live", refuse)
-        streams: list[Request] = []
-        page.on("request", lambda r: streams.append(r) if "/sse/" in r.url else None)
+        page, streams = await without_websockets(browser)
         await page.goto(f"{node.url}/i/{slug}")
         await expect(page.locator(".conn")).to_have_attribute("data-state", "live")
         await expect(page.locator("#incident")).to_have_attribute("data-transport", "sse")
@@ -303,14 +309,7 @@ async def test_the_front_page_falls_back_to_one_sse_stream_for_all_its_incidents
     async with running_node(node_settings(sqlite_url, front_refresh_seconds=0.3)) as node:
         editor = await node.reporter()
         slugs = [await editor.incident(title) for title in ("Vattenläcka i Uppsala", "Polisjakt genom centrum")]
-        page = await browser.new_page(locale="sv-SE")
-
-        async def refuse(ws: WebSocketRoute) -> None:
-            await ws.close()  # as a proxy that will not pass websockets: the socket never opens
-
-        await page.route_web_socket("**/live", refuse)
-        streams: list[Request] = []
-        page.on("request", lambda r: streams.append(r) if "/sse" in r.url else None)
+        page, streams = await without_websockets(browser)
         await page.goto(f"{node.url}/")
         await expect(page.locator(".conn")).to_have_attribute("data-state", "live")
         await expect(page.locator("#front")).to_have_attribute("data-transport", "sse")
