@@ -10,7 +10,7 @@ import struct
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from playwright.async_api import Browser, Page, Request, WebSocketRoute, expect
+from playwright.async_api import Browser, Locator, Page, Request, WebSocketRoute, expect
 
 from tests.support.node import Node, Reporter, node_settings, running_node
 from tests.support.services import RedisServer, ServerProcess
@@ -273,9 +273,7 @@ async def test_front_page_updates_live_and_shows_the_most_followed(browser: Brow
         await expect(cards).to_have_count(2)
         await expect(page.locator(".most li")).to_have_text(["Polisjakt genom centrum 1 följer just nu"])
 
-        await editor.post(quiet, "Vattnet är avstängt i hela kvarteret.", label="23:01")
-        await expect(cards.first).to_have_attribute("data-incident", quiet)  # the latest activity first
-        await expect(cards.first.locator(".latest")).to_have_text("23:01 Vattnet är avstängt i hela kvarteret.")
+        await posted_to_the_top_card(editor, cards, quiet, "Vattnet är avstängt i hela kvarteret.", "23:01")
         await reader.close()
         await page.close()
 
@@ -296,8 +294,7 @@ async def test_incidents_opened_after_the_front_page_loaded_join_it_and_follow_l
             slug = await editor.incident(title)
             await expect(cards.first).to_have_attribute("data-incident", slug)  # it joined, on top
             await expect(page.locator(".conn")).to_have_attribute("data-state", "live")
-            await editor.post(slug, text, label="21:00")
-            await expect(cards.first.locator(".latest")).to_have_text(f"21:00 {text}")  # and is followed live
+            await posted_to_the_top_card(editor, cards, slug, text, "21:00")  # and is followed live
         await expect(cards).to_have_count(2)
         await expect(page.locator(".now .empty")).to_be_hidden()
         await page.close()
@@ -314,16 +311,13 @@ async def test_the_front_page_falls_back_to_one_sse_stream_for_all_its_incidents
         await expect(page.locator(".conn")).to_have_attribute("data-state", "live")
         await expect(page.locator("#front")).to_have_attribute("data-transport", "sse")
         cards = page.locator(".card")
-        await editor.post(slugs[0], "Vattnet är avstängt i hela kvarteret.", label="23:01")
-        await expect(cards.first.locator(".latest")).to_have_text("23:01 Vattnet är avstängt i hela kvarteret.")
+        await posted_to_the_top_card(editor, cards, slugs[0], "Vattnet är avstängt i hela kvarteret.", "23:01")
 
         # The server ends the stream; the page opens a new one from where each incident is, and what was posted
         # meanwhile arrives.
         for reader in list(node.services.hub.readers):
             reader.sink.close(CloseCode.SESSION_ENDED, "test: resume")
-        await editor.post(slugs[1], "Bilen har setts vid resecentrum.", label="23:05")
-        await expect(cards.first).to_have_attribute("data-incident", slugs[1])
-        await expect(cards.first.locator(".latest")).to_have_text("23:05 Bilen har setts vid resecentrum.")
+        await posted_to_the_top_card(editor, cards, slugs[1], "Bilen har setts vid resecentrum.", "23:05")
         assert len(streams) >= 2 and all(re.search(r"/sse\?follow=", r.url) for r in streams)
         assert f"follow={slugs[0]}%3A2%3A" in streams[-1].url  # seq 2: its post, which the first stream brought
 
@@ -331,10 +325,16 @@ async def test_the_front_page_falls_back_to_one_sse_stream_for_all_its_incidents
         third = await editor.incident("Strömavbrott i Luleå")
         await expect(cards.first).to_have_attribute("data-incident", third)
         await expect(page.locator(".conn")).to_have_attribute("data-state", "live")
-        await editor.post(third, "Elen är tillbaka.", label="23:10")
-        await expect(cards.first.locator(".latest")).to_have_text("23:10 Elen är tillbaka.")
+        await posted_to_the_top_card(editor, cards, third, "Elen är tillbaka.", "23:10")
         assert f"follow={third}%3A1%3A" in streams[-1].url
         await page.close()
+
+
+async def posted_to_the_top_card(editor: Reporter, cards: Locator, slug: str, text: str, label: str) -> None:
+    """Post to an incident on an open front page: its card comes first (the latest activity first) and shows it."""
+    await editor.post(slug, text, label=label)
+    await expect(cards.first).to_have_attribute("data-incident", slug)
+    await expect(cards.first.locator(".latest")).to_have_text(f"{label} {text}")
 
 
 async def _wait_for_viewers(node: Node, slug: str, count: int) -> None:
