@@ -15,17 +15,24 @@ from ticker.exceptions import Invalid
 from ticker.http.pages import cacheable, render, render_text
 from ticker.presence import presence
 from ticker.sanitize import text_of
-from ticker.services import services
+from ticker.services import Services, services
 from ticker.store import reads
+from ticker.store.tables import Incident
 
 SNIPPET_CHARS = 220
 FLAGS = {"": False, "0": False, "off": False, "false": False, "1": True, "on": True, "true": True}
 
 
+async def _live(svc: Services) -> list[tuple[Incident, dict[str, Any] | None]]:
+    """The front page's live incidents (at most TICKER_FRONT_INCIDENTS, the latest activity first), each with its
+    newest standing entry."""
+    return await reads.incidents_with_latest(svc.store, await svc.store.incidents("live", svc.settings.front_incidents))
+
+
 async def front_page(request: Request) -> Response:
     svc = services(request)
     settings = svc.settings
-    live = await reads.incidents_with_latest(svc.store, await svc.store.incidents("live", settings.front_incidents))
+    live = await _live(svc)
     closed = await svc.store.incidents("closed", settings.front_closed)
     counts = presence(request).most_followed(settings.most_followed)
     by_slug = await reads.incidents_by_slug(svc.store, [slug for slug, _n in counts])
@@ -52,7 +59,7 @@ async def front_incidents(request: Request) -> Response:
     """``GET /api/front``: the front page's live incidents, each with where it is and its card, for an open front
     page to add the incidents opened since it was loaded (it asks every ``TICKER_FRONT_REFRESH_SECONDS``)."""
     svc = services(request)
-    live = await reads.incidents_with_latest(svc.store, await svc.store.incidents("live", svc.settings.front_incidents))
+    live = await _live(svc)
     found = [
         {"slug": i.slug, "seq": i.seq, "epoch": i.epoch, "card": render_text("_card.html", request, i=i, latest=latest)}
         for i, latest in live
