@@ -20,12 +20,10 @@ from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from starlette.requests import HTTPConnection
 
 from ticker.backoff import backoff_delay
-from ticker.broker.redis import REDIS_DOWN, xread_entries
+from ticker.broker.redis import REDIS_DOWN, client, xread_entries
 from ticker.exceptions import CloseCode
 from ticker.hub import Hub
 from ticker.logs import log_event
@@ -90,26 +88,20 @@ class Notices:
         """Read the stream from where this node is, through any outage: ids are times, so they go on rising
         across a restart of Redis too, and the last one read is where to go on from."""
         # A blocking read that outlives its block time by this much means a frozen Redis or a cut network.
-        client = aioredis.from_url(
-            url,
-            socket_timeout=self.block_seconds + 5.0,
-            socket_connect_timeout=2.0,
-            retry=Retry(NoBackoff(), 0),  # a failure shows at once; this loop does the retrying
-            single_connection_client=True,
-        )
+        reader = client(url, self.block_seconds + 5.0, single=True)
         last: bytes | None = None
         failures = 0
         try:
             while True:
                 try:
                     if not self.listening:  # connected and let in, and knowing where to read from, first
-                        await client.ping()
+                        await reader.ping()
                         if last is None:
-                            newest: Any = await client.xrevrange(STREAM, count=1)
+                            newest: Any = await reader.xrevrange(STREAM, count=1)
                             last = newest[0][0] if newest else b"0-0"
                         self.listening = True
                     assert last is not None  # known before listening
-                    reply = await client.xread({STREAM: last}, count=100, block=int(self.block_seconds * 1000))
+                    reply = await reader.xread({STREAM: last}, count=100, block=int(self.block_seconds * 1000))
                 except REDIS_DOWN as exc:
                     self.listening = False
                     failures += 1
@@ -124,7 +116,7 @@ class Notices:
         finally:
             self.listening = False
             with contextlib.suppress(*REDIS_DOWN):
-                await client.aclose()
+                await reader.aclose()
 
     def apply(self, raw: bytes) -> None:
         """Act on another node's notice; this node's own, and anything unreadable, are ignored."""

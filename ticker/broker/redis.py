@@ -41,24 +41,28 @@ def _seq(entry_id: bytes) -> int:
     return int(entry_id.split(b"-", 1)[0])
 
 
+def client(url: str, socket_timeout: float, single: bool = False) -> aioredis.Redis:
+    """A client whose failures show at once (no retries inside redis-py: the caller's loop retries), with a
+    socket timeout, so a frozen Redis raises instead of hanging. ``single``: one connection of its own, for a
+    blocking read."""
+    return aioredis.from_url(
+        url,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=2.0,
+        retry=Retry(NoBackoff(), 0),
+        single_connection_client=single,
+    )
+
+
 class RedisBroker:
     def __init__(self, url: str, *, history: int = 10_000, command_timeout: float = 5.0) -> None:
         self.url = url
         self.history_length = history
         self.command_timeout = command_timeout
         self._wake_key = f"ticker:wake:{uuid.uuid4().hex}"
-        self._commands = self._client(command_timeout)
+        self._commands = client(url, command_timeout)
         self._reader: aioredis.Redis | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-
-    def _client(self, socket_timeout: float, single: bool = False) -> aioredis.Redis:
-        return aioredis.from_url(
-            self.url,
-            socket_timeout=socket_timeout,
-            socket_connect_timeout=2.0,
-            retry=Retry(NoBackoff(), 0),
-            single_connection_client=single,
-        )
 
     async def close(self) -> None:
         await self._drop_reader()
@@ -99,7 +103,7 @@ class RedisBroker:
         streams: dict[Any, Any] = {stream_key(t): f"{seq}-0" for t, seq in positions.items()}
         streams[self._wake_key] = "$"
         if self._reader is None:
-            self._reader = self._client(timeout + self.command_timeout, single=True)
+            self._reader = client(self.url, timeout + self.command_timeout, single=True)
         try:
             reply = await self._reader.xread(streams, count=1000, block=max(1, int(timeout * 1000)))
         except BaseException as exc:
