@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from playwright.async_api import Browser
 
 from tests.support.browser import launch_chromium
 from tests.support.services import RedisServer, postgres_database, require_binary, unavailable
+from tests.support.tracebacks import TracebackCatcher, node_logs, tracebacks_in_node_logs
 
 # A test that uses one of these fixtures gets the marker of the same name, so `-m "not browser"` works.
 MARKED_FIXTURES = {
@@ -23,6 +25,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         for fixture in set(MARKED_FIXTURES) & set(getattr(item, "fixturenames", ())):
             item.add_marker(MARKED_FIXTURES[fixture])
+
+
+@pytest.fixture(autouse=True)
+def no_tracebacks() -> Iterator[None]:
+    """Fails a test during which any node logged a Python traceback, in this process or as a child process."""
+    catcher = TracebackCatcher()
+    root = logging.getLogger()
+    root.addHandler(catcher)
+    node_logs.clear()
+    try:
+        yield
+    finally:
+        root.removeHandler(catcher)
+    found = catcher.caught + tracebacks_in_node_logs()
+    node_logs.clear()
+    if found:
+        pytest.fail("a node logged a traceback:\n" + "\n\n".join(found), pytrace=False)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import socket
 import sys
 import textwrap
@@ -21,6 +22,7 @@ from tests.support.services import (
     postgres_database,
     require_binary,
 )
+from tests.support.tracebacks import TracebackCatcher, node_logs, tracebacks_in_node_logs
 
 # A stand-in for `python -m ticker serve`: the same --host/--port flags, a /healthz, and a page that shows
 # what the node was given (an extra flag and an environment variable).
@@ -213,3 +215,41 @@ async def test_browser_reads_a_page_from_a_local_server(
         response = await page.goto(server.url)
         assert response is not None and response.status == 200
         assert await page.text_content("h1") == "Göteborg abc None"
+
+
+def test_traceback_catcher_keeps_records_with_a_traceback_only() -> None:
+    catcher = TracebackCatcher()
+    log = logging.getLogger("ticker.test_support")
+    log.addHandler(catcher)
+    log.propagate = False  # this test's own traceback is not a node's: keep it from the autouse fixture
+    try:
+        log.warning("event=listener_failed error=ConnectionError()")
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            log.exception("Exception in ASGI application")
+    finally:
+        log.removeHandler(catcher)
+        log.propagate = True
+    assert len(catcher.caught) == 1
+    assert "Exception in ASGI application" in catcher.caught[0] and "ValueError: boom" in catcher.caught[0]
+
+
+def test_tracebacks_in_node_logs_reads_each_child_nodes_log(tmp_path: Path) -> None:
+    clean, broken = tmp_path / "ticker-1.log", tmp_path / "ticker-2.log"
+    clean.write_text("event=node_started broker=memory\n")
+    broken.write_text('event=node_started\nTraceback (most recent call last):\n  File "x.py", line 1\nKeyError: 1\n')
+    node_logs[:] = [clean, broken, tmp_path / "never-started.log"]
+    try:
+        found = tracebacks_in_node_logs()
+    finally:
+        node_logs.clear()
+    assert len(found) == 1 and str(broken) in found[0] and "KeyError: 1" in found[0]
+
+
+def test_server_process_registers_real_nodes_logs_only(tmp_path: Path, stand_in: tuple[str, ...]) -> None:
+    node_logs.clear()
+    real = ServerProcess(tmp_path)
+    ServerProcess(tmp_path, program=stand_in)
+    assert node_logs == [real.log_path]
+    node_logs.clear()

@@ -21,6 +21,8 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.support.tracebacks import node_logs
+
 HOST = "127.0.0.1"
 
 
@@ -259,6 +261,8 @@ class ServerProcess(WebService):
         super().__init__(log_path, port=port, env=env, ready_timeout=ready_timeout)
         self.args = tuple(args)
         self.program = tuple(program)
+        if self.program[1:] == ("-m", "ticker", "serve"):
+            node_logs.append(log_path)  # read for tracebacks when the test ends (tests/support/tracebacks.py)
 
     def command(self) -> list[str]:
         return [*self.program, "--host", HOST, "--port", str(self.port), *self.args]
