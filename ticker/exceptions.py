@@ -61,8 +61,8 @@ class Unauthorized(APIError):
 
 
 class Forbidden(APIError):
-    def __init__(self, message: str) -> None:
-        super().__init__(403, "forbidden", message)
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(403, "forbidden", message, field)
 
 
 class Invalid(APIError):

@@ -17,7 +17,8 @@ from starlette.routing import BaseRoute, Route
 
 from ticker.exceptions import Forbidden, Invalid
 from ticker.http import caching
-from ticker.http.auth import require_account
+from ticker.http.auth import require, require_account
+from ticker.roles import Action, refusal
 from ticker.sanitize import clean_html
 from ticker.services import services
 from ticker.store.accounts import Account
@@ -149,13 +150,6 @@ def entry_id(request: Request) -> int:
     return path_id(request, "entry_id")
 
 
-async def require_editor(request: Request) -> Account:
-    account = await require_account(request)
-    if not account.is_editor:
-        raise Forbidden("only editors may do this")
-    return account
-
-
 # Handlers.
 
 
@@ -168,7 +162,7 @@ async def list_incidents(request: Request) -> JSONResponse:
 
 
 async def post_incident(request: Request) -> JSONResponse:
-    account = await require_editor(request)
+    account = await require(request, Action.OPEN_INCIDENT)
     data, raw = await parse_body(request, IncidentIn)
     fields = data.model_dump(exclude={"slug"})
     slug = data.slug or await _free_slug(request, slugify(data.title))
@@ -223,7 +217,7 @@ def _int_param(request: Request, name: str, default: int | None) -> Any:
 
 
 async def patch_incident(request: Request) -> JSONResponse:
-    account = await require_editor(request)
+    account = await require(request, Action.EDIT_INCIDENT)
     data, raw = await parse_body(request, IncidentPatch)
     changes = data.model_dump(exclude_unset=True)
     if not changes:
@@ -232,8 +226,10 @@ async def patch_incident(request: Request) -> JSONResponse:
 
 
 def status_handler(status: str) -> Any:
+    action = Action.CLOSE_INCIDENT if status == "closed" else Action.REOPEN_INCIDENT
+
     async def handler(request: Request) -> JSONResponse:
-        account = await require_editor(request)
+        account = await require(request, action)
         _data, raw = await parse_body(request, Strict)
         return await run_write(request, set_status(request.path_params["slug"], status), account, raw)
 
@@ -247,9 +243,11 @@ async def post_entry_handler(request: Request) -> JSONResponse:
     slug, author = request.path_params["slug"], author_of(account)
     body = entry_body(data.body, settings.max_entry_chars)
     label = data.label or datetime.now(STOCKHOLM).strftime("%H:%M")
-    if account.needs_approval:
-        if data.pinned:
-            raise Forbidden("contributors may not pin entries")
+    if data.pinned and not account.may(Action.PIN_ENTRY):
+        raise Forbidden(refusal(account.role, Action.PIN_ENTRY), "pinned")
+    if not account.may(Action.POST_ENTRY):
+        if not account.may(Action.SUBMIT_ENTRY):
+            raise Forbidden(refusal(account.role, Action.SUBMIT_ENTRY))
         # Kept for an editor: 202, and no event until it is approved.
         return await run_write(request, submit_entry(slug, author, body, label, data.key_event), account, raw, 202)
     op = post_entry(slug, author, body, label, data.key_event, data.pinned)
@@ -277,7 +275,7 @@ async def retract_entry_handler(request: Request) -> JSONResponse:
 
 def pin_handler(pinned: bool) -> Any:
     async def handler(request: Request) -> JSONResponse:
-        account = await require_editor(request)
+        account = await require(request, Action.PIN_ENTRY)
         _data, raw = await parse_body(request, Strict)
         by = author_of(account)
         op = pin_entry(request.path_params["slug"], entry_id(request), pinned, by)

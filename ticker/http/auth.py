@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from starlette.requests import HTTPConnection
 
-from ticker.exceptions import Unauthorized
+from ticker.exceptions import Forbidden, Unauthorized
 from ticker.http.session_auth import SESSION_COOKIE, session_account
+from ticker.roles import Action, refusal
 from ticker.services import services
 from ticker.store.accounts import TOKEN_PREFIX, Account, account_for_token
 
@@ -20,4 +21,12 @@ async def require_account(connection: HTTPConnection) -> Account:
     account = await account_for_token(services(connection).store, token)
     if account is None:
         raise Unauthorized("the token is unknown or revoked")
+    return account
+
+
+async def require(connection: HTTPConnection, action: Action) -> Account:
+    """The account, if its role may do ``action`` (ticker.roles); 403 otherwise."""
+    account = await require_account(connection)
+    if not account.may(action):
+        raise Forbidden(refusal(account.role, action))
     return account

@@ -19,8 +19,9 @@ from ticker.http import csrf
 from ticker.http.desk_text import render_desk
 from ticker.http.login import form_text
 from ticker.http.session_auth import current_login, require_login
+from ticker.roles import ROLES, Action, allowed
 from ticker.services import services
-from ticker.store.accounts import ROLES, Account, accounts, add_user, create_token, revoke_token, tokens
+from ticker.store.accounts import Account, accounts, add_user, create_token, revoke_token, tokens
 from ticker.store.logins import Login
 from ticker.store.newsroom import entries_by, submissions
 
@@ -38,7 +39,9 @@ async def _login(request: Request) -> Login | Response:
 
 
 def _page(name: str, request: Request, login: Login, status: int = 200, **context: Any) -> Response:
-    return render_desk(name, request, status=status, me=login.account, csrf_token=login.csrf_token, **context)
+    """A desk page; ``may`` (ticker.roles) decides which controls it shows."""
+    me, may = login.account, allowed(login.account.role)
+    return render_desk(name, request, status=status, me=me, may=may, csrf_token=login.csrf_token, **context)
 
 
 async def _checked_form(request: Request, login: Login) -> FormData:
@@ -60,9 +63,10 @@ async def _queue(request: Request, account: Account, slug: str) -> dict[str, Any
     """What the desk needs beside the public state: the viewer's own entries and the review queue."""
     store = services(request).store
     incident = await store.incident(slug)
+    reviewer = account.may(Action.REVIEW_SUBMISSIONS)
     return {
         "mine": await entries_by(store, incident, account.id),
-        "submissions": await submissions(store, incident, author_id=None if account.is_editor else account.id),
+        "submissions": await submissions(store, incident, author_id=None if reviewer else account.id),
     }
 
 
@@ -78,7 +82,8 @@ async def incident_desk(request: Request) -> Response:
     state = {
         **snapshot,
         **await _queue(request, account, slug),
-        "me": {"id": account.id, "name": account.display_name, "role": account.role, "editor": account.is_editor},
+        "me": {"id": account.id, "name": account.display_name, "role": account.role},
+        "may": allowed(account.role),  # newsroom.js shows only these controls
         "csrf": login.csrf_token,
         "max_chars": services(request).settings.max_entry_chars,
     }
@@ -124,7 +129,7 @@ async def token_revoke(request: Request) -> Response:
 
 async def _admin(request: Request) -> Login | Response:
     login = await _login(request)
-    if isinstance(login, Login) and login.account.role != "admin":
+    if isinstance(login, Login) and not login.account.may(Action.MANAGE_USERS):
         return render_desk("not_found.html", request, status=404)
     return login
 

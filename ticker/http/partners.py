@@ -13,13 +13,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ticker.exceptions import Forbidden, Invalid
+from ticker.exceptions import Invalid
 from ticker.http.api import Strict, parse_body
-from ticker.http.auth import require_account
+from ticker.http.auth import require
 from ticker.http.embed import partner_snippets
 from ticker.http.origins import origin_policy
 from ticker.notices import close_partner, notices
 from ticker.presence import presence
+from ticker.roles import Action
 from ticker.services import services
 from ticker.store import partners as store
 from ticker.store.accounts import Account
@@ -43,10 +44,7 @@ class PartnerPatch(Strict):
 
 
 async def require_admin(request: Request) -> Account:
-    account = await require_account(request)
-    if account.role != "admin":
-        raise Forbidden("only admins manage partners")
-    return account
+    return await require(request, Action.MANAGE_PARTNERS)
 
 
 def _view(request: Request, partner: store.PartnerInfo) -> dict[str, object]:

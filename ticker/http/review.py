@@ -12,8 +12,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from ticker.http.api import Strict, entry_id, parse_body, path_id, require_editor, run_write
-from ticker.http.auth import require_account
+from ticker.http.api import Strict, entry_id, parse_body, path_id, run_write
+from ticker.http.auth import require, require_account
+from ticker.roles import Action
 from ticker.services import services
 from ticker.store.newsroom import history, submissions
 from ticker.store.writes import approve_submission, author_of, reject_submission
@@ -27,19 +28,20 @@ async def list_submissions(request: Request) -> JSONResponse:
     """Editors: every pending submission. Others: their own, decided ones too (and why one was rejected)."""
     account = await require_account(request)
     incident = await services(request).store.incident(request.path_params["slug"])
-    found = await submissions(services(request).store, incident, author_id=None if account.is_editor else account.id)
+    author_id = None if account.may(Action.REVIEW_SUBMISSIONS) else account.id
+    found = await submissions(services(request).store, incident, author_id=author_id)
     return JSONResponse({"submissions": found})
 
 
 async def approve(request: Request) -> JSONResponse:
-    account = await require_editor(request)
+    account = await require(request, Action.REVIEW_SUBMISSIONS)
     _data, raw = await parse_body(request, Strict)
     op = approve_submission(request.path_params["slug"], path_id(request, "submission_id"), author_of(account))
     return await run_write(request, op, account, raw)
 
 
 async def reject(request: Request) -> JSONResponse:
-    account = await require_editor(request)
+    account = await require(request, Action.REVIEW_SUBMISSIONS)
     data, raw = await parse_body(request, RejectIn)
     op = reject_submission(
         request.path_params["slug"], path_id(request, "submission_id"), author_of(account), data.reason or None

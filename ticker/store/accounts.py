@@ -14,11 +14,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 
 from ticker.exceptions import Conflict, Invalid, NotFound
+from ticker.roles import EDITORS, ROLES, Action, may
 from ticker.store.sql import Store, now
 from ticker.store.tables import ApiToken, User
 
-ROLES = ("admin", "editor", "reporter", "contributor")
-EDITORS = ("admin", "editor")  # every incident: open, close, edit, retract, pin, approve
 TOKEN_PREFIX = "tk_"
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
@@ -30,14 +29,15 @@ class Account:
     display_name: str
     role: str
 
-    @property
-    def is_editor(self) -> bool:
-        return self.role in EDITORS
+    def may(self, action: Action) -> bool:
+        """What the account's role allows: ticker.roles."""
+        return may(self.role, action)
 
     @property
-    def needs_approval(self) -> bool:
-        """A contributor's posts wait for an editor."""
-        return self.role == "contributor"
+    def is_editor(self) -> bool:
+        """An editor or an admin. Only for wording (the desk's "Granskning" heading); what a role may do is
+        ``may`` (ticker.roles)."""
+        return self.role in EDITORS
 
 
 @dataclass(frozen=True)

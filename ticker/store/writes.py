@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from ticker.events import EventType
 from ticker.exceptions import Conflict, Forbidden, NotFound
+from ticker.roles import Action, may_change_entry, refusal
 from ticker.store.accounts import Account
 from ticker.store.newsroom import EntryRevision, Submission, submission_view
 from ticker.store.sql import Tx, WriteOp
@@ -233,10 +234,11 @@ async def _live_entry(tx: Tx, incident: Incident, entry_id: int) -> Entry:
 
 
 async def _own_live_entry(tx: Tx, incident: Incident, entry_id: int, by: Account) -> Entry:
-    """The entry, if ``by`` may change it: editors any entry, reporters only their own."""
+    """The entry, if ``by`` may edit or retract it (ticker.roles: editors any entry, reporters their own)."""
     entry = await _live_entry(tx, incident, entry_id)
-    if not by.is_editor and (by.needs_approval or entry.author_id != by.id):
-        raise Forbidden("only editors may change other people's entries")
+    own = entry.author_id == by.id
+    if not may_change_entry(by.role, own):
+        raise Forbidden(refusal(by.role, Action.CHANGE_OWN_ENTRY if own else Action.CHANGE_ANY_ENTRY))
     return entry
 
 

@@ -165,6 +165,7 @@ import { endsFollowing, follow } from "./live.js";
   const slug = state.incident.slug;
   desk.dataset.slug = slug;
   const me = state.me;
+  const may = state.may; // what this person's role may do (ticker/roles.py): only those controls are shown
   const list = desk.querySelector(".desk-entries");
   const conn = desk.querySelector(".conn");
   const problemBar = desk.querySelector(".desk-problem");
@@ -208,7 +209,7 @@ import { endsFollowing, follow } from "./live.js";
   const head = (label, ...rest) =>
     el("header", { className: "entry-head" }, el("span", { className: "label", textContent: label }), ...rest);
 
-  const mayChange = (entry) => me.editor || (me.role === "reporter" && mine.has(entry.id));
+  const mayChange = (entry) => may.change_any_entry || (may.change_own_entry && mine.has(entry.id));
 
   function renderEntry(entry) {
     let li = document.getElementById("entry-" + entry.id);
@@ -237,7 +238,7 @@ import { endsFollowing, follow } from "./live.js";
       actions.append(button(T.edit, "edit", () => editEntry(li, entry)));
       actions.append(button(T.retract, "retract", () => confirmRetract(li, entry)));
     }
-    if (!entry.retracted && me.role !== "contributor") {
+    if (!entry.retracted && may.pin_entry) {
       actions.append(button(entry.pinned ? T.unpin : T.pin, "pin", () =>
         act(li, "POST", `/entries/${entry.id}/${entry.pinned ? "unpin" : "pin"}`)));
     }
@@ -362,7 +363,8 @@ import { endsFollowing, follow } from "./live.js";
     desk.querySelector(".closed-note").hidden = live;
     const close = desk.querySelector(".close-incident");
     const reopen = desk.querySelector(".reopen-incident");
-    if (close) { close.hidden = !live; reopen.hidden = live; }
+    if (close) close.hidden = !live;
+    if (reopen) reopen.hidden = live;
   }
 
   for (const [selector, action] of [[".close-incident", "close"], [".reopen-incident", "reopen"]]) {
@@ -568,7 +570,7 @@ import { endsFollowing, follow } from "./live.js";
       li.dataset.id = s.id;
       const about = ` · ${s.author} · ${T["status_" + s.status]}` + (s.reason ? `: ${s.reason}` : "");
       li.append(head(s.label, about), el("div", { className: "entry-body", innerHTML: s.body })); // sanitised
-      if (me.editor && s.status === "pending") {
+      if (may.review_submissions && s.status === "pending") {
         const reason = el("input", { placeholder: T.reject_reason, maxLength: 1000 });
         reason.setAttribute("aria-label", T.reject_reason);
         const decide = (verb, body) => async () => {
@@ -588,8 +590,8 @@ import { endsFollowing, follow } from "./live.js";
       }
       ol.append(li);
     }
-    section.hidden = state.submissions.length === 0 && !me.editor;
-    if (me.editor && state.submissions.length === 0) {
+    section.hidden = state.submissions.length === 0 && !may.review_submissions;
+    if (may.review_submissions && state.submissions.length === 0) {
       ol.append(el("li", { className: "empty", textContent: T.no_pending }));
     }
   }

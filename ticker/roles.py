@@ -1,0 +1,93 @@
+"""Who may do what: the one table of actions × roles.
+
+The API refuses what a role may not do (403), the desk shows only the controls of what the person may do (it
+gets ``allowed(role)`` in its state), and docs/newsroom.md carries ``markdown_table()``; tests check all three
+against ``RULES``. Change a rule here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+ROLES = ("admin", "editor", "reporter", "contributor")
+
+
+class Action(StrEnum):
+    OPEN_INCIDENT = "open_incident"
+    EDIT_INCIDENT = "edit_incident"  # title, summary, category, location, photo
+    CLOSE_INCIDENT = "close_incident"
+    REOPEN_INCIDENT = "reopen_incident"
+    POST_ENTRY = "post_entry"  # published at once
+    SUBMIT_ENTRY = "submit_entry"  # kept until an editor approves it (202, no event before that)
+    CHANGE_OWN_ENTRY = "change_own_entry"  # edit and retract one's own entries
+    CHANGE_ANY_ENTRY = "change_any_entry"  # edit and retract anyone's
+    PIN_ENTRY = "pin_entry"  # pin and unpin, and post an entry pinned ("pinned": true)
+    REVIEW_SUBMISSIONS = "review_submissions"  # see every pending submission, approve and reject
+    MANAGE_USERS = "manage_users"
+    MANAGE_PARTNERS = "manage_partners"
+
+
+EDITORS = frozenset({"admin", "editor"})
+
+# Pinning puts one entry above everything else on the reader page, for every reader: an editorial decision
+# about the whole incident, like opening and closing it, so it is the editors'. Reporters decide about their
+# own entries, including marking one as a key event.
+RULES: dict[Action, frozenset[str]] = {
+    Action.OPEN_INCIDENT: EDITORS,
+    Action.EDIT_INCIDENT: EDITORS,
+    Action.CLOSE_INCIDENT: EDITORS,
+    Action.REOPEN_INCIDENT: EDITORS,
+    Action.POST_ENTRY: EDITORS | {"reporter"},
+    Action.SUBMIT_ENTRY: frozenset({"contributor"}),
+    Action.CHANGE_OWN_ENTRY: EDITORS | {"reporter"},
+    Action.CHANGE_ANY_ENTRY: EDITORS,
+    Action.PIN_ENTRY: EDITORS,
+    Action.REVIEW_SUBMISSIONS: EDITORS,
+    Action.MANAGE_USERS: frozenset({"admin"}),
+    Action.MANAGE_PARTNERS: frozenset({"admin"}),
+}
+
+# What each action is, for people: the rows of docs/newsroom.md's table and the API's 403 messages.
+DESCRIPTIONS: dict[Action, str] = {
+    Action.OPEN_INCIDENT: "open an incident",
+    Action.EDIT_INCIDENT: "change an incident's title, summary, category, location and photo",
+    Action.CLOSE_INCIDENT: "close an incident",
+    Action.REOPEN_INCIDENT: "reopen a closed incident",
+    Action.POST_ENTRY: "post an entry, published at once",
+    Action.SUBMIT_ENTRY: "post an entry that waits for an editor's approval",
+    Action.CHANGE_OWN_ENTRY: "edit and retract their own entries",
+    Action.CHANGE_ANY_ENTRY: "edit and retract anyone's entries",
+    Action.PIN_ENTRY: "pin and unpin entries, also by posting one pinned",
+    Action.REVIEW_SUBMISSIONS: "approve and reject contributors' posts",
+    Action.MANAGE_USERS: "add users",
+    Action.MANAGE_PARTNERS: "manage partner sites",
+}
+
+
+def may(role: str, action: Action) -> bool:
+    return role in RULES[action]
+
+
+def may_change_entry(role: str, own: bool) -> bool:
+    """Whether ``role`` may edit or retract an entry (``own``: the person wrote it)."""
+    return may(role, Action.CHANGE_ANY_ENTRY) or (own and may(role, Action.CHANGE_OWN_ENTRY))
+
+
+def allowed(role: str) -> dict[str, bool]:
+    """Every action and whether ``role`` may do it: the desk's ``may`` state."""
+    return {action.value: may(role, action) for action in Action}
+
+
+def refusal(role: str, action: Action) -> str:
+    """The 403's message."""
+    article = "an" if role[:1] in "aeiou" else "a"
+    return f"{article} {role} may not {DESCRIPTIONS[action]}"
+
+
+def markdown_table() -> str:
+    """The table in docs/newsroom.md (a test keeps the two equal)."""
+    lines = ["| action | may | " + " | ".join(f"`{role}`" for role in ROLES) + " |", "|---|---|" + "---|" * len(ROLES)]
+    for action in Action:
+        marks = " | ".join("yes" if may(role, action) else "–" for role in ROLES)
+        lines.append(f"| `{action.value}` | {DESCRIPTIONS[action]} | {marks} |")
+    return "\n".join(lines) + "\n"
