@@ -19,7 +19,7 @@ from ticker.assets import STATIC
 from ticker.broker import Broker, broker_for
 from ticker.config import Settings
 from ticker.exceptions import APIError
-from ticker.http import api, desk, embed, feeds, front, login, pages, partners, review, sse
+from ticker.http import api, desk, embed, feeds, front, login, pages, partners, review, sources, sse
 from ticker.http.errors import api_error, http_error
 from ticker.http.limits import BodyLimit
 from ticker.http.live import LANE_STATE, Lane, lane, live
@@ -31,6 +31,8 @@ from ticker.notices import Notices
 from ticker.partner_readers import PartnerReaders
 from ticker.presence import Presence
 from ticker.relay import Relay
+from ticker.sources.panel import Panel
+from ticker.sources.poller import Poller
 from ticker.services import Services, services
 from ticker.store.migrate import upgrade
 from ticker.store.sql import Store
@@ -86,6 +88,9 @@ def create_app(
             settings.redis_url, hub, origins.invalidate, block_seconds=settings.broker_block_seconds
         )
         notices.start()
+        app.state.sources_panel = sources_panel = Panel(settings, node_store, hub, notices)
+        app.state.sources_poller = sources_poller = Poller(settings, node_store, sources_panel)
+        sources_poller.start()
         app.state.partner_readers = readers = PartnerReaders(
             node_store, hub, settings.partner_counts_flush_seconds, lambda: presence.counts("partners")
         )
@@ -103,6 +108,8 @@ def create_app(
             yield {LANE_STATE: live_lane}  # lifespan state: uvicorn gives it to ticker.handshake
         finally:
             janitor.cancel()
+            await sources_poller.stop()
+            await sources_panel.stop()
             await notices.stop()
             await presence.stop()
             await readers.stop()
@@ -121,6 +128,7 @@ def create_app(
         *review.routes(),
         *login.routes(),
         *desk.routes(),
+        *sources.routes(),
         *pages.routes(),
         *front.routes(),
         *feeds.routes(),

@@ -73,6 +73,18 @@ class Settings:
     embed_entries: int = 10  # entries an embed shows unless it asks for another number
     embed_max_entries: int = 50
 
+    # Tips from public sources on the desk (issue 17, docs/sources.md).
+    sources_max: int = 20  # sources a newsroom may configure
+    sources_min_interval_seconds: int = 60  # no source is asked more often than this, whatever its own interval
+    sources_lease_seconds: float = 30.0  # the polling node's lease; another node takes over once it runs out
+    sources_backoff_max_seconds: int = 3600  # a failing source waits twice as long after each failure, at most this
+    sources_keep_hours: int = 72  # an item is kept this long after it happened (or, without a time, was first seen)
+    sources_panel_items: int = 100  # newest items the desk's "Händelser" panel shows
+    fetch_timeout_seconds: float = 10.0  # a whole answer from another server, redirects included
+    fetch_max_bytes: int = 2 * 1024 * 1024  # largest answer read from another server
+    fetch_max_redirects: int = 3
+    fetch_allow_loopback: bool = False  # tests' fixture servers only: never private or other internal addresses
+
     def resolved_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 

@@ -49,6 +49,7 @@ class Notices:
         self.block_seconds = block_seconds
         self.node = uuid.uuid4().hex
         self.listening = False  # reading the stream from a known position (and Redis answered since)
+        self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {}  # other kinds: ``on``
         self._client: aioredis.Redis | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -72,6 +73,14 @@ class Notices:
 
     async def partner_removed(self, name: str) -> None:
         await self._announce({"kind": "partner_removed", "partner": name})
+
+    def on(self, kind: str, handler: Callable[[dict[str, Any]], None]) -> None:
+        """Hear the notices of ``kind`` that other nodes ``announce`` (a handler that must wait starts a task)."""
+        self.handlers[kind] = handler
+
+    async def announce(self, kind: str, **fields: Any) -> None:
+        """Tell every other node (this node acts on its own news itself)."""
+        await self._announce({"kind": kind, **fields})
 
     async def _announce(self, notice: dict[str, Any]) -> None:
         if self._client is None:
@@ -130,6 +139,9 @@ class Notices:
             elif kind == "partner_removed":
                 self.on_partner_removed()
                 closed = close_partner(self.hub, str(notice["partner"]))
+            elif kind in self.handlers:
+                self.handlers[kind](notice)
+                return
             else:
                 return
         except (ValueError, KeyError, TypeError):

@@ -19,6 +19,7 @@ from ticker.http import csrf
 from ticker.http.desk_text import render_desk
 from ticker.http.login import form_text
 from ticker.http.session_auth import current_login, require_login
+from ticker.http.sources_text import panel_text
 from ticker.roles import ROLES, Action, allowed
 from ticker.services import services
 from ticker.store.accounts import Account, accounts, add_user, create_token, revoke_token, tokens
@@ -56,7 +57,7 @@ async def index(request: Request) -> Response:
         return login
     store = services(request).store
     live, closed = await store.incidents("live"), await store.incidents("closed")
-    return _page("desk/index.html", request, login, live=live, closed=closed)
+    return _page("desk/index.html", request, login, live=live, closed=closed, s=panel_text(request))
 
 
 async def _queue(request: Request, account: Account, slug: str) -> dict[str, Any]:
