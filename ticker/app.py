@@ -11,7 +11,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
@@ -20,7 +20,7 @@ from ticker.broker import Broker, broker_for
 from ticker.config import Settings
 from ticker.exceptions import APIError
 from ticker.http import api, desk, embed, feeds, front, login, pages, partners, review, sources, sse
-from ticker.http.errors import api_error, http_error
+from ticker.http.errors import api_error, client_gone, http_error
 from ticker.http.limits import BodyLimit
 from ticker.http.live import LANE_STATE, Lane, lane, live
 from ticker.http.origins import OriginPolicy
@@ -141,7 +141,7 @@ def create_app(
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
-        exception_handlers={APIError: api_error, HTTPException: http_error},
+        exception_handlers={APIError: api_error, HTTPException: http_error, ClientDisconnect: client_gone},
     )
 
 

@@ -24,6 +24,11 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     max_entry_chars: int = 10_000
     idempotency_ttl_seconds: int = 24 * 3600
+    # Slow clients (ticker.partial_requests): a request's head and its body must each arrive in time (408 and
+    # closed if not), and at most this many connections may be in the middle of sending one (the oldest goes).
+    header_timeout_seconds: float = 5.0  # from the connection's opening (first request) or a request's first byte
+    body_timeout_seconds: float = 30.0  # from the end of the head to the end of the body
+    max_partial_requests: int = 10_000
 
     # The newsroom login.
     session_seconds: int = 12 * 3600  # a login lasts this long; then the desk asks to log in again

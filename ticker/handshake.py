@@ -11,6 +11,11 @@ stops). ``LiveHandshake`` is its ``ws`` setting, for the upgrades that went that
 several reads, say): it answers a plain reader the same way, and passes the rest (a newsroom socket with its
 cookie, an origin to look up or refuse, a full node, any request out of the ordinary) to
 ``HandoverWebSocketProtocol`` and the app, which answers them as it always did.
+
+Both HTTP classes also hold each request to its deadlines (ticker.partial_requests): the head is due within the
+header timeout of the connection's opening (``LiveHttpProtocol`` arms it, ``AppHttpProtocol`` keeps it), or of a
+later request's first byte; the body within the body timeout of the head. ``LiveHandshake`` needs none of its
+own: uvicorn hands it a head its parser has already read whole, in time.
 """
 
 from __future__ import annotations
@@ -23,10 +28,11 @@ import re
 from typing import Any, cast
 from urllib.parse import parse_qsl
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from ticker.http.live import LANE_STATE, Lane
 from ticker.http.session_auth import SESSION_COOKIE
+from ticker.partial_requests import PARTIAL_REQUESTS, late_request, partial_requests
 from ticker.transport import HandoverWebSocketProtocol, LiveConnection
 
 LIVE_REQUEST = b"GET /live"  # what the first bytes of a reader's connection start with
@@ -37,9 +43,13 @@ TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a header name (RFC 9110,
 
 
 class LiveHttpProtocol(asyncio.Protocol):
-    """uvicorn's HTTP protocol class: a plain reader is answered on its first bytes, the rest go to uvicorn."""
+    """uvicorn's HTTP protocol class: a plain reader is answered on its first bytes, the rest go to uvicorn.
 
-    __slots__ = ("_app_state", "_config", "_loop", "_server_state", "transport")
+    From the moment the connection opens its first request's head is due within the header timeout
+    (ticker.partial_requests); a connection that sends nothing by then is closed.
+    """
+
+    __slots__ = ("_app_state", "_config", "_deadline", "_loop", "_partial", "_server_state", "transport")
 
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any], _loop: Any = None) -> None:
         self._config = config
@@ -50,6 +60,9 @@ class LiveHttpProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's TCPTransport is not a subclass
+        partial = self._partial = self._app_state.get(PARTIAL_REQUESTS) or partial_requests(self._app_state)
+        self._deadline = partial.loop.call_later(partial.head_timeout, self.expire)
+        partial.add(transport, self)
 
     def data_received(self, data: bytes) -> None:
         transport = self.transport
@@ -59,6 +72,8 @@ class LiveHttpProtocol(asyncio.Protocol):
             if end >= 4:
                 connection = open_direct(self._app_state, transport, self._server_state, data[:end])
                 if connection is not None:
+                    self._deadline.cancel()
+                    self._partial.discard(transport)
                     transport.set_protocol(connection)
                     if end < len(data):  # frames sent right behind the request
                         connection.data_received(data[end:])
@@ -68,19 +83,91 @@ class LiveHttpProtocol(asyncio.Protocol):
         )
         http.connection_made(transport)
         transport.set_protocol(http)
+        http.take_over(self._deadline)
         http.data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        pass  # closed before it sent a request: nothing to clean up
+        self._deadline.cancel()  # closed before it sent a request
+        self._partial.discard(cast(asyncio.Transport, self.transport))
+
+    def expire(self, evicted: bool = False) -> None:
+        """Nothing arrived in time (or too many connections wait for their requests): close, with no answer,
+        since there is no request to answer."""
+        self._deadline.cancel()
+        transport = cast(asyncio.Transport, self.transport)
+        self._partial.discard(transport)
+        transport.close()
 
 
 class AppHttpProtocol(HttpToolsProtocol):
-    """uvicorn's HTTP protocol, which also tells the node when the server stops.
+    """uvicorn's HTTP protocol, which also ends slow requests and tells the node when the server stops.
+
+    Each request's head and body must arrive in time (ticker.partial_requests): a deadline is armed when a
+    request begins, moved on when its head is complete, and cancelled when the whole request is in. A request
+    that misses it is answered 408 and its connection closed.
 
     uvicorn waits for running responses before the app's shutdown, up to its graceful-shutdown timeout; an SSE
     stream would run that long. The first connection told to shut down closes every reader (``Lane.stop``), so
     SSE streams end at once with a 1012 ``close`` event and their browsers resume on another node.
     """
+
+    def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any], _loop: Any = None) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.partial = partial_requests(app_state)
+        self.deadline: asyncio.TimerHandle | None = None  # set while a request is arriving
+        self.in_body = False
+
+    def take_over(self, deadline: asyncio.TimerHandle) -> None:
+        """The first request's head stays due when it was due to LiveHttpProtocol, which opened the connection."""
+        deadline.cancel()
+        self.deadline = self.loop.call_at(deadline.when(), self.expire)
+        self.partial.hand_over(self.transport, self)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self.deadline is None:  # a later request on a keep-alive connection
+            self.deadline = self.loop.call_later(self.partial.head_timeout, self.expire)
+            self.partial.add(self.transport, self)
+
+    def on_headers_complete(self) -> None:
+        self._stop_deadline()
+        super().on_headers_complete()
+        if self.parser.should_upgrade() and self._should_upgrade():
+            self.partial.discard(self.transport)  # a websocket: uvicorn hands the connection to LiveHandshake
+            return
+        self.in_body = True  # until on_message_complete, at once for a request without a body
+        self.deadline = self.loop.call_later(self.partial.body_timeout, self.expire)
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self.in_body = False
+        self._stop_deadline()
+        self.partial.discard(self.transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self._stop_deadline()
+        self.partial.discard(self.transport)
+
+    def expire(self, evicted: bool = False) -> None:
+        self._stop_deadline()
+        transport = self.transport
+        self.partial.discard(transport)
+        if transport.is_closing():
+            return
+        cycle: RequestResponseCycle | None = self.cycle
+        # In the head, self.cycle is the previous request's: an answer to it may still be on its way.
+        answered = cycle is not None and (cycle.response_started if self.in_body else not cycle.response_complete)
+        if cycle is not None and not cycle.response_complete:
+            cycle.disconnected = True  # the app's answer, if it still comes, goes nowhere
+        if not answered:
+            transport.write(late_request(self.partial, self.in_body, evicted, self.server_state.default_headers))
+        transport.close()
+
+    def _stop_deadline(self) -> None:
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
 
     def shutdown(self) -> None:
         lane: Lane | None = self.app_state.get(LANE_STATE)

@@ -22,3 +22,10 @@ async def http_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     return JSONResponse({"error": code, "message": str(exc.detail)}, status_code=exc.status_code)
+
+
+async def client_gone(_request: Request, _exc: Exception) -> Response:
+    """The connection closed before the request had all arrived: the client closed it, or the node did for a
+    body that came too slowly (ticker.partial_requests, which answered 408 itself). No one reads this answer,
+    and it is no fault of the node's, so it logs no traceback."""
+    return error_response(APIError(400, "client_disconnected", "the connection closed before the request ended"))
