@@ -54,6 +54,26 @@ a { color: var(--accent); }
 
   const $ = (selector, el) => el.querySelector(selector);
 
+  // The styles as one constructed sheet that every element's shadow root adopts, not a <style> element: a
+  // Content-Security-Policy (the host page's, and ours on the iframe embed) governs style elements, not sheets
+  // made through the CSSOM, so the embed needs no 'unsafe-inline' styles anywhere. Browsers without
+  // constructable sheets get the element.
+  let sheet = null;
+  const styleRoot = (root, box) => {
+    if (!sheet && root.adoptedStyleSheets && CSSStyleSheet.prototype.replaceSync) {
+      sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+    }
+    if (sheet) {
+      root.adoptedStyleSheets = [sheet];
+      root.replaceChildren(box);
+    } else {
+      const style = document.createElement("style");
+      style.textContent = CSS;
+      root.replaceChildren(style, box);
+    }
+  };
+
   class TickerLive extends HTMLElement {
     connectedCallback() {
       if (this.root) return;
@@ -118,8 +138,6 @@ a { color: var(--accent); }
         { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: "Europe/Stockholm" });
       this.clock = (iso) => clock.format(new Date(iso));
       const o = state.options;
-      const style = document.createElement("style");
-      style.textContent = CSS;
       const box = document.createElement("div");
       box.className = `ticker ${o.theme}${o.compact ? " compact" : ""}`;
       box.lang = o.lang;
@@ -136,7 +154,7 @@ a { color: var(--accent); }
       this.template.innerHTML = state.template;
       this.box = box;
       this.list = $(".entries", box);
-      this.root.replaceChildren(style, box);
+      styleRoot(this.root, box);
       this.applyIncident(state.incident);
       for (const entry of state.entries.slice().reverse()) this.applyEntry(entry);
       this.settle();
