@@ -21,6 +21,7 @@ from ticker.config import Settings
 from ticker.exceptions import APIError
 from ticker.http import api, desk, embed, feeds, front, login, pages, partners, review, sources, sse
 from ticker.http.errors import api_error, client_gone, http_error
+from ticker.http.headers import SecurityHeaders
 from ticker.http.limits import BodyLimit
 from ticker.http.live import LANE_STATE, Lane, lane, live
 from ticker.http.origins import OriginPolicy
@@ -140,7 +141,10 @@ def create_app(
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
+        middleware=[  # the first is the outermost: a 413 from BodyLimit gets the security headers too
+            Middleware(SecurityHeaders, settings=settings),
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        ],
         exception_handlers={APIError: api_error, HTTPException: http_error, ClientDisconnect: client_gone},
     )
 

@@ -19,6 +19,7 @@ class Settings:
     public_url: str | None = None  # our own origin as readers see it; default http://host:port
     site_name: str = "Ticker"
     auto_migrate: bool = True  # `serve` upgrades the schema at start-up
+    hsts_seconds: int = 365 * 24 * 3600  # Strict-Transport-Security max-age when public_url is https; 0: none
 
     # HTTP limits.
     max_body_bytes: int = 64 * 1024

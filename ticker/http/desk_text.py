@@ -11,7 +11,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from ticker import i18n
+from ticker.http.headers import NO_FRAMING, page_policy
 from ticker.http.pages import render
+from ticker.services import services
 
 TEXT: dict[str, dict[str, str]] = {
     "sv": {
@@ -255,5 +257,5 @@ def render_desk(name: str, request: Request, status: int = 200, **context: Any) 
     response = render(name, request, status=status, d=TEXT[i18n.language(request)], **context)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    response.headers["Content-Security-Policy"] = page_policy(services(request).settings, NO_FRAMING)
     return response

@@ -1,7 +1,8 @@
 """Embeds on partner sites: the embed API that embed.js reads, the iframe page, oEmbed, and the snippets.
 
 ``/api/embed/{slug}`` answers CORS only to the incident's partner origins; ``/embed/{slug}`` may be framed only
-by them (CSP ``frame-ancestors``). Both take the same options, validated here once.
+by them (CSP ``frame-ancestors`` in the pages' policy, ticker/http/headers.py). Both take the same options,
+validated here once.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ticker import i18n
 from ticker.config import Settings
 from ticker.exceptions import APIError, Invalid, NotFound
 from ticker.http.errors import error_response
+from ticker.http.headers import page_policy
 from ticker.http.origins import admit, origin_policy, own_origin
 from ticker.http.pages import BLANK_ENTRY, env, localized, render
 from ticker.services import services
@@ -150,7 +152,8 @@ async def embed_page(request: Request) -> Response:
         story_url=svc.settings.resolved_public_url() + localized(f"/i/{slug}", options.lang),
         full_story=strings(options.lang, svc.settings.site_name)["full_story"],
     )
-    response.headers["Content-Security-Policy"] = await origin_policy(request).frame_ancestors(slug)
+    framing = await origin_policy(request).frame_ancestors(slug)  # its partners' sites, besides our own pages
+    response.headers["Content-Security-Policy"] = page_policy(svc.settings, framing)
     response.headers["Cache-Control"] = "no-cache"
     return response
 
