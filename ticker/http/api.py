@@ -141,7 +141,7 @@ async def run_write(request: Request, op: WriteOp, account: Account, raw: bytes,
 
 def path_id(request: Request, name: str) -> int:
     raw = request.path_params[name]
-    if not raw.isdigit() or len(raw) > 12:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:  # isdigit() alone passes "²", "١٢"
         raise Invalid(name, f"{name.replace('_', ' ')} must be a positive integer")
     return int(raw)
 
@@ -211,7 +211,7 @@ def _int_param(request: Request, name: str, default: int | None) -> Any:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or len(raw) > 12:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:  # isdigit() alone passes "²", "١٢"
         raise Invalid(name, f"{name} must be a non-negative integer")
     return int(raw)
 

@@ -122,7 +122,7 @@ async def token_revoke(request: Request) -> Response:
         return login
     await _checked_form(request, login)
     raw = request.path_params["token_id"]
-    if not raw.isdigit() or len(raw) > 12:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         raise NotFound("token")
     await revoke_token(services(request).store, login.account, int(raw))
     return RedirectResponse("/desk/tokens", status_code=303)

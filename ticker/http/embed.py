@@ -54,7 +54,7 @@ class EmbedOptions:
             if name not in OPTIONS:
                 raise Invalid(name, f"unknown embed option {name!r}; the options are {', '.join(OPTIONS)}")
         raw = query.get("entries", str(min(settings.embed_entries, settings.embed_max_entries)))
-        if not raw.isdigit() or not 1 <= int(raw) <= settings.embed_max_entries:
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= settings.embed_max_entries:
             raise Invalid("entries", f"entries must be a whole number from 1 to {settings.embed_max_entries}")
         theme = query.get("theme", "auto")
         if theme not in THEMES:
@@ -197,7 +197,7 @@ def _dimension(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise Invalid(name, f"{name} must be a positive whole number of pixels")
     return min(int(raw), default)
 

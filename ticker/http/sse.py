@@ -148,7 +148,7 @@ def _since(request: Request) -> int | None:
         ("since", request.query_params.get("since")),
     ):
         if raw is not None:
-            if not raw.isdigit() or len(raw) > 12:
+            if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
                 raise Invalid(field, f"{field} must be a non-negative integer")
             return int(raw)
     return None
@@ -175,7 +175,7 @@ def _follows(request: Request, most: int) -> list[tuple[str, int | None, str | N
         slug, since, epoch = [*value.split(":", 2), "", ""][:3]
         if not SLUG.match(slug) or slug in (f[0] for f in follows):
             raise Invalid("follow", f"follow: {value[:100]!r} does not start with an incident slug (once each)")
-        if since and (not since.isdigit() or len(since) > 12):
+        if since and (not (since.isascii() and since.isdigit()) or len(since) > 12):
             raise Invalid("follow", f"follow: {value[:100]!r}: since must be a non-negative integer")
         if len(epoch) > MAX_EPOCH_CHARS:
             raise Invalid("follow", f"follow: {value[:100]!r}: epoch of at most {MAX_EPOCH_CHARS} characters")
