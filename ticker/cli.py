@@ -237,6 +237,78 @@ def partner_snippet(ctx: click.Context, incident_slug: str, partner_name: str, p
 
 
 @main.group()
+def source() -> None:
+    """Public sources on the desk: the police's events, crisis alerts, RSS and Atom feeds (docs/sources.md)."""
+
+
+@source.command("add")
+@click.argument("name")
+@click.option("--kind", required=True, type=click.Choice(["polisen", "krisinformation", "sr_vma", "feed"]))
+@click.option("--url", required=True, help="e.g. https://polisen.se/api/events")
+@click.option("--interval", type=int, default=120, show_default=True, help="Seconds between polls (at least the floor)")
+@click.option("--place", "places", multiple=True, help="Only items about this place (repeatable) [all]")
+@click.option("--type", "types", multiple=True, help="Only items of this type, e.g. Trafikbrott (repeatable) [all]")
+@click.option("--paused", is_flag=True, help="Add it without polling it yet")
+@click.pass_context
+def source_add(
+    ctx: click.Context,
+    name: str,
+    kind: str,
+    url: str,
+    interval: int,
+    places: tuple[str, ...],
+    types: tuple[str, ...],
+    paused: bool,
+) -> None:
+    """Add a source; the node that polls asks it within a moment."""
+    from pydantic import ValidationError
+
+    from ticker.http.sources import SourceIn
+    from ticker.sources.store import SourceLimits, add_source
+
+    fields = {"name": name, "kind": kind, "url": url, "interval_seconds": interval}
+    try:
+        data = SourceIn.model_validate({**fields, "places": list(places), "types": list(types), "enabled": not paused})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise click.BadParameter(first["msg"], param_hint=".".join(str(p) for p in first["loc"])) from None
+    settings = _settings(ctx)
+    limits = SourceLimits.of(settings)
+    view = _with_store(settings, lambda s: add_source(s, data.model_dump(), limits))
+    click.echo(f"source {view['name']} ({view['kind']}) added: every {view['effective_interval_seconds']} s")
+
+
+@source.command("list")
+@click.pass_context
+def source_list(ctx: click.Context) -> None:
+    """Each source, its filters and its status: when it last answered, its items, its last error."""
+    from ticker.sources.store import SourceLimits, source_views
+
+    settings = _settings(ctx)
+    for view in _with_store(settings, lambda s: source_views(s, SourceLimits.of(settings))):
+        state = "" if view["enabled"] else " (paused)"
+        filters = ", ".join(view["places"] + view["types"]) or "everything"
+        click.echo(f"{view['name']}{state}: {view['kind']} {view['url']} every {view['effective_interval_seconds']} s")
+        click.echo(f"  keeps: {filters}; {view['items']} items; last answered: {view['last_ok_at'] or 'never'}")
+        if view["last_error"]:
+            click.echo(f"  last error: {view['last_error']}")
+
+
+@source.command("remove")
+@click.argument("name")
+@click.pass_context
+def source_remove(ctx: click.Context, name: str) -> None:
+    """Remove a source and its items (tickers started from them stay)."""
+    from ticker.sources.store import remove_source, source_by_name
+
+    async def work(store: Store) -> None:
+        await remove_source(store, (await source_by_name(store, name)).id)
+
+    _with_store(_settings(ctx), work)
+    click.echo(f"source {name} removed")
+
+
+@main.group()
 def db() -> None:
     """Database schema."""
 

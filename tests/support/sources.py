@@ -30,7 +30,9 @@ def police_events(*events: dict[str, Any]) -> bytes:
     return json.dumps(list(events), ensure_ascii=False).encode()
 
 
-def police_event(event_id: int, summary: str, *, place: str = "Södertälje", kind: str = "Trafikbrott") -> dict[str, Any]:
+def police_event(
+    event_id: int, summary: str, *, place: str = "Södertälje", kind: str = "Trafikbrott"
+) -> dict[str, Any]:
     return {
         "id": event_id,
         "datetime": "2026-11-30 21:41:09 +01:00",
