@@ -90,6 +90,14 @@ async def test_a_vma_is_highlighted(browser: Browser, sqlite_url: str) -> None:
         await expect(news).to_have_class("tip")
         await expect(tip(page, "Kraftiga vindar")).to_have_count(0)  # Västra Götaland: filtered out
 
+        # The sources page: each source with its items and when it last answered.
+        await page.goto(f"{node.url}/desk/sources")
+        await expect(page.locator(".source")).to_have_count(2)
+        await expect(page.locator(".source", has_text="Krisinformation VMA").locator(".source-items")).to_have_text(
+            "1 händelser"
+        )
+        await expect(page.locator(".source-error")).to_have_count(0)
+
 
 async def test_start_a_ticker_from_an_item(browser: Browser, sqlite_url: str) -> None:
     async with source_server() as fixture, running_node(sources_settings(sqlite_url)) as node:

@@ -36,6 +36,7 @@ from ticker.http.desk_text import render_desk
 from ticker.http.session_auth import SessionExpired, current_login
 from ticker.http.sources_text import panel_text
 from ticker.http.sse import EventStream, SSESink
+from ticker.roles import allowed
 from ticker.services import services
 from ticker.sources.kinds import KINDS, cited
 from ticker.sources.model import Source, SourceItem
@@ -244,6 +245,7 @@ async def sources_page(request: Request) -> Response:
         "desk/sources.html",
         request,
         me=login.account,
+        may=allowed(login.account.role),
         csrf_token=login.csrf_token,
         s=panel_text(request),
         sources=await source_views(svc.store, limits),
