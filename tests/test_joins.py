@@ -1,4 +1,5 @@
-"""Readers joining an incident at the same moment: one of them lost, or the incident's position failing to load."""
+"""Readers joining an incident at the same moment: one of them lost, one subscribing again, or the incident's position
+failing to load."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tests.support.waiting import eventually
 from tests.test_faults import posted
 from ticker.broker.memory import MemoryBroker
 from ticker.config import Settings
+from ticker.events import Message
 from ticker.exceptions import CloseCode
 from ticker.hub import Hub
 from ticker.store.accounts import add_user
@@ -88,6 +90,41 @@ async def test_an_incident_whose_every_subscribe_was_cancelled_while_it_loaded_i
     sink = RecordingSink()
     await joining(hub, sink)  # a later reader loads it afresh
     assert store.asked == 2 and [m["type"] for m in sink.messages()] == ["subscribed"]
+
+
+@pytest.mark.parametrize("fetch", ["answers", "fails"])
+async def test_a_reader_subscribing_again_while_its_first_subscribe_fetches_stays_on_the_incident(
+    held: tuple[HeldStore, Hub, MemoryBroker], fetch: str
+) -> None:
+    store, hub, broker = held
+    store.answer.set()
+    events_after, asked, answer = store.events_after, asyncio.Event(), asyncio.Event()
+
+    async def held_history(slug: str, after: int, upto: int | None = None) -> list[Message]:
+        asked.set()
+        await answer.wait()
+        if fetch == "fails":
+            raise OSError("database unreachable")
+        return await events_after(slug, after, upto)
+
+    store.events_after = held_history  # type: ignore[method-assign]
+    sink = RecordingSink()
+    reader = hub.connect(sink)
+    first = asyncio.ensure_future(hub.subscribe(reader, "brand", 0, None))  # seq 1 is only in the store
+    await asyncio.wait_for(asked.wait(), 10)
+    # The reader is the incident's only one, still joining. Before: the topic was dropped from the hub and the
+    # reader put on it all the same, so the listener never fed it again.
+    assert hub.subscribe_at_once(reader, "brand", None, None)
+    answer.set()
+    if fetch == "fails":
+        with pytest.raises(OSError):
+            await first  # its failure leaves the newer subscription alone
+    else:
+        await first  # superseded: it sends nothing more
+    assert hub.topics["brand"] is reader.topics["brand"]
+    await broker.publish(await posted(store, 1))
+    await eventually(lambda: sink.seqs() == [2])
+    assert [m["type"] for m in sink.messages()] == ["subscribed", "subscribed", "event"]
 
 
 async def test_a_subscribe_that_fails_closes_the_socket_with_1013_and_the_reader_resumes(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -28,16 +29,24 @@ class SyncReader:
         self.folded = Folded()
         self.ws: ClientConnection | None = None
         self.stack = ExitStack()
+        self.asked: deque[int | None] = deque()  # the since of each subscribe not answered yet
+        self.stream = 0  # the last seq the current subscription sent: it must go on from there
 
     def connect(self, slug: str) -> None:
         self.ws = self.stack.enter_context(connect(self.ws_url, open_timeout=10))
-        self.ws.send(json.dumps({"type": "subscribe", "incident": slug, "since": self.folded.seq}))
+        self.subscribe(slug, self.folded.seq)
+
+    def subscribe(self, slug: str, since: int | None) -> None:
+        assert self.ws is not None
+        self.asked.append(since)
+        self.ws.send(json.dumps({"type": "subscribe", "incident": slug, "since": since}))
 
     def disconnect(self) -> None:
         if self.ws is not None:
             self.drain(0.0)
             self.stack.close()
             self.ws = None
+            self.asked.clear()
 
     def drain(self, wait: float) -> None:
         assert self.ws is not None
@@ -46,8 +55,33 @@ class SyncReader:
                 message = json.loads(self.ws.recv(timeout=wait))
             except TimeoutError:
                 return
-            if message["type"] in ("event", "snapshot"):
-                self.folded.apply(message)
+            self.receive(message)
+
+    def receive(self, message: dict[str, Any]) -> None:
+        """One message, checked: each subscription sends every event after its start once, in order, and the
+        state folds without a gap; an event the reader already has (it subscribed again from further back)
+        must be the same event."""
+        if message["type"] == "subscribed":
+            since = self.asked.popleft()
+            self.stream = message["seq"] if since is None else since
+        elif message["type"] == "snapshot":
+            self.stream = message["seq"]
+            self.folded.apply(message)
+        else:
+            assert message["type"] == "event", message
+            assert message["seq"] == self.stream + 1, f"the subscription sent {message['seq']} after {self.stream}"
+            self.stream = message["seq"]
+            if message["seq"] > self.folded.seq:
+                self.folded.apply(message)  # refuses a gap
+            else:
+                assert message in self.folded.events, message
+
+    def answered(self, timeout: float = 30.0) -> None:
+        """Wait for the replies to every subscribe sent."""
+        deadline = time.monotonic() + timeout
+        while self.asked:
+            assert time.monotonic() < deadline, "a subscribe was never answered"
+            self.drain(0.2)
 
     def follow(self, upto: int, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -67,6 +101,7 @@ class Newsroom(RuleBasedStateMachine):
         self.slug = self.call("POST", "/api/incidents", json={"title": "Storm"})["incident"]["slug"]
         self.entries: list[int] = []
         self.live = True
+        self.updates = 0
         self.readers = [SyncReader(self.node.ws_url) for _ in range(READERS)]
         for reader in self.readers:
             reader.connect(self.slug)
@@ -115,6 +150,24 @@ class Newsroom(RuleBasedStateMachine):
             reader.connect(self.slug)
         else:
             reader.disconnect()
+
+    @rule(which=st.integers(0, READERS - 1), behind=st.one_of(st.none(), st.integers(0, 6)), alone=st.booleans())
+    def reader_subscribes_again(self, which: int, behind: int | None, alone: bool) -> None:
+        """On the same socket, as a reader resuming with a new ``since`` would: without one, or ``behind`` events
+        behind what it holds (0: where it is). ``alone``: the others leave first, so it is the incident's only
+        reader on the node (issue #11: then it got no event ever again). The next event must reach it."""
+        reader = self.readers[which]
+        if alone:
+            for other in self.readers:
+                if other is not reader:
+                    other.disconnect()
+        if reader.ws is None:
+            reader.connect(self.slug)
+        reader.subscribe(self.slug, None if behind is None else max(0, reader.folded.seq - behind))
+        reader.answered()
+        self.updates += 1  # an event allowed whether the incident is live or closed
+        self.call("PATCH", f"/api/incidents/{self.slug}", json={"summary": f"Läget, uppdatering {self.updates}."})
+        reader.follow(self.call("GET", f"/api/incidents/{self.slug}")["seq"])
 
     @rule()
     def restart_redis(self) -> None:

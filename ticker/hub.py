@@ -147,12 +147,20 @@ class Hub:
             self.unsubscribe(reader, slug)
 
     def unsubscribe(self, reader: Reader, slug: str) -> None:
+        topic = self._leave(reader, slug)
+        if topic is not None:
+            self._drop_if_empty(topic)
+
+    def _leave(self, reader: Reader, slug: str) -> Topic | None:
+        """Take the reader off its subscription to ``slug``, if it has one, and return that topic, kept even if
+        it is now empty. A reader subscribing again re-enters this very topic (a reader only ever holds the
+        hub's topic of an incident: one with a reader on it is never dropped); dropped here, the listener would
+        stop reading it and the reader would wait on it for events forever (issue #11)."""
         topic = reader.topics.pop(slug, None)
-        if topic is None:
-            return
-        topic.live.pop(reader, None)
-        topic.joining.pop(reader, None)
-        self._drop_if_empty(topic)
+        if topic is not None:
+            topic.live.pop(reader, None)
+            topic.joining.pop(reader, None)
+        return topic
 
     def _drop_if_empty(self, topic: Topic) -> None:
         if topic.empty and topic.ready.done() and self.topics.get(topic.slug) is topic:
@@ -176,7 +184,8 @@ class Hub:
                     return False
                 history = held
                 self.catchups["node"] += 1
-        self._enter(reader, slug)
+        self._check_room(reader, slug)
+        self._leave(reader, slug)  # an old subscription to the incident: this topic, kept for the reader
         reader.topics[slug] = topic
         _write(reader.write, topic.subscribed())
         for _seq, frame in history:
@@ -184,20 +193,22 @@ class Hub:
         topic.live[reader] = reader.write
         return True
 
-    def _enter(self, reader: Reader, slug: str) -> None:
-        """Make room for a subscription to ``slug``: drop the reader's old one, or refuse one too many."""
-        if slug in reader.topics:
-            self.unsubscribe(reader, slug)
-        elif len(reader.topics) >= self.settings.max_subscriptions:
+    def _check_room(self, reader: Reader, slug: str) -> None:
+        """Refuse a subscription too many; one to an incident the reader follows replaces the old one."""
+        if slug not in reader.topics and len(reader.topics) >= self.settings.max_subscriptions:
             raise ProtocolError("too_many_subscriptions", "too many incidents on one connection", "incident")
 
     async def subscribe(self, reader: Reader, slug: str, since: int | None, epoch: str | None) -> None:
-        """Send what the reader missed after ``since``, then live events, with no gap and no twin."""
-        self._enter(reader, slug)
-        topic = await self._topic(slug)
+        """Send what the reader missed after ``since``, then live events, with no gap and no twin.
+
+        A subscribe again to an incident the reader follows replaces its old subscription (a new ``since``, say):
+        the reader leaves the topic and re-enters it at once, so it is never dropped in between."""
+        self._check_room(reader, slug)  # before the wait: no query for a subscription that would be refused
+        topic = await self._topic(slug)  # at once for an incident the reader follows: its topic is loaded
         if reader not in self.readers:
             self._drop_if_empty(topic)
             return
+        self._leave(reader, slug)
         target = topic.seq
         join = Join(after=target if since is None else since, buffer=[])
         topic.joining[reader] = join
@@ -214,7 +225,8 @@ class Hub:
             else:
                 history, sent_upto = [], join.after
         except BaseException:
-            self.unsubscribe(reader, slug)
+            if topic.joining.get(reader) is join:  # not a newer subscribe's place, taken while we fetched
+                self.unsubscribe(reader, slug)
             raise
         if topic.joining.get(reader) is not join:
             return  # gone, or resubscribed, while we fetched
