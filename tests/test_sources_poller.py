@@ -114,3 +114,29 @@ async def test_failing_sources_say_so_and_the_others_keep_working(
         assert count >= 1
         assert len([r for r in lines if f" source={name} " in r.getMessage()]) == count, name
     assert not [r for r in lines if " source=ok " in r.getMessage()]
+
+
+async def test_limits_bad_input_and_retention(sqlite_url: str) -> None:
+    settings = sources_settings(sqlite_url, sources_max=2, sources_min_interval_seconds=30, sources_keep_hours=1)
+    async with source_server() as fixture, running_node(settings) as node:
+        fixture.answer("/api/events", recorded("polisen-events.json"))  # events of a day long past
+        tool = await admin(node)
+        first = await add_source(tool, "Polisen", fixture.url("/api/events"))
+        assert (first["interval_seconds"], first["effective_interval_seconds"]) == (1, 30)  # never below the floor
+        await add_source(tool, "Andra", fixture.url("/other"))
+        body = {"name": "Tredje", "kind": "polisen", "url": fixture.url("/x")}
+        refused = await tool.call("POST", "/api/sources", 409, json=body)
+        assert refused["field"] == "name" and "at most 2 sources" in refused["message"]
+        bad = await tool.call("POST", "/api/sources", 422, json={**body, "kind": "twitter"})
+        assert bad["field"] == "kind"
+        bad = await tool.call("POST", "/api/sources", 422, json={**body, "url": "file:///etc/passwd"})
+        assert bad["field"] == "url"
+        editor = await node.reporter("redaktor", role="editor")
+        await editor.call("POST", "/api/sources", 403, json=body)
+        # Older than TICKER_SOURCES_KEEP_HOURS: the answer is read, and nothing of it is kept.
+        await eventually(lambda: _answered(node, "Polisen"))
+        assert await stored(node) == []
+
+
+async def _answered(node: Node, name: str) -> bool:
+    return (await source_row(node, name)).last_ok_at is not None
