@@ -19,7 +19,7 @@ from ticker.assets import STATIC
 from ticker.broker import Broker, broker_for
 from ticker.config import Settings
 from ticker.exceptions import APIError
-from ticker.http import api, desk, embed, feeds, front, login, pages, partners, review, sources, sse
+from ticker.http import api, desk, embed, feeds, front, login, openapi, pages, partners, review, sources, sse
 from ticker.http.errors import api_error, client_gone, http_error
 from ticker.http.headers import SecurityHeaders
 from ticker.http.limits import BodyLimit
@@ -136,6 +136,7 @@ def create_app(
         *sse.routes(),
         *embed.routes(),
         *partners.routes(),
+        *openapi.routes(),
         Mount("/static", Static(directory=STATIC), name="static"),
     ]
     return Starlette(

@@ -1,0 +1,876 @@
+"""What the JSON API is, as data: its operations (method, path, who may, parameters, body, answers) and the
+shapes of its answers. ticker.http.openapi turns it into the OpenAPI document.
+
+Request bodies are the pydantic models the handlers validate with (ticker.http.api, partners, review), so the
+document cannot promise a body the server refuses. Answers are the models below, closed objects (extra="forbid":
+additionalProperties false), so a field added to a view without being documented here fails tests/test_openapi.py,
+which holds a running node to them with schemathesis and fails for a route under /api that has no operation here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from ticker import i18n
+from ticker.config import Settings
+from ticker.http import api, partners, review, sources
+from ticker.http.embed import THEMES
+from ticker.session import SLUG
+from ticker.store.partners import NAME as PARTNER_NAME
+
+EXAMPLE_SLUG = "brand-i-hamnen"
+EXAMPLE_PARTNER = "gp"
+MAX_ID = 999_999_999_999  # path ids are at most 12 digits (ticker.http.api.path_id)
+REF = "#/components/schemas/{model}"
+
+# Answers. Closed objects (extra="forbid" → additionalProperties: false), so a field added to a view without
+# being documented here fails the schema test instead of slipping out unannounced.
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Incident(Answer):
+    """An incident as every reader sees it (ticker.store.views.incident_view)."""
+
+    slug: str = Field(pattern=SLUG.pattern)
+    title: str
+    summary: str
+    status: Literal["live", "closed"]
+    category: str
+    location: str
+    photo_url: str | None
+    photo_credit: str | None
+    epoch: str = Field(description="Changes when the incident's event history starts anew; readers resume by it.")
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    closed_at: AwareDatetime | None
+
+
+class ListedIncident(Incident):
+    """An incident in a list, with its latest seq."""
+
+    seq: int = Field(ge=0)
+
+
+class Entry(Answer):
+    """An entry of an incident (ticker.store.views.entry_view); a retracted entry's body is empty."""
+
+    id: int
+    incident: str = Field(description="The incident's slug.")
+    author: str
+    body: str = Field(description="Sanitised HTML.")
+    label: str
+    created_at: AwareDatetime
+    edited_at: AwareDatetime | None
+    key_event: bool
+    pinned: bool
+    retracted: bool
+    correction: str | None
+
+
+class Submission(Answer):
+    """A contributor's entry waiting for an editor, or decided."""
+
+    id: int
+    incident: str
+    author: str
+    body: str
+    label: str
+    key_event: bool
+    created_at: AwareDatetime
+    status: Literal["pending", "approved", "rejected"]
+    decided_by: str | None
+    decided_at: AwareDatetime | None
+    reason: str | None
+    entry_id: int | None = Field(description="The entry an approval made.")
+
+
+class Revision(Answer):
+    """One change to an entry, and the entry as it stood after it."""
+
+    action: str
+    by: str
+    at: AwareDatetime
+    body: str
+    label: str
+    key_event: bool
+    correction: str | None
+
+
+class Partner(Answer):
+    """A partner site that may embed incidents."""
+
+    name: str = Field(pattern=PARTNER_NAME.pattern)
+    origins: list[str]
+    incidents: list[str] | None = Field(description="The slugs it may embed; null: every incident.")
+    readers_now: int = Field(ge=0, description="Readers following through its embeds now, on every node.")
+
+
+class ReaderDay(Answer):
+    day: date
+    opened: int
+    peak: int
+
+
+class IncidentList(Answer):
+    incidents: list[ListedIncident]
+
+
+class IncidentWritten(Answer):
+    incident: Incident
+    seq: int = Field(ge=0, description="The seq of the event the change made.")
+
+
+class Snapshot(Answer):
+    incident: Incident
+    seq: int = Field(ge=0)
+    entries: list[Entry] = Field(description="The newest entries, newest first.")
+    next: int | None = Field(description="Give it as `before` to GET …/entries for the older ones; null: no more.")
+
+
+class EntryPage(Answer):
+    entries: list[Entry]
+    next: int | None
+
+
+class EntryWritten(Answer):
+    entry: Entry
+    seq: int = Field(ge=0)
+
+
+class SubmissionWritten(Answer):
+    submission: Submission
+
+
+class Approved(Answer):
+    entry: Entry
+    seq: int = Field(ge=0)
+    submission: Submission
+
+
+class SubmissionList(Answer):
+    submissions: list[Submission]
+
+
+class History(Answer):
+    history: list[Revision]
+
+
+class PartnerList(Answer):
+    partners: list[Partner]
+
+
+class PartnerWritten(Answer):
+    partner: Partner
+
+
+class PartnerDetail(Answer):
+    partner: Partner
+    days: list[ReaderDay] = Field(description="Reader counts of the last 31 days with readers, newest first.")
+
+
+class Snippets(Answer):
+    script: str
+    iframe: str
+    resizer: str
+    text: str
+
+
+class FrontIncident(Answer):
+    slug: str
+    seq: int
+    epoch: str
+    card: str = Field(description="The front page's card for it, as HTML.")
+
+
+class FrontIncidents(Answer):
+    incidents: list[FrontIncident]
+
+
+class EmbedOptions(Answer):
+    entries: int
+    theme: str
+    accent: str | None
+    compact: bool
+    link: bool
+    lang: str
+
+
+class EmbedState(Answer):
+    incident: Incident
+    seq: int
+    entries: list[Entry]
+    url: str
+    base: str
+    live: str = Field(description="The websocket URL to follow the incident on.")
+    options: EmbedOptions
+    strings: dict[str, str]
+    template: str
+
+
+class SourceOut(Answer):
+    """A source of tips on the desk (the police's events, Krisinformation, …) and how its polling goes."""
+
+    id: int
+    name: str
+    kind: str
+    kind_title: str
+    url: str
+    interval_seconds: int
+    effective_interval_seconds: int = Field(description="At least TICKER_SOURCES_MIN_INTERVAL_SECONDS.")
+    places: list[str]
+    types: list[str]
+    enabled: bool
+    items: int = Field(description="How many of its items are kept.")
+    last_polled_at: AwareDatetime | None
+    last_ok_at: AwareDatetime | None
+    last_error: str | None = Field(description="In Swedish, for the desk; null since the last good answer.")
+    last_error_at: AwareDatetime | None
+    failures: int
+    next_poll_at: AwareDatetime | None
+
+
+class ItemSource(Answer):
+    id: int
+    name: str
+    kind: str
+    cited: str = Field(description="How an entry cites it.")
+
+
+class SourceItemOut(Answer):
+    """One item a source gave: an event, an alert, an article."""
+
+    id: int
+    source: ItemSource
+    title: str
+    summary: str
+    url: str
+    type: str
+    place: str
+    lat: float | None
+    lng: float | None
+    published_at: AwareDatetime | None
+    first_seen_at: AwareDatetime
+    changed_at: AwareDatetime | None
+    revision: int
+    version: int
+    state: Literal["new", "watched", "dismissed"]
+    state_by: str | None
+    vma: bool = Field(description="An alert to the public (Viktigt meddelande till allmänheten).")
+    incident: str | None = Field(description="The slug of the ticker started from it.")
+
+
+class SourceList(Answer):
+    sources: list[SourceOut]
+
+
+class SourceWritten(Answer):
+    source: SourceOut
+
+
+class ItemList(Answer):
+    items: list[SourceItemOut]
+
+
+class ItemWritten(Answer):
+    item: SourceItemOut
+
+
+class TickerStarted(Answer):
+    incident: Incident
+    entry: Entry
+    seq: int
+    item: int
+
+
+class Health(BaseModel):
+    """Open: the node adds its counters as it grows them."""
+
+    status: Literal["ok", "degraded"]
+    broker: str
+    listening: bool
+    relay_healthy: bool
+
+
+REQUESTS: tuple[type[BaseModel], ...] = (
+    api.IncidentIn,
+    api.IncidentPatch,
+    api.EntryIn,
+    api.EntryPatch,
+    api.RetractIn,
+    api.Strict,
+    review.RejectIn,
+    partners.PartnerIn,
+    partners.PartnerPatch,
+    sources.SourceIn,
+    sources.SourcePatch,
+    sources.ItemStateIn,
+    sources.TickerFromItem,
+)
+# An example of each request body, for the reference page (and schemathesis mixes them into what it sends).
+BODY_EXAMPLES: dict[str, dict[str, Any]] = {
+    "IncidentIn": {
+        "title": "Brand i hamnen",
+        "summary": "Räddningstjänsten släcker en brand i ett lagerhus.",
+        "category": "Brand",
+        "location": "Göteborg",
+    },
+    "IncidentPatch": {"summary": "Branden är under kontroll.", "photo_url": None},
+    "EntryIn": {"body": "Räddningstjänsten har <strong>fem enheter</strong> på plats.", "label": "23:10"},
+    "EntryPatch": {"body": "Räddningstjänsten har sex enheter på plats.", "key_event": True},
+    "RetractIn": {"correction": "Uppgiften om evakuering stämde inte."},
+    "Strict": {},
+    "RejectIn": {"reason": "Uppgiften är inte bekräftad."},
+    "PartnerIn": {"name": "kommunen", "origins": ["https://www.goteborg.se"], "incidents": [EXAMPLE_SLUG]},
+    "PartnerPatch": {"origins": ["https://www.gp.se", "https://*.gp.se"], "allow_subdomains": True},
+    "SourceIn": {
+        "name": "Polisen Västra Götaland",
+        "kind": "polisen",
+        "url": "https://polisen.se/api/events",
+        "places": ["Göteborg"],
+    },
+    "SourcePatch": {"interval_seconds": 300, "enabled": False},
+    "ItemStateIn": {"state": "watched"},
+    "TickerFromItem": {
+        "title": "Brand i hamnen",
+        "location": "Göteborg",
+        "entry": "Polisen rapporterar en brand i ett lagerhus i hamnen.",
+        "source_url": "https://polisen.se/aktuellt/handelser/",
+    },
+}
+ANSWERS: tuple[type[BaseModel], ...] = (
+    IncidentList,
+    IncidentWritten,
+    Snapshot,
+    EntryPage,
+    EntryWritten,
+    SubmissionWritten,
+    Approved,
+    SubmissionList,
+    History,
+    PartnerList,
+    PartnerWritten,
+    PartnerDetail,
+    Snippets,
+    FrontIncidents,
+    EmbedState,
+    SourceList,
+    SourceWritten,
+    ItemList,
+    ItemWritten,
+    TickerStarted,
+    Health,
+)
+
+# Errors: one shape (ticker.exceptions.APIError.body), and the codes each status carries.
+
+
+@dataclass(frozen=True)
+class Refusal:
+    name: str  # of its response in the document's components
+    when: str
+    codes: tuple[str, ...] | None  # the `error` codes it may carry; None: not fixed here
+
+
+REFUSALS: dict[int, Refusal] = {
+    401: Refusal(
+        "Unauthorized",
+        "No valid bearer token or session (or the session has expired).",
+        ("unauthorized", "session_expired"),
+    ),
+    403: Refusal(
+        "Forbidden",
+        "The account may not do this, or a session request failed the Origin or CSRF check.",
+        ("forbidden", "csrf", "origin_not_allowed"),
+    ),
+    404: Refusal("NotFound", "No such incident, entry, submission or partner.", ("not_found",)),
+    409: Refusal(
+        "Conflict", "The request conflicts with the current state (a slug taken, an incident closed, …).", ("conflict",)
+    ),
+    413: Refusal("TooLarge", "The request body is over TICKER_MAX_BODY_BYTES.", ("too_large",)),
+    415: Refusal("UnsupportedMediaType", "The request body is not application/json.", None),
+    422: Refusal(
+        "Invalid",
+        "A body field, parameter or header is invalid, or the URL holds a control character; `field` names it.",
+        ("invalid",),
+    ),
+}
+
+
+# Parameters.
+
+SLUG_SCHEMA: dict[str, Any] = {"type": "string", "pattern": SLUG.pattern, "examples": [EXAMPLE_SLUG]}
+SLUG_PARAM: dict[str, Any] = {
+    "name": "slug",
+    "in": "path",
+    "required": True,
+    "description": "The incident's slug.",
+    "schema": SLUG_SCHEMA,
+}
+PARTNER_PARAM: dict[str, Any] = {
+    "name": "name",
+    "in": "path",
+    "required": True,
+    "description": "The partner's name.",
+    "schema": {"type": "string", "pattern": PARTNER_NAME.pattern, "examples": [EXAMPLE_PARTNER]},
+}
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "A retry with the same key (per account) answers with the first result and writes nothing new; "
+    "the same key on a different request is refused with 422.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+}
+CONDITIONAL: list[dict[str, Any]] = [
+    {
+        "name": "If-None-Match",
+        "in": "header",
+        "required": False,
+        "description": "An ETag from an earlier answer: 304 when it is still current.",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "If-Modified-Since",
+        "in": "header",
+        "required": False,
+        "description": "304 when nothing changed since (If-None-Match wins when both are given).",
+        "schema": {"type": "string"},
+    },
+]
+CACHE_HEADERS: dict[str, Any] = {
+    "ETag": {"description": "A weak validator for If-None-Match.", "schema": {"type": "string"}},
+    "Last-Modified": {"description": "For If-Modified-Since.", "schema": {"type": "string"}},
+}
+
+
+def id_param(name: str, what: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": f"The {what}'s numeric id (at most 12 digits).",
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+    }
+
+
+def query(name: str, schema: dict[str, Any], description: str, required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+
+
+# Operations.
+
+Auth = Literal["public", "account", "editor", "admin"]
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    tag: str
+    summary: str
+    answer: type[BaseModel] | None  # the success body; None: none (204) or not JSON
+    auth: Auth = "public"
+    status: int = 200
+    body: type[BaseModel] | None = None
+    body_required: bool = True
+    parameters: list[dict[str, Any]] = field(default_factory=list)
+    errors: tuple[int, ...] = ()  # besides those that follow from auth, parameters and body
+    idempotent: bool = False  # takes Idempotency-Key (every write through ticker.http.api.run_write)
+    also: dict[int, tuple[str, type[BaseModel] | None]] = field(default_factory=dict)  # other successes
+    description: str = ""
+    media_type: str = "application/json"
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+INCIDENT = "/api/incidents/{slug}"
+ENTRY = INCIDENT + "/entries/{entry_id}"
+SUBMISSION = INCIDENT + "/submissions/{submission_id}"
+PARTNER = "/api/partners/{name}"
+ENTRY_ID = id_param("entry_id", "entry")
+ITEM = "/api/sources/items/{item_id}"
+ITEM_ID = id_param("item_id", "item")
+SOURCE_ID = id_param("source_id", "source")
+NOT_MODIFIED: dict[int, tuple[str, type[BaseModel] | None]] = {304: ("Not modified since the ETag given.", None)}
+
+
+def operations(settings: Settings) -> list[Operation]:
+    """Every operation the API answers, in the reference page's order."""
+    incidents, entries, newsroom, partner, tips = "Incidents", "Entries", "Newsroom", "Partners", "Sources"
+    reader, meta = "Readers", "About the API"
+    return [
+        Operation(
+            "GET",
+            "/api/incidents",
+            incidents,
+            "Incidents, most recently updated first",
+            IncidentList,
+            parameters=[query("status", {"type": "string", "enum": ["live", "closed"]}, "Only live or closed.")],
+        ),
+        Operation(
+            "POST",
+            "/api/incidents",
+            incidents,
+            "Open an incident",
+            IncidentWritten,
+            auth="editor",
+            status=201,
+            body=api.IncidentIn,
+            idempotent=True,
+            errors=(409,),
+            description="Without `slug`, one is made from the title (`-2`, `-3` … when taken).",
+        ),
+        Operation(
+            "GET",
+            INCIDENT,
+            incidents,
+            "The incident, its seq and its newest 50 entries",
+            Snapshot,
+            parameters=[SLUG_PARAM, *CONDITIONAL],
+            also=NOT_MODIFIED,
+        ),
+        Operation(
+            "PATCH",
+            INCIDENT,
+            incidents,
+            "Change an incident's fields",
+            IncidentWritten,
+            auth="editor",
+            body=api.IncidentPatch,
+            parameters=[SLUG_PARAM],
+            idempotent=True,
+        ),
+        Operation(
+            "POST",
+            INCIDENT + "/close",
+            incidents,
+            "Close an incident",
+            IncidentWritten,
+            auth="editor",
+            body=api.Strict,
+            body_required=False,
+            parameters=[SLUG_PARAM],
+            idempotent=True,
+            errors=(409,),
+        ),
+        Operation(
+            "POST",
+            INCIDENT + "/reopen",
+            incidents,
+            "Reopen a closed incident",
+            IncidentWritten,
+            auth="editor",
+            body=api.Strict,
+            body_required=False,
+            parameters=[SLUG_PARAM],
+            idempotent=True,
+            errors=(409,),
+        ),
+        Operation(
+            "GET",
+            INCIDENT + "/entries",
+            entries,
+            "Older entries, newest first",
+            EntryPage,
+            parameters=[
+                SLUG_PARAM,
+                query("before", {"type": "integer", "minimum": 0, "maximum": MAX_ID}, "Entries older than this id."),
+                query(
+                    "limit",
+                    {"type": "integer", "minimum": 1, "maximum": api.MAX_PAGE, "default": api.PAGE},
+                    "How many.",
+                ),
+            ],
+        ),
+        Operation(
+            "POST",
+            INCIDENT + "/entries",
+            entries,
+            "Post an entry",
+            EntryWritten,
+            auth="account",
+            status=201,
+            body=api.EntryIn,
+            parameters=[SLUG_PARAM],
+            idempotent=True,
+            errors=(409,),
+            also={202: ("A contributor's entry, kept for an editor to approve.", SubmissionWritten)},
+            description="`body` is plain text or a small safe HTML subset; `label` defaults to the time now "
+            "(Europe/Stockholm). Contributors' entries wait for an editor (202) and may not be pinned (403).",
+        ),
+        Operation(
+            "PATCH",
+            ENTRY,
+            entries,
+            "Edit an entry",
+            EntryWritten,
+            auth="account",
+            body=api.EntryPatch,
+            parameters=[SLUG_PARAM, ENTRY_ID],
+            idempotent=True,
+            errors=(409,),
+            description="Reporters edit their own entries, editors anyone's.",
+        ),
+        Operation(
+            "POST",
+            ENTRY + "/retract",
+            entries,
+            "Retract an entry, with an optional correction",
+            EntryWritten,
+            auth="account",
+            body=api.RetractIn,
+            body_required=False,
+            parameters=[SLUG_PARAM, ENTRY_ID],
+            idempotent=True,
+            errors=(409,),
+        ),
+        Operation(
+            "POST",
+            ENTRY + "/pin",
+            entries,
+            "Pin an entry (one per incident: the one pinned before is unpinned)",
+            EntryWritten,
+            auth="editor",
+            body=api.Strict,
+            body_required=False,
+            parameters=[SLUG_PARAM, ENTRY_ID],
+            idempotent=True,
+            errors=(409,),
+        ),
+        Operation(
+            "POST",
+            ENTRY + "/unpin",
+            entries,
+            "Unpin an entry",
+            EntryWritten,
+            auth="editor",
+            body=api.Strict,
+            body_required=False,
+            parameters=[SLUG_PARAM, ENTRY_ID],
+            idempotent=True,
+            errors=(409,),
+        ),
+        Operation(
+            "GET",
+            ENTRY + "/history",
+            newsroom,
+            "An entry's revisions, oldest first",
+            History,
+            auth="account",
+            parameters=[SLUG_PARAM, ENTRY_ID],
+        ),
+        Operation(
+            "GET",
+            INCIDENT + "/submissions",
+            newsroom,
+            "Submissions: every pending one for editors, their own (decided too) for others",
+            SubmissionList,
+            auth="account",
+            parameters=[SLUG_PARAM],
+        ),
+        Operation(
+            "POST",
+            SUBMISSION + "/approve",
+            newsroom,
+            "Approve a submission: it is posted as an entry",
+            Approved,
+            auth="editor",
+            body=api.Strict,
+            body_required=False,
+            parameters=[SLUG_PARAM, id_param("submission_id", "submission")],
+            idempotent=True,
+            errors=(409,),
+        ),
+        Operation(
+            "POST",
+            SUBMISSION + "/reject",
+            newsroom,
+            "Reject a submission, with an optional reason its author sees",
+            SubmissionWritten,
+            auth="editor",
+            body=review.RejectIn,
+            body_required=False,
+            parameters=[SLUG_PARAM, id_param("submission_id", "submission")],
+            idempotent=True,
+            errors=(409,),
+        ),
+        Operation("GET", "/api/partners", partner, "Partner sites", PartnerList, auth="admin"),
+        Operation(
+            "POST",
+            "/api/partners",
+            partner,
+            "Register a partner site",
+            PartnerWritten,
+            auth="admin",
+            status=201,
+            body=partners.PartnerIn,
+            errors=(409,),
+            description="`origins` like `https://www.gp.se` (or `https://*.gp.se` with `allow_subdomains`); "
+            "`incidents`: the slugs it may embed, or null for every incident.",
+        ),
+        Operation(
+            "GET",
+            PARTNER,
+            partner,
+            "A partner and its reader counts by day",
+            PartnerDetail,
+            auth="admin",
+            parameters=[PARTNER_PARAM],
+        ),
+        Operation(
+            "PATCH",
+            PARTNER,
+            partner,
+            "Change a partner's origins or incidents",
+            PartnerWritten,
+            auth="admin",
+            body=partners.PartnerPatch,
+            parameters=[PARTNER_PARAM],
+            errors=(409,),
+        ),
+        Operation(
+            "DELETE",
+            PARTNER,
+            partner,
+            "Remove a partner: its embeds' live connections are closed (4100, do not reconnect)",
+            None,
+            auth="admin",
+            status=204,
+            parameters=[PARTNER_PARAM],
+        ),
+        Operation(
+            "GET",
+            PARTNER + "/snippet",
+            partner,
+            "The HTML a partner pastes to embed an incident",
+            Snippets,
+            auth="admin",
+            parameters=[
+                PARTNER_PARAM,
+                query("incident", SLUG_SCHEMA, "The incident's slug.", True),
+            ],
+        ),
+        Operation(
+            "GET", "/api/sources", tips, "Sources of tips, with how their polling goes", SourceList, auth="account"
+        ),
+        Operation(
+            "POST",
+            "/api/sources",
+            tips,
+            "Add a source (polled from then on)",
+            SourceWritten,
+            auth="admin",
+            status=201,
+            body=sources.SourceIn,
+            errors=(409,),
+            description="At most TICKER_SOURCES_MAX sources; a name is taken once.",
+        ),
+        Operation(
+            "PATCH",
+            "/api/sources/{source_id}",
+            tips,
+            "Change a source",
+            SourceWritten,
+            auth="admin",
+            body=sources.SourcePatch,
+            parameters=[SOURCE_ID],
+            errors=(409,),
+        ),
+        Operation(
+            "DELETE",
+            "/api/sources/{source_id}",
+            tips,
+            "Remove a source and its items",
+            None,
+            auth="admin",
+            status=204,
+            parameters=[SOURCE_ID],
+        ),
+        Operation(
+            "GET", "/api/sources/items", tips, "The newest items that are not dismissed", ItemList, auth="account"
+        ),
+        Operation(
+            "POST",
+            ITEM + "/state",
+            tips,
+            "Mark an item new, watched or dismissed",
+            ItemWritten,
+            auth="editor",
+            body=sources.ItemStateIn,
+            parameters=[ITEM_ID],
+        ),
+        Operation(
+            "POST",
+            ITEM + "/ticker",
+            tips,
+            "Start a ticker from an item: the incident and its first entry",
+            TickerStarted,
+            auth="editor",
+            status=201,
+            body=sources.TickerFromItem,
+            parameters=[ITEM_ID],
+            idempotent=True,
+            errors=(409,),
+            description="With `source_url`, the entry ends with a link to the source. Once per item (409 after).",
+        ),
+        Operation(
+            "GET",
+            "/api/front",
+            reader,
+            "The front page's live incidents, with their cards",
+            FrontIncidents,
+            parameters=list(CONDITIONAL),
+            also=NOT_MODIFIED,
+        ),
+        Operation(
+            "GET",
+            "/api/embed/{slug}",
+            reader,
+            "What an embed needs to draw an incident and follow it",
+            EmbedState,
+            parameters=[SLUG_PARAM, *embed_parameters(settings)],
+            errors=(403,),
+            description="CORS: answered with Access-Control-Allow-Origin to the origins of partners that cover "
+            "the incident only; other origins get 403. Unknown options are refused with 422.",
+        ),
+        Operation(
+            "GET",
+            "/healthz",
+            meta,
+            "Node health",
+            Health,
+            also={503: ("Degraded: the broker listener or the relay is down (the same body).", Health)},
+        ),
+        Operation("GET", "/api/openapi.json", meta, "This document", None),
+        Operation("GET", "/api/docs", meta, "The API reference page", None, media_type="text/html"),
+    ]
+
+
+def embed_parameters(settings: Settings) -> list[dict[str, Any]]:
+    flag = {"type": "boolean"}
+    entries = {"type": "integer", "minimum": 1, "maximum": settings.embed_max_entries}
+    return [
+        query("entries", entries, "How many entries (at most TICKER_EMBED_MAX_ENTRIES)."),
+        query("theme", {"type": "string", "enum": list(THEMES)}, "Colours."),
+        query("accent", {"type": "string", "pattern": "^#(?:[0-9a-fA-F]{3}){1,2}$"}, "An accent colour, #rgb."),
+        query("compact", flag, "Smaller type and spacing."),
+        query("link", flag, "A link to the full story."),
+        query("lang", {"type": "string", "enum": list(i18n.LANGUAGES)}, "The embed's language."),
+        query("partner", {"type": "string"}, "The partner whose page this is (counts its readers)."),
+        {
+            "name": "Origin",
+            "in": "header",
+            "required": False,
+            "description": "Sent by browsers: our own origin, or a partner's that covers the incident.",
+            "schema": {"type": "string"},
+        },
+    ]
