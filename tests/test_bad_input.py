@@ -75,7 +75,8 @@ async def test_body_over_the_limit_is_413_and_not_json_is_422(node: Node) -> Non
         "POST", f"/api/incidents/{slug}/entries", 413, content=b'{"body": "' + b"x" * 5000 + b'"}'
     )
     assert body["field"] == "body"
-    body = await reporter.call("POST", f"/api/incidents/{slug}/entries", 422, content=b"{nope")
+    json_type = {"Content-Type": "application/json"}
+    body = await reporter.call("POST", f"/api/incidents/{slug}/entries", 422, content=b"{nope", headers=json_type)
     assert body["field"] == "body"
     assert await events_of(node, slug) == 1
 

@@ -22,7 +22,7 @@ from ticker.exceptions import APIError
 from ticker.http import api, desk, embed, feeds, front, login, openapi, pages, partners, review, sources, sse
 from ticker.http.errors import api_error, client_gone, http_error
 from ticker.http.headers import SecurityHeaders
-from ticker.http.limits import BodyLimit
+from ticker.http.limits import BodyLimit, UrlText
 from ticker.http.live import LANE_STATE, Lane, lane, live
 from ticker.http.origins import OriginPolicy
 from ticker.http.static import Static
@@ -145,6 +145,7 @@ def create_app(
         middleware=[  # the first is the outermost: a 413 from BodyLimit gets the security headers too
             Middleware(SecurityHeaders, settings=settings),
             Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+            Middleware(UrlText),  # no control characters in a path or query (422)
         ],
         exception_handlers={APIError: api_error, HTTPException: http_error, ClientDisconnect: client_gone},
     )

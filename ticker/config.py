@@ -24,6 +24,7 @@ class Settings:
     # HTTP limits.
     max_body_bytes: int = 64 * 1024
     max_entry_chars: int = 10_000
+    max_json_depth: int = 32  # deepest nesting of a JSON body or /live message (ours nest at most 2 levels)
     idempotency_ttl_seconds: int = 24 * 3600
     # Slow clients (ticker.partial_requests): a request's head and its body must each arrive in time (408 and
     # closed if not), and at most this many connections may be in the middle of sending one (the oldest goes).

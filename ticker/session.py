@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from ticker.config import Settings
+from ticker.textrules import TooDeep, load_json
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 
@@ -42,12 +44,17 @@ class Unsubscribe:
 _FIELDS = {"subscribe": {"type", "incident", "since", "epoch"}, "unsubscribe": {"type", "incident"}}
 
 
-def parse(text: str | None) -> Subscribe | Unsubscribe:
-    """One client message, validated; raises ProtocolError naming the field and the problem."""
+def parse(text: str | None, max_depth: int = Settings.max_json_depth) -> Subscribe | Unsubscribe:
+    """One client message, validated; raises ProtocolError naming the field and the problem.
+
+    ``max_depth`` bounds the JSON's nesting before it is parsed (``TICKER_MAX_JSON_DEPTH``; a message of ours
+    nests one level): a frame of nested arrays is an error reply like any other bad message."""
     if text is None:
         raise ProtocolError("bad_message", "messages must be JSON text frames")
     try:
-        message = json.loads(text)
+        message = load_json(text, max_depth)
+    except TooDeep as error:
+        raise ProtocolError("bad_message", f"message is {error}") from None
     except ValueError:
         raise ProtocolError("bad_message", "message is not valid JSON") from None
     if not isinstance(message, dict):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import unicodedata
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -15,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ticker.exceptions import Forbidden, Invalid
+from ticker.exceptions import APIError, Forbidden, Invalid
 from ticker.http import caching
 from ticker.http.auth import require, require_account
 from ticker.roles import Action, refusal
@@ -35,75 +34,130 @@ from ticker.store.writes import (
     submit_entry,
     update_incident,
 )
+from ticker.textrules import Kind, Line, MultiLine, Name, TooDeep, load_json, problem, problem_in
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 PAGE = 50
 MAX_PAGE = 200
 
-Text = Annotated[str, Field(max_length=2000)]
-Label = Annotated[str, Field(min_length=1, max_length=16)]
-Url = Annotated[str, Field(max_length=500, pattern=r"^https?://\S+$")]
+# Every text field is one of ticker.textrules' types: no control characters (multi-line text may hold tabs and
+# line breaks), and no bidi controls in titles, labels and names.
+Title = Annotated[Name, Field(min_length=1, max_length=200)]
+Text = Annotated[MultiLine, Field(max_length=2000)]
+Label = Annotated[Name, Field(min_length=1, max_length=16)]
+Url = Annotated[Line, Field(max_length=500, pattern=r"^https?://\S+$")]
+Credit = Annotated[Name, Field(max_length=200)]
+Category = Annotated[Line, Field(max_length=60)]
+Location = Annotated[Line, Field(max_length=120)]
+Slug = Annotated[Line, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
 
+    # The fields whose null means something, each documented (README.md, docs/embeds.md); a null given for any
+    # other field is refused (422), never taken as "left out".
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
 
 class IncidentIn(Strict):
-    title: Annotated[str, Field(min_length=1, max_length=200)]
-    slug: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")] | None = None
+    nullable = frozenset({"slug", "photo_url", "photo_credit"})  # made from the title; no photo; no credit
+    title: Title
+    slug: Slug | None = None
     summary: Text = ""
-    category: Annotated[str, Field(max_length=60)] = ""
-    location: Annotated[str, Field(max_length=120)] = ""
+    category: Category = ""
+    location: Location = ""
     photo_url: Url | None = None
-    photo_credit: Annotated[str, Field(max_length=200)] | None = None
+    photo_credit: Credit | None = None
 
 
 class IncidentPatch(Strict):
-    title: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    # Null empties the field (ticker.store.writes.update_incident); a title cannot be emptied.
+    nullable = frozenset({"summary", "category", "location", "photo_url", "photo_credit"})
+    title: Title | None = None
     summary: Text | None = None
-    category: Annotated[str, Field(max_length=60)] | None = None
-    location: Annotated[str, Field(max_length=120)] | None = None
+    category: Category | None = None
+    location: Location | None = None
     photo_url: Url | None = None
-    photo_credit: Annotated[str, Field(max_length=200)] | None = None
+    photo_credit: Credit | None = None
 
 
 class EntryIn(Strict):
-    body: str
+    nullable = frozenset({"label"})  # the time it is posted, as when left out
+    body: MultiLine
     label: Label | None = None
     key_event: bool = False
     pinned: bool = False
 
 
 class EntryPatch(Strict):
-    body: str | None = None
+    body: MultiLine | None = None
     label: Label | None = None
     key_event: bool | None = None
 
 
 class RetractIn(Strict):
-    correction: Annotated[str, Field(max_length=1000)] | None = None
+    nullable = frozenset({"correction"})  # no correction note, as when left out
+    correction: Annotated[MultiLine, Field(max_length=1000)] | None = None
 
 
 Model = TypeVar("Model", bound=Strict)
+JSON_TYPE = "application/json"
+
+
+class UnsupportedMediaType(APIError):
+    def __init__(self, message: str, field: str = "Content-Type") -> None:
+        super().__init__(415, "unsupported_media_type", message, field)
 
 
 async def parse_body(request: Request, model: type[Model]) -> tuple[Model, bytes]:
+    """The request's JSON body as ``model``, and its bytes (for the Idempotency-Key's fingerprint).
+
+    The body must be ``application/json`` in UTF-8 (415 otherwise); a request without a body (close, pin …)
+    needs no Content-Type. Its nesting is bounded by ``max_json_depth`` before it is parsed."""
     raw = await request.body()
     if not raw.strip():
         raw = b"{}"
+    else:
+        _check_content_type(request.headers.get("content-type"))
     try:
-        data = json.loads(raw)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnsupportedMediaType("the request body is not UTF-8: send JSON in UTF-8", "body") from None
+    try:
+        data = load_json(text, services(request).settings.max_json_depth)
+    except TooDeep as error:
+        raise Invalid("body", f"the request body is {error} (TICKER_MAX_JSON_DEPTH)") from None
     except ValueError:
         raise Invalid("body", "the request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise Invalid("body", "the request body must be a JSON object")
+    for name, value in data.items():
+        if value is None and name in model.model_fields and name not in model.nullable:
+            raise Invalid(name, f"{name}: must not be null")
     try:
-        return model.model_validate(data), raw
+        parsed = model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "body"
         raise Invalid(field, f"{field}: {first['msg']}") from None
+    # The fields' own types said what they refuse; this covers a model whose field was given a plain str.
+    if (found := problem_in(data)) is not None:
+        raise Invalid(found[0], f"{found[0]}: {found[1]}")
+    return parsed, raw
+
+
+def _check_content_type(header: str | None) -> None:
+    """``application/json``, with at most a ``charset=utf-8`` parameter; anything else is refused (415)."""
+    kind, *params = (header or "").split(";")
+    charsets = [
+        value.strip().strip('"').lower()
+        for name, _, value in (p.partition("=") for p in params)
+        if name.strip().lower() == "charset"
+    ]
+    if kind.strip().lower() != JSON_TYPE or len(params) != len(charsets) or charsets not in ([], ["utf-8"]):
+        given = f"this one is {header[:100]!r}" if header else "this request has none"
+        raise UnsupportedMediaType(f"Content-Type must be {JSON_TYPE} (UTF-8); {given}")
 
 
 def entry_body(raw: str, max_chars: int) -> str:
@@ -127,6 +181,8 @@ def idempotency(request: Request, account: Account, raw: bytes) -> Idempotency |
         return None
     if not 1 <= len(key) <= 200:
         raise Invalid("Idempotency-Key", "Idempotency-Key must be 1 to 200 characters")
+    if (found := problem(key, Kind.LINE)) is not None:  # it is stored
+        raise Invalid("Idempotency-Key", f"Idempotency-Key: {found}")
     fingerprint = hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + raw).hexdigest()
     return Idempotency(account.id, key, fingerprint)
 
@@ -257,7 +313,7 @@ async def post_entry_handler(request: Request) -> JSONResponse:
 async def patch_entry(request: Request) -> JSONResponse:
     account = await require_account(request)
     data, raw = await parse_body(request, EntryPatch)
-    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    changes = data.model_dump(exclude_unset=True)
     if not changes:
         raise Invalid("body", "nothing to change")
     if "body" in changes:

@@ -14,7 +14,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route
 
 from ticker.assets import STATIC
-from ticker.exceptions import APIError, NotFound
+from ticker.exceptions import APIError, Invalid, NotFound
 from ticker.http import csrf
 from ticker.http.desk_text import render_desk
 from ticker.http.login import form_text
@@ -25,9 +25,12 @@ from ticker.services import services
 from ticker.store.accounts import Account, accounts, add_user, create_token, revoke_token, tokens
 from ticker.store.logins import Login
 from ticker.store.newsroom import entries_by, submissions
+from ticker.store.sql import Store
+from ticker.textrules import Kind
 
 DESK_ENTRIES = 100  # newest entries on an incident's desk; the reader page has the rest
 USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+USER_FIELDS = ("name", "display_name", "role")
 
 
 async def _login(request: Request) -> Login | Response:
@@ -111,7 +114,7 @@ async def token_create(request: Request) -> Response:
         return login
     form = await _checked_form(request, login)
     store = services(request).store
-    new = await create_token(store, login.account, form_text(form, "label").strip()[:120])
+    new = await create_token(store, login.account, form_text(form, "label", Kind.NAME).strip()[:120])
     found = await tokens(store, login.account)
     return _page("desk/tokens.html", request, login, status=201, tokens=found, new_token=new)
 
@@ -148,25 +151,29 @@ async def user_add(request: Request) -> Response:
         return login
     form = await _checked_form(request, login)
     store = services(request).store
-    fields = {k: form_text(form, k).strip() for k in ("name", "display_name", "role")}
-    problem: str | None = None
-    if not USER_NAME.match(fields["name"]):
-        problem = "name: 1–64 lower-case letters, digits, '.', '_' or '-'"
-    elif not form_text(form, "password"):
-        problem = "password: required"
+    problem: str | None
+    try:
+        fields = {k: form_text(form, k, Kind.NAME).strip() for k in USER_FIELDS}
+    except Invalid as error:  # the form again, saying which field; what was typed is not shown back
+        fields, problem = dict.fromkeys(USER_FIELDS, ""), error.message
     else:
-        try:
-            await add_user(
-                store,
-                fields["name"],
-                fields["display_name"] or fields["name"],
-                fields["role"],
-                form_text(form, "password"),
-            )
-        except APIError as error:
-            problem = error.message
+        problem = await _new_user(store, fields, form)
     context = {"users": await accounts(store), "roles": ROLES, "problem": problem, "added": problem is None}
     return _page("desk/users.html", request, login, status=422 if problem else 201, form=fields, **context)
+
+
+async def _new_user(store: Store, fields: dict[str, str], form: FormData) -> str | None:
+    """Add the user the form describes; None once it is added, else what is wrong."""
+    if not USER_NAME.match(fields["name"]):
+        return "name: 1–64 lower-case letters, digits, '.', '_' or '-'"
+    try:
+        password = form_text(form, "password")
+        if not password:
+            return "password: required"
+        await add_user(store, fields["name"], fields["display_name"] or fields["name"], fields["role"], password)
+    except APIError as error:
+        return error.message
+    return None
 
 
 async def service_worker(request: Request) -> Response:

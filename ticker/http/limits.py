@@ -1,11 +1,19 @@
-"""Request body limit: a body over ``max_body_bytes`` is refused with 413 before any handler reads it."""
+"""What a request may be before any handler sees it: a body of at most ``max_body_bytes`` (413), and a URL
+without control characters in its path or query (422, ticker.textrules).
+
+Path parameters and query parameters reach SQL (slugs, names, search words, cursors); checking the whole URL
+here covers every route, present and future, instead of each handler remembering to."""
 
 from __future__ import annotations
 
+import re
+
+from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ticker.exceptions import APIError
+from ticker.exceptions import APIError, Invalid
 from ticker.http.errors import error_response
+from ticker.textrules import Kind, problem
 
 
 def too_large(limit: int) -> APIError:
@@ -37,3 +45,31 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+_MAY_HIDE_CONTROLS = re.compile(rb"[%\x00-\x1f\x7f-\xff]")
+
+
+def url_problem(path: str, query_string: bytes) -> Invalid | None:
+    """The refusal of a URL whose (decoded) path or query holds a control character, naming the parameter."""
+    if (found := problem(path, Kind.LINE)) is not None:
+        return Invalid("path", f"path: {found}")
+    if not _MAY_HIDE_CONTROLS.search(query_string):  # plain ASCII, nothing percent-encoded: nothing to decode
+        return None
+    for name, value in QueryParams(query_string).multi_items():
+        if (found := problem(name, Kind.LINE)) is not None:
+            return Invalid("query", f"query: a parameter name {found}")
+        if (found := problem(value, Kind.LINE)) is not None:
+            return Invalid(name, f"{name}: {found}")
+    return None
+
+
+class UrlText:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (refused := url_problem(scope["path"], scope["query_string"])) is not None:
+            await error_response(refused)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

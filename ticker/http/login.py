@@ -16,7 +16,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ticker.exceptions import CloseCode
+from ticker.exceptions import CloseCode, Invalid
 from ticker.http import csrf
 from ticker.http.desk_text import render_desk
 from ticker.http.session_auth import SESSION_COOKIE, current_login
@@ -25,6 +25,7 @@ from ticker.notices import notices
 from ticker.services import services
 from ticker.store.accounts import check_password
 from ticker.store.logins import clear_failures, end_session, record_failure, start_session, wait_seconds
+from ticker.textrules import Kind, problem
 
 FORM_COOKIE = "ticker_login"  # the login form's CSRF token: there is no session yet to hold one
 HOME = "/desk"
@@ -37,9 +38,15 @@ def safe_next(value: str | None) -> str:
     return HOME
 
 
-def form_text(form: FormData, name: str) -> str:
+def form_text(form: FormData, name: str, kind: Kind = Kind.LINE) -> str:
+    """A form's text field ("" when it has none); Invalid (422) naming the field when it holds a control
+    character (or, for a name, a bidi control): see ticker.textrules. Every form field is read through here."""
     value = form.get(name)
-    return value if isinstance(value, str) else ""
+    if not isinstance(value, str):
+        return ""
+    if (found := problem(value, kind)) is not None:
+        raise Invalid(name, f"{name}: {found}")
+    return value
 
 
 def _form(request: Request, status: int = 200, *, problem: str | None = None, **context: Any) -> Response:

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ticker.exceptions import Invalid
-from ticker.http.api import Strict, parse_body
+from ticker.http.api import Slug, Strict, parse_body
 from ticker.http.auth import require
 from ticker.http.embed import partner_snippets
 from ticker.http.origins import origin_policy
@@ -24,20 +24,22 @@ from ticker.roles import Action
 from ticker.services import services
 from ticker.store import partners as store
 from ticker.store.accounts import Account
+from ticker.textrules import Line, Name
 
-Origin = Annotated[str, Field(min_length=1, max_length=300)]
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")]
+Origin = Annotated[Line, Field(min_length=1, max_length=300)]
 DAYS = 31
 
 
 class PartnerIn(Strict):
-    name: str
+    nullable = frozenset({"incidents"})  # every incident, as when left out
+    name: Name
     origins: list[Origin]
-    incidents: list[Slug] | None = None  # None: every incident
+    incidents: list[Slug] | None = None
     allow_subdomains: bool = False
 
 
 class PartnerPatch(Strict):
+    nullable = frozenset({"incidents"})  # every incident from now on
     origins: list[Origin] | None = None
     incidents: list[Slug] | None = None
     allow_subdomains: bool = False

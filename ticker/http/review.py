@@ -18,10 +18,12 @@ from ticker.roles import Action
 from ticker.services import services
 from ticker.store.newsroom import history, submissions
 from ticker.store.writes import approve_submission, author_of, reject_submission
+from ticker.textrules import MultiLine
 
 
 class RejectIn(Strict):
-    reason: Annotated[str, Field(max_length=1000)] | None = None
+    nullable = frozenset({"reason"})  # no reason given, as when left out
+    reason: Annotated[MultiLine, Field(max_length=1000)] | None = None
 
 
 async def list_submissions(request: Request) -> JSONResponse:
