@@ -1,41 +1,97 @@
-"""The ``ticker`` command. It only forwards: settings resolve in ticker.config, work happens in the modules."""
+"""The ``ticker`` command. It only forwards: settings resolve in ticker.config, work happens in the modules.
+
+Commands import what they use when they run: the ones that only speak HTTP to a running node (post, incident …)
+never load the database, migration or server libraries, so they start in a fraction of the time
+(docs/benchmarks.md, "The ticker command"). What the command says to a person is in ticker.cli_text, in Swedish
+or English by the locale.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
+import os
 import sys
-import urllib.error
-import urllib.request
-import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ticker.cli_text import TEXT, CliError, say
 from ticker.config import Settings
-from ticker.exceptions import APIError
-from ticker.store.accounts import add_user, create_token, user_by_name
-from ticker.store.migrate import upgrade
-from ticker.store.sql import Store
+
+if TYPE_CHECKING:
+    from ticker.demo import Demo
+    from ticker.store.sql import Store
 
 T = TypeVar("T")
+ROLE_NAMES = ["admin", "editor", "reporter", "contributor"]  # ticker.roles.ROLES, without importing it here
+PASSWORD_TRIES = 3
 
 
 def _settings(ctx: click.Context, **overrides: Any) -> Settings:
-    base: Settings = ctx.obj
+    base: Settings = ctx.find_root().obj
     return base.replace(**{k: v for k, v in overrides.items() if v is not None})
 
 
+def _sqlite_file(settings: Settings) -> str | None:
+    """The file of an SQLite database URL (None for another database, or one in memory)."""
+    scheme, _, path = settings.database_url.partition(":///")
+    if not scheme.startswith("sqlite") or not path or path.startswith(":memory:"):
+        return None
+    return path.split("?", 1)[0]
+
+
+def _prepare_database(settings: Settings) -> None:
+    """Make the data directory, and say so when this command is about to create a new SQLite database."""
+    path = _sqlite_file(settings)
+    if path is None or os.path.exists(path):
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+    chosen_by = f"TICKER_DATA_DIR: {settings.data_dir}"
+    if settings.database_url != Settings(data_dir=settings.data_dir).database_url:
+        chosen_by = "TICKER_DATABASE_URL"
+    click.echo(say("new_database", path=os.path.abspath(path), setting=chosen_by), err=True)
+
+
+def _database_text(settings: Settings) -> str:
+    path = _sqlite_file(settings)
+    if path is not None:
+        return os.path.abspath(path)
+    scheme, sep, rest = settings.database_url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}{':***' if ':' in credentials else ''}{at}{host}"  # never the password
+
+
+def _store_error(error: Exception) -> CliError:
+    from ticker.passwords import WeakPassword
+
+    if isinstance(error, WeakPassword):
+        return CliError(say(f"password_{error.reason}", min=error.min_chars))
+    message = getattr(error, "message", str(error))
+    thing = f"thing_{message.split()[0]}" if message else ""
+    if getattr(error, "code", None) == "not_found" and thing in TEXT["en"]:  # "user not found", named by the store
+        return CliError(say("not_found", what=say(thing)))
+    if getattr(error, "code", None) == "conflict" and getattr(error, "field", None) == "name":
+        return CliError(say("exists", message=message))
+    return CliError(message)
+
+
 def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+    import asyncio
+
+    from ticker.exceptions import APIError
+    from ticker.store.migrate import upgrade
+    from ticker.store.sql import Store
+
+    _prepare_database(settings)
+
     async def run() -> T:
         await upgrade(settings.database_url)
         store = Store(settings.database_url)
         try:
             return await work(store)
         except APIError as exc:
-            raise click.ClickException(exc.message) from None
+            raise _store_error(exc) from None
         finally:
             await store.close()
 
@@ -43,50 +99,103 @@ def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
 
 
 @click.group(context_settings={"auto_envvar_prefix": "TICKER", "help_option_names": ["-h", "--help"]})
-@click.option("--database-url", help="SQLAlchemy URL [TICKER_DATABASE_URL; default sqlite+aiosqlite:///ticker.db]")
+@click.option("--data-dir", help="Where the embedded database lives [TICKER_DATA_DIR; default ~/.local/share/ticker]")
+@click.option("--database-url", help="SQLAlchemy URL [TICKER_DATABASE_URL; default: ticker.db in the data dir]")
 @click.option("--redis-url", help="Redis URL; unset: the in-process broker [TICKER_REDIS_URL]")
 @click.pass_context
-def main(ctx: click.Context, database_url: str | None, redis_url: str | None) -> None:
+def main(ctx: click.Context, data_dir: str | None, database_url: str | None, redis_url: str | None) -> None:
     """Ticker: live-update incident tickers for newsrooms."""
     try:
-        ctx.obj = Settings.from_env(database_url=database_url, redis_url=redis_url)
+        ctx.obj = Settings.from_env(data_dir=data_dir, database_url=database_url, redis_url=redis_url)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+
+
+# Running a node.
 
 
 @main.command()
 @click.option("--host", help="Address to listen on [127.0.0.1]")
 @click.option("--port", type=int, help="Port [8000]")
 @click.option("--workers", type=int, default=1, show_default=True, help="Processes (needs Redis when above 1)")
-@click.option("--demo", is_flag=True, help="Create a demo incident and reporter first")
+@click.option("--demo", is_flag=True, help="Create a demo incident and accounts, print how to use them once up")
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, workers: int, demo: bool) -> None:
     """Run a node."""
+    import asyncio
+
     from ticker.server import serve as run_server
+    from ticker.store.migrate import upgrade
 
     settings = _settings(ctx, host=host, port=port)
+    if demo and workers > 1:
+        raise click.UsageError("--demo runs one process: leave out --workers")
+    click.echo(say("database", what=_database_text(settings)))
+    _prepare_database(settings)
     if settings.auto_migrate:
         asyncio.run(upgrade(settings.database_url))
-    if demo:
-        _demo(settings)
-    run_server(settings.replace(auto_migrate=False), workers=workers)
+    ready = _demo_when_ready(settings) if demo else None
+    run_server(settings.replace(auto_migrate=False), workers=workers, on_ready=ready)
+
+
+def _demo_when_ready(settings: Settings) -> Callable[[], Awaitable[None]]:
+    """Made and printed once the node listens: a port already taken prints no login or token at all."""
+
+    async def ready() -> None:
+        from ticker.demo import create_demo
+        from ticker.store.sql import Store
+
+        store = Store(settings.database_url)
+        try:
+            made = await create_demo(store, settings)
+        finally:
+            await store.close()
+        _print_demo(settings, made)
+
+    return ready
 
 
 @main.command()
 @click.pass_context
 def demo(ctx: click.Context) -> None:
-    """Create a demo incident (a police chase) and a reporter, and print the reader URL and a token."""
-    _demo(_settings(ctx))
-
-
-def _demo(settings: Settings) -> None:
+    """Create the demo incident and accounts, and print how to use them (for a node started separately)."""
     from ticker.demo import create_demo
 
-    url, token, slug = _with_store(settings, lambda store: create_demo(store, settings))
-    click.echo(f"Reader page:  {url}")
-    click.echo(f"Reporter token (shown once): {token}")
-    click.echo("Post an update:")
-    click.echo(f"  ticker post {slug} 'Polisen har stoppat bilen.' --token {token}")
+    settings = _settings(ctx)
+    _print_demo(settings, _with_store(settings, lambda store: create_demo(store, settings)))
+
+
+def _print_demo(settings: Settings, made: Demo) -> None:
+    url = settings.resolved_public_url()
+    url_option = "" if url == "http://127.0.0.1:8000" else f" --url {url}"
+    lines = [
+        f"Reader page:    {made.reader_url}",
+        f"Newsroom desk:  {made.desk_url}  (log in as {made.login}, password {made.password})",
+        f"Reporter token (shown once; reporter {made.reporter}): {made.token}",
+        "Post an update as the reporter, from another terminal:",
+        f"  {_self_command()} post {made.slug} 'Polisen har stoppat bilen.' --token {made.token}{url_option}",
+    ]
+    click.echo("\n".join(lines))
+    sys.stdout.flush()
+
+
+def _self_command() -> str:
+    """How this very command was started, so that a printed hint runs as it is (e.g. .venv/bin/ticker)."""
+    program = sys.argv[0]
+    if os.path.basename(program) in ("__main__.py", "-m") or not os.path.exists(program):
+        return f"{_relative(sys.executable)} -m ticker"
+    return _relative(program)
+
+
+def _relative(path: str) -> str:
+    full = os.path.abspath(path)
+    here = os.getcwd()
+    if full.startswith(here + os.sep):
+        return os.path.relpath(full, here)
+    return full
+
+
+# Users and tokens (straight to the database).
 
 
 @main.group()
@@ -94,21 +203,107 @@ def user() -> None:
     """Manage users."""
 
 
+def _ask_password(settings: Settings, name: str, display_name: str = "") -> str:
+    """Asked for twice, hidden; a refused one (too short, too common) is asked for again."""
+    from ticker.passwords import WeakPassword, check_password
+
+    for _ in range(PASSWORD_TRIES):
+        password: str = click.prompt(say("password_prompt", name=name), hide_input=True, err=True)
+        again: str = click.prompt(say("password_again"), hide_input=True, err=True)
+        if password != again:
+            click.echo(say("password_mismatch"), err=True)
+            continue
+        try:
+            check_password(password, settings.password_min_chars, name, display_name)
+        except WeakPassword as error:
+            click.echo(say(f"password_{error.reason}", min=error.min_chars), err=True)
+            continue
+        return password
+    raise CliError(say("password_tries"))
+
+
+def _checked(settings: Settings, password: str, *names: str) -> str:
+    from ticker.passwords import WeakPassword, check_password
+
+    try:
+        check_password(password, settings.password_min_chars, *names)
+    except WeakPassword as error:
+        raise _store_error(error) from None
+    return password
+
+
 @user.command("add")
 @click.argument("name")
 @click.option("--display-name", help="Byline shown to readers [NAME]")
-@click.option("--role", type=click.Choice(["admin", "editor", "reporter", "contributor"]), default="reporter")
-@click.option("--password", help="Password for the newsroom login (prompted for with --ask-password)")
-@click.option("--ask-password", is_flag=True, help="Prompt for the password (hidden, asked twice)")
+@click.option("--role", type=click.Choice(ROLE_NAMES), default="reporter", show_default=True)
+@click.option("--password", help="Password for the newsroom login (on a terminal it is asked for when left out)")
+@click.option("--ask-password", is_flag=True, help="Ask for the password even without a terminal")
+@click.option("--no-password", is_flag=True, help="No desk login: the user only uses API tokens")
 @click.pass_context
 def user_add(
-    ctx: click.Context, name: str, display_name: str | None, role: str, password: str | None, ask_password: bool
+    ctx: click.Context,
+    name: str,
+    display_name: str | None,
+    role: str,
+    password: str | None,
+    ask_password: bool,
+    no_password: bool,
 ) -> None:
-    """Create a user."""
-    if ask_password:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    account = _with_store(_settings(ctx), lambda s: add_user(s, name, display_name or name, role, password))
-    click.echo(f"user {account.name} ({account.role}) created")
+    """Create a user (who logs into /desk with the password, or uses API tokens)."""
+    from ticker.store.accounts import add_user
+
+    settings = _settings(ctx)
+    byline = display_name or name
+    if password is not None:
+        password = _checked(settings, password, name, byline)
+    elif ask_password or (not no_password and sys.stdin.isatty()):
+        password = _ask_password(settings, name, byline)
+    account = _with_store(settings, lambda s: add_user(s, name, byline, role, password))
+    click.echo(say("created", name=account.name, role=account.role))
+    if password is None and not no_password:
+        click.echo(say("no_password", name=account.name), err=True)
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password", help="The new password (on a terminal it is asked for when left out)")
+@click.pass_context
+def user_passwd(ctx: click.Context, name: str, password: str | None) -> None:
+    """Set a user's password for the newsroom login; their open desk sessions end."""
+    from ticker.store.accounts import change_password, user_by_name
+
+    settings = _settings(ctx)
+    if password is not None:
+        password = _checked(settings, password, name)
+    elif sys.stdin.isatty():
+        password = _ask_password(settings, name)
+    else:
+        raise CliError(say("password_needed"))
+    chosen = password
+
+    async def work(store: Store) -> None:
+        account = await user_by_name(store, name)
+        _checked(settings, chosen, account.name, account.display_name)
+        await change_password(store, account, chosen)
+
+    _with_store(settings, work)
+    click.echo(say("password_set", name=name))
+
+
+@user.command("list")
+@click.pass_context
+def user_list(ctx: click.Context) -> None:
+    """Every user: name, role, whether they can log into the desk, byline."""
+    from ticker.store.accounts import users_with_passwords
+
+    found = _with_store(_settings(ctx), users_with_passwords)
+    if not found:
+        click.echo(say("no_users"))
+        return
+    click.echo(say("users_head"))
+    for account, has_password in found:
+        flag = say("yes") if has_password else say("no")
+        click.echo(f"{account.name}\t{account.role}\t{flag}\t{account.display_name}")
 
 
 @main.group()
@@ -122,6 +317,7 @@ def token() -> None:
 @click.pass_context
 def token_create(ctx: click.Context, user_name: str, label: str) -> None:
     """Create an API token; it is printed once, on the last line."""
+    from ticker.store.accounts import create_token, user_by_name
 
     async def work(store: Store) -> str:
         return await create_token(store, await user_by_name(store, user_name), label)
@@ -129,30 +325,56 @@ def token_create(ctx: click.Context, user_name: str, label: str) -> None:
     click.echo(_with_store(_settings(ctx), work))
 
 
-def _api(url: str, token: str, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(
-        url.rstrip("/") + path,
-        data=json.dumps(body).encode(),
-        method=method,
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/json",
-            "Idempotency-Key": str(uuid.uuid4()),
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            result: dict[str, Any] = json.loads(response.read())
-            return result
-    except urllib.error.HTTPError as exc:
-        raise click.ClickException(f"{exc.code}: {exc.read().decode(errors='replace')}") from None
-    except urllib.error.URLError as exc:
-        raise click.ClickException(f"cannot reach {url}: {exc.reason}") from None
+@token.command("list")
+@click.option("--user", "user_name", help="Only this user's tokens [everyone's]")
+@click.pass_context
+def token_list(ctx: click.Context, user_name: str | None) -> None:
+    """API tokens (never the tokens themselves, which are stored hashed): id, user, created, revoked, label."""
+    from ticker.store.accounts import accounts, tokens, user_by_name
+
+    async def work(store: Store) -> list[str]:
+        people = [await user_by_name(store, user_name)] if user_name else await accounts(store)
+        rows = []
+        for account in people:
+            for t in await tokens(store, account):
+                revoked = t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else "–"
+                rows.append(
+                    f"{t.id}\t{account.name}\t{t.created_at.isoformat(timespec='seconds')}\t{revoked}\t{t.label}"
+                )
+        return rows
+
+    rows = _with_store(_settings(ctx), work)
+    click.echo("\n".join([say("tokens_head"), *rows]) if rows else say("no_tokens"))
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@click.option("--user", "user_name", required=True, help="The token's user")
+@click.pass_context
+def token_revoke(ctx: click.Context, token_id: int, user_name: str) -> None:
+    """Revoke an API token by its id (`ticker token list`)."""
+    from ticker.store.accounts import revoke_token, user_by_name
+
+    async def work(store: Store) -> None:
+        await revoke_token(store, await user_by_name(store, user_name), token_id)
+
+    _with_store(_settings(ctx), work)
+    click.echo(say("revoked", id=token_id, name=user_name))
+
+
+# Incidents and posts (through a running node's API).
+
+url_option = click.option("--url", envvar="TICKER_URL", help="The node [TICKER_URL; default TICKER_PUBLIC_URL's]")
+token_option = click.option("--token", required=True, envvar="TICKER_TOKEN", help="API token [TICKER_TOKEN]")
+
+
+def _node_url(ctx: click.Context, url: str | None) -> str:
+    return url or _settings(ctx).resolved_public_url()
 
 
 @main.group()
 def incident() -> None:
-    """Manage incidents (through a running server's API)."""
+    """Manage incidents (through a running node's API)."""
 
 
 @incident.command("create")
@@ -161,16 +383,44 @@ def incident() -> None:
 @click.option("--category", default="")
 @click.option("--location", default="")
 @click.option("--slug")
-@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The server")
-@click.option("--token", required=True, help="API token [TICKER_TOKEN]", envvar="TICKER_TOKEN")
+@url_option
+@token_option
+@click.pass_context
 def incident_create(
-    title: str, summary: str, category: str, location: str, slug: str | None, url: str, token: str
+    ctx: click.Context,
+    title: str,
+    summary: str,
+    category: str,
+    location: str,
+    slug: str | None,
+    url: str | None,
+    token: str,
 ) -> None:
     """Create an incident and print its slug."""
+    from ticker.api_client import call
+
     body: dict[str, Any] = {"title": title, "summary": summary, "category": category, "location": location}
     if slug:
         body["slug"] = slug
-    click.echo(_api(url, token, "POST", "/api/incidents", body)["incident"]["slug"])
+    click.echo(call(_node_url(ctx, url), token, "POST", "/api/incidents", body)["incident"]["slug"])
+
+
+def _status_command(action: str) -> Callable[..., None]:
+    @click.argument("slug")
+    @url_option
+    @token_option
+    @click.pass_context
+    def command(ctx: click.Context, slug: str, url: str | None, token: str) -> None:
+        from ticker.api_client import call, segment
+
+        answer = call(_node_url(ctx, url), token, "POST", f"/api/incidents/{segment(slug)}/{action}", {})
+        click.echo(say("closed" if action == "close" else "reopened", slug=slug, seq=answer["seq"]))
+
+    return command
+
+
+incident.command("close", help="Close an incident: readers see it ended.")(_status_command("close"))
+incident.command("reopen", help="Reopen a closed incident.")(_status_command("reopen"))
 
 
 @main.command()
@@ -178,16 +428,29 @@ def incident_create(
 @click.argument("body")
 @click.option("--label", help="Time label, e.g. 23:00 [now, Europe/Stockholm]")
 @click.option("--key-event", is_flag=True)
-@click.option("--pin", is_flag=True)
-@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The server")
-@click.option("--token", required=True, help="API token [TICKER_TOKEN]", envvar="TICKER_TOKEN")
-def post(slug: str, body: str, label: str | None, key_event: bool, pin: bool, url: str, token: str) -> None:
+@click.option("--pin", is_flag=True, help="Pin it on top (editors)")
+@url_option
+@token_option
+@click.pass_context
+def post(
+    ctx: click.Context, slug: str, body: str, label: str | None, key_event: bool, pin: bool, url: str | None, token: str
+) -> None:
     """Post an entry to an incident."""
-    payload: dict[str, Any] = {"body": body, "key_event": key_event, "pinned": pin}
+    from ticker.api_client import call, segment
+
+    payload: dict[str, Any] = {"body": body, "key_event": key_event}
+    if pin:
+        payload["pinned"] = True
     if label:
         payload["label"] = label
-    result = _api(url, token, "POST", f"/api/incidents/{slug}/entries", payload)
-    click.echo(f"posted entry {result['entry']['id']} as seq {result['seq']}")
+    result = call(_node_url(ctx, url), token, "POST", f"/api/incidents/{segment(slug)}/entries", payload)
+    if "submission" in result:
+        click.echo(say("submitted", id=result["submission"]["id"]))
+    else:
+        click.echo(say("posted", id=result["entry"]["id"], seq=result["seq"]))
+
+
+# Partner sites.
 
 
 @main.group()
@@ -219,7 +482,34 @@ def partner_add(
             max_origins=settings.max_partner_origins,
         ),
     )
-    click.echo(f"partner {found.name}: {', '.join(found.origins)}; incidents: {', '.join(found.incidents or ['all'])}")
+    click.echo(_partner_line(found.name, found.origins, found.incidents))
+
+
+def _partner_line(name: str, origins: tuple[str, ...], incidents: tuple[str, ...] | None) -> str:
+    return say("partner", name=name, origins=", ".join(origins), incidents=", ".join(incidents or [say("all")]))
+
+
+@partner.command("list")
+@click.pass_context
+def partner_list(ctx: click.Context) -> None:
+    """Every partner, its origins and incidents."""
+    from ticker.store.partners import partners
+
+    found = _with_store(_settings(ctx), partners)
+    click.echo("\n".join(_partner_line(p.name, p.origins, p.incidents) for p in found) or say("no_partners"))
+
+
+@partner.command("remove")
+@click.argument("name")
+@url_option
+@token_option
+@click.pass_context
+def partner_remove(ctx: click.Context, name: str, url: str | None, token: str) -> None:
+    """Remove a partner through a running node (an admin's token), so that every node closes its embeds at once."""
+    from ticker.api_client import call, segment
+
+    call(_node_url(ctx, url), token, "DELETE", f"/api/partners/{segment(name)}")
+    click.echo(say("partner_removed", name=name))
 
 
 @partner.command("snippet")
@@ -317,10 +607,16 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Apply the migrations (each one, and the progress of a long one, is shown on stderr)."""
+    import asyncio
+    import logging
+
+    from ticker.store.migrate import upgrade
+
     settings = _settings(ctx)
+    _prepare_database(settings)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     asyncio.run(upgrade(settings.database_url))
-    click.echo("database is at the latest schema")
+    click.echo(say("upgraded"))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 
 @dataclass(frozen=True)
 class Settings:
     # Where things live.
-    database_url: str = "sqlite+aiosqlite:///ticker.db"
+    data_dir: str = ""  # the embedded database's directory; "": default_data_dir(), the same from any directory
+    database_url: str = ""  # "": the SQLite file ticker.db in data_dir
     redis_url: str | None = None  # None: the in-process broker (single process only)
     host: str = "127.0.0.1"
     port: int = 8000
@@ -36,6 +39,7 @@ class Settings:
     session_seconds: int = 12 * 3600  # a login lasts this long; then the desk asks to log in again
     login_max_failures: int = 5  # wrong passwords in a row before logins for that name are slowed down
     login_lockout_seconds: int = 60  # how long each further attempt then waits
+    password_min_chars: int = 10  # a new password's least length (ticker.passwords; the commonest are refused too)
 
     # Websocket limits and timings.
     max_connections: int = 50_000
@@ -92,6 +96,13 @@ class Settings:
     fetch_max_redirects: int = 3
     fetch_allow_loopback: bool = False  # tests' fixture servers only: never private or other internal addresses
 
+    def __post_init__(self) -> None:
+        # Resolved once, so that every command of one installation finds the same database wherever it is run.
+        if not self.data_dir:
+            object.__setattr__(self, "data_dir", default_data_dir(os.environ))
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite+aiosqlite:///{Path(self.data_dir) / 'ticker.db'}")
+
     def resolved_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
@@ -109,6 +120,18 @@ class Settings:
                 values[f.name] = _parse(f.name, str(f.type), raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+def default_data_dir(environ: Mapping[str, str]) -> str:
+    """The per-user data directory: $XDG_DATA_HOME/ticker (~/.local/share/ticker) on Linux, the platform's own
+    on macOS and Windows."""
+    if sys.platform == "win32":
+        base = environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = str(Path.home() / "Library" / "Application Support")
+    else:
+        base = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(base) / "ticker")
 
 
 def _parse(name: str, type_name: str, raw: str) -> Any:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import importlib.util
 import os
+import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import fields
 from typing import Any
 
@@ -46,8 +48,24 @@ def uvicorn_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     }
 
 
-def serve(settings: Settings, workers: int = 1) -> None:
+class _Server(uvicorn.Server):
+    """uvicorn's server, calling ``on_ready`` once it listens (never when it could not bind its port)."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], Awaitable[None]] | None) -> None:
+        super().__init__(config)
+        self.on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.on_ready is not None:
+            await self.on_ready()
+
+
+def serve(settings: Settings, workers: int = 1, on_ready: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Run a node (``workers`` processes); ``on_ready`` (one process only) runs once the port is bound."""
     if workers > 1:
+        if on_ready is not None:
+            raise ValueError("on_ready needs a single process")
         if settings.redis_url is None:
             raise SystemExit("--workers above 1 needs a broker every worker shares: set TICKER_REDIS_URL")
         # Workers are separate processes: hand them the same settings through the environment.
@@ -57,4 +75,7 @@ def serve(settings: Settings, workers: int = 1) -> None:
                 os.environ[f"TICKER_{f.name.upper()}"] = str(value)
         uvicorn.run("ticker.app:create_app_from_env", factory=True, workers=workers, **uvicorn_config(settings))
     else:
-        uvicorn.run(create_app(settings), **uvicorn_config(settings))
+        server = _Server(uvicorn.Config(create_app(settings), **uvicorn_config(settings)), on_ready)
+        server.run()
+        if not server.started:  # as uvicorn.run: the port was taken, or the start-up failed
+            raise SystemExit(3)

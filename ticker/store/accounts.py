@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from ticker.exceptions import Conflict, Invalid, NotFound
 from ticker.roles import EDITORS, ROLES, Action, may
+from ticker.store.newsroom import LoginSession
 from ticker.store.sql import Store, now
 from ticker.store.tables import ApiToken, User
 
@@ -128,6 +129,24 @@ async def set_password(store: Store, account: Account, password: str) -> None:
     password_hash = await asyncio.to_thread(_hasher.hash, password)
     async with store.writing() as session:
         await session.execute(update(User).where(User.id == account.id).values(password_hash=password_hash))
+
+
+async def change_password(store: Store, account: Account, password: str) -> None:
+    """A new password chosen by a person (ticker.passwords checks it first): their desk sessions end with it."""
+    await set_password(store, account, password)
+    async with store.writing() as session:
+        await session.execute(
+            update(LoginSession)
+            .where(LoginSession.user_id == account.id, LoginSession.ended_at.is_(None))
+            .values(ended_at=now())
+        )
+
+
+async def users_with_passwords(store: Store) -> list[tuple[Account, bool]]:
+    """Every user by name, and whether they have a password (may log into the desk)."""
+    async with store.reading() as session:
+        users = await session.scalars(select(User).order_by(User.name))
+        return [(account_of(u), u.password_hash is not None) for u in users]
 
 
 async def tokens(store: Store, account: Account) -> list[TokenInfo]:

@@ -1,0 +1,142 @@
+"""What the ``ticker`` command says to a person, in Swedish or English by the locale (LC_ALL, LC_MESSAGES, LANG).
+
+Kept apart from ticker.cli so that every command can speak without importing more than this module.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import IO, Any
+
+import click
+
+
+def language(environ: Any = None) -> str:
+    """'sv' when the locale for messages is Swedish, else 'en' (POSIX order: LC_ALL, LC_MESSAGES, LANG)."""
+    env = os.environ if environ is None else environ
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(name)
+        if value:
+            return "sv" if value.lower().startswith("sv") else "en"
+    return "en"
+
+
+TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "error": "Error",
+        "created": "user {name} ({role}) created",
+        "no_password": (
+            "{name} has no password: they can use API tokens but cannot log into the desk. "
+            "Set one with: ticker user passwd {name}"
+        ),
+        "password_set": "password of {name} changed; their desk sessions were ended",
+        "password_prompt": "Password for {name}",
+        "password_again": "Repeat the password",
+        "password_mismatch": "The two passwords differ; try again.",
+        "password_short": "The password is too short: at least {min} characters (TICKER_PASSWORD_MIN_CHARS).",
+        "password_common": "That is one of the commonest passwords; choose another.",
+        "password_name": "The password is the user's own name; choose another.",
+        "password_needed": "Give --password, or run the command on a terminal to be asked for one.",
+        "password_tries": "No acceptable password given.",
+        "new_database": "Note: no database at {path} yet; this command creates one ({setting}).",
+        "database": "Database: {what}",
+        "upgraded": "database is at the latest schema",
+        "no_users": "No users yet. Add one: ticker user add NAME --role editor",
+        "users_head": "name\trole\tpassword\tbyline",
+        "yes": "yes",
+        "no": "no",
+        "no_tokens": "No tokens.",
+        "tokens_head": "id\tuser\tcreated\trevoked\tlabel",
+        "revoked": "token {id} of {name} revoked",
+        "no_partners": "No partners yet. Add one: ticker partner add NAME --origin https://…",
+        "partner": "partner {name}: {origins}; incidents: {incidents}",
+        "all": "all",
+        "partner_removed": "partner {name} removed; its embeds are closed",
+        "not_found": "{what} not found",
+        "exists": "{message}",
+        "thing_user": "user",
+        "thing_partner": "partner",
+        "thing_incident": "incident",
+        "thing_token": "token",
+        "posted": "posted entry {id} as seq {seq}",
+        "submitted": "sent for review as submission {id}: published once an editor approves it",
+        "closed": "{slug} closed (seq {seq})",
+        "reopened": "{slug} reopened (seq {seq})",
+        "unreachable": "cannot reach {url}: {reason}. Is `ticker serve` running there? (--url, TICKER_URL)",
+        "http_401": "the token is missing, unknown or revoked (--token, TICKER_TOKEN): {message}",
+        "http_403": "your account may not do that: {message}",
+        "http_404": "not found: {message}",
+        "http_409": "not possible now: {message}",
+        "http_413": "too large: {message}",
+        "http_415": "the server refused the request's format: {message}",
+        "http_422": "invalid {field}: {message}",
+        "http_429": "too many attempts; wait and try again: {message}",
+        "http_5xx": "the server failed (HTTP {status}); its log says why",
+        "http_other": "HTTP {status} from {url}: {message}",
+        "not_ticker": "HTTP {status} from {url}, which does not look like a Ticker server",
+    },
+    "sv": {
+        "error": "Fel",
+        "created": "användaren {name} ({role}) är skapad",
+        "no_password": (
+            "{name} har inget lösenord: kan använda API-token men inte logga in på desken. "
+            "Sätt ett med: ticker user passwd {name}"
+        ),
+        "password_set": "lösenordet för {name} är bytt; personens inloggningar på desken är avslutade",
+        "password_prompt": "Lösenord för {name}",
+        "password_again": "Upprepa lösenordet",
+        "password_mismatch": "Lösenorden skiljer sig åt; försök igen.",
+        "password_short": "Lösenordet är för kort: minst {min} tecken (TICKER_PASSWORD_MIN_CHARS).",
+        "password_common": "Det är ett av de vanligaste lösenorden; välj ett annat.",
+        "password_name": "Lösenordet är användarens eget namn; välj ett annat.",
+        "password_needed": "Ange --password, eller kör kommandot i en terminal för att bli tillfrågad.",
+        "password_tries": "Inget godtagbart lösenord angavs.",
+        "new_database": "Obs: det finns ingen databas i {path} än; kommandot skapar en ({setting}).",
+        "database": "Databas: {what}",
+        "upgraded": "databasen har det senaste schemat",
+        "no_users": "Inga användare än. Lägg till en: ticker user add NAMN --role editor",
+        "users_head": "namn\troll\tlösenord\tbyline",
+        "yes": "ja",
+        "no": "nej",
+        "no_tokens": "Inga token.",
+        "tokens_head": "id\tanvändare\tskapad\tåterkallad\tetikett",
+        "revoked": "token {id} för {name} är återkallad",
+        "no_partners": "Inga partner än. Lägg till en: ticker partner add NAMN --origin https://…",
+        "partner": "partner {name}: {origins}; händelser: {incidents}",
+        "all": "alla",
+        "partner_removed": "partnern {name} är borttagen; dess inbäddningar är stängda",
+        "not_found": "{what} finns inte",
+        "exists": "namnet är upptaget ({message})",
+        "thing_user": "användaren",
+        "thing_partner": "partnern",
+        "thing_incident": "händelsen",
+        "thing_token": "token",
+        "posted": "inlägg {id} publicerat som seq {seq}",
+        "submitted": "skickat för granskning som nr {id}: publiceras när en redaktör godkänner det",
+        "closed": "{slug} är avslutad (seq {seq})",
+        "reopened": "{slug} är öppnad igen (seq {seq})",
+        "unreachable": "kan inte nå {url}: {reason}. Kör `ticker serve` där? (--url, TICKER_URL)",
+        "http_401": "token saknas, är okänd eller återkallad (--token, TICKER_TOKEN): {message}",
+        "http_403": "ditt konto får inte göra det: {message}",
+        "http_404": "finns inte: {message}",
+        "http_409": "går inte just nu: {message}",
+        "http_413": "för stort: {message}",
+        "http_415": "servern godtog inte begärans format: {message}",
+        "http_422": "ogiltigt värde för {field}: {message}",
+        "http_429": "för många försök; vänta och försök igen: {message}",
+        "http_5xx": "servern misslyckades (HTTP {status}); dess logg säger varför",
+        "http_other": "HTTP {status} från {url}: {message}",
+        "not_ticker": "HTTP {status} från {url}, som inte verkar vara en Ticker-server",
+    },
+}
+
+
+def say(key: str, **values: Any) -> str:
+    return TEXT[language()][key].format(**values)
+
+
+class CliError(click.ClickException):
+    """An error for a person: printed as "Fel: …" or "Error: …" by the locale, exit status 1."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"{say('error')}: {self.format_message()}", err=True)
