@@ -18,15 +18,16 @@
 :host { display: block !important; }
 .ticker { all: initial; display: block; box-sizing: border-box; padding: .75em 1em; border: 1px solid var(--line);
   border-radius: 6px; background: var(--bg); color: var(--fg); font: 16px/1.5 system-ui, sans-serif;
-  --fg: #1a1a1a; --muted: #5c5c5c; --bg: #fff; --line: #e3e3e3; --accent: #c40018; }
-.ticker.dark { --fg: #eee; --muted: #b0b0b0; --bg: #151515; --line: #333; --accent: #ff5c6c; }
+  --fg: #1a1a1a; --muted: #5c5c5c; --bg: #fff; --line: #e3e3e3; --accent: #c40018; --accent-fill: #c40018; }
+.ticker.dark { --fg: #eee; --muted: #b0b0b0; --bg: #151515; --line: #3a3a3a; --accent: #ff5c6c; --accent-fill: #c8102e; }
 @media (prefers-color-scheme: dark) {
-  .ticker.auto { --fg: #eee; --muted: #b0b0b0; --bg: #151515; --line: #333; --accent: #ff5c6c; } }
+  .ticker.auto { --fg: #eee; --muted: #b0b0b0; --bg: #151515; --line: #3a3a3a; --accent: #ff5c6c;
+    --accent-fill: #c8102e; } }
 .ticker * { box-sizing: border-box; }
 .ticker[hidden], .ticker [hidden] { display: none; }
 .head { display: flex; flex-wrap: wrap; gap: .5em; align-items: baseline; }
 .badge { font-weight: 700; font-size: .8em; padding: 0 .4em; border-radius: 3px; }
-.badge.live { background: var(--accent); color: #fff; }
+.badge.live { background: var(--accent-fill); color: #fff; }
 .badge.closed { background: var(--line); color: var(--fg); }
 .title { flex: 1 1 12em; font-size: 1.15em; font-weight: 700; line-height: 1.25; color: var(--fg);
   text-decoration: none; }
@@ -36,18 +37,22 @@
 .entries { list-style: none; padding: 0; margin: .5em 0 0; }
 .entry { display: block; border-top: 1px solid var(--line); padding: .6em 0; }
 .entry.pinned { background: color-mix(in srgb, var(--accent) 6%, transparent); padding: .6em; }
-.entry-head { display: flex; gap: .6em; flex-wrap: wrap; font-size: .9em; }
-.label { font-weight: 700; }
-.entry.key .label, .pin-mark { color: var(--accent); font-weight: 700; }
-.byline, .entry-foot { color: var(--muted); font-size: .85em; }
-.entry-foot { display: flex; gap: .6em; }
+.entry-head { display: flex; gap: .15em .6em; flex-wrap: wrap; align-items: baseline; font-size: .9em;
+  color: var(--muted); }
+.permalink { color: var(--fg); font-weight: 700; font-size: 1.1em; text-decoration: none; }
+.permalink:hover { text-decoration: underline; }
+.entry.key .permalink, .pin-mark { color: var(--accent); font-weight: 700; }
+.pin-mark { text-transform: uppercase; font-size: .85em; }
+.byline, .edited { font-size: .95em; }
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+a:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
 .body p { margin: .3em 0; }
 .correction { font-style: italic; color: var(--muted); }
 a { color: var(--accent); }
 .empty { color: var(--muted); }
 .full { display: inline-block; margin-top: .5em; font-weight: 600; }
 .compact { padding: .4em .6em; font-size: 14px; }
-.compact .byline, .compact .entry-foot { display: none; }
+.compact .byline, .compact .edited { display: none; }
 .compact .entry { padding: .35em 0; }
 .compact .title { font-size: 1em; }
 `;
@@ -141,10 +146,15 @@ a { color: var(--accent); }
       const box = document.createElement("div");
       box.className = `ticker ${o.theme}${o.compact ? " compact" : ""}`;
       box.lang = o.lang;
-      if (o.accent) box.style.setProperty("--accent", o.accent);
+      if (o.accent) {
+        box.style.setProperty("--accent", o.accent);
+        box.style.setProperty("--accent-fill", o.accent);
+      }
+      // The list is not a live region (a screen reader would read every change of it); one polite region says
+      // what is new or withdrawn.
       box.innerHTML = '<header class="head"><span class="badge"></span><a class="title" target="_blank"></a>' +
         '<span class="conn" role="status" hidden></span></header><p class="empty"></p>' +
-        '<ol class="entries" aria-live="polite"></ol><a class="full" target="_blank"></a>';
+        '<ol class="entries"></ol><a class="full" target="_blank"></a><div class="sr-only announcer" aria-live="polite"></div>';
       $(".empty", box).textContent = this.T.no_entries;
       const full = $(".full", box);
       full.href = $(".title", box).href = state.url;
@@ -170,7 +180,8 @@ a { color: var(--accent); }
       }
       const moved = !li || li.classList.contains("pinned") !== entry.pinned;
       if (!li) li = this.template.content.firstElementChild.cloneNode(true);
-      this.live.fillEntry(li, entry, { T: this.T, clock: this.clock, base: this.state.base, newTab: true });
+      this.live.fillEntry(li, entry,
+        { T: this.T, clock: this.clock, base: this.state.base, newTab: true, lang: this.state.options.lang });
       if (moved) this.live.placeEntry(this.list, li, entry);
     }
 
@@ -204,6 +215,8 @@ a { color: var(--accent); }
       } else {
         if (msg.data.entry) this.applyEntry(msg.data.entry);
         if (msg.data.incident) this.applyIncident(msg.data.incident);
+        const said = this.live.announcement(msg, this.T);
+        if (said) $(".announcer", this.box).textContent = said;
       }
       this.settle();
     }

@@ -6,15 +6,20 @@
 const $ = (selector, el) => el.querySelector(selector);
 
 // Fill a clone of web/templates/_entry.html with an entry. T: the page's strings; clock: ISO time -> "22:37";
-// base: the origin the permalink points to ("" on our own pages); newTab: links open a new tab (a partner's page).
-export function fillEntry(li, entry, { T, clock, base = "", newTab = false }) {
+// base: the origin the permalink points to ("" on our own pages); newTab: links open a new tab (a partner's page);
+// lang: the page's language, which the permalink keeps (Swedish, the default, needs no ?lang=).
+export function fillEntry(li, entry, { T, clock, base = "", newTab = false, lang = "sv" }) {
   li.id = "entry-" + entry.id;
   li.dataset.id = entry.id;
   li.className = "entry" + (entry.pinned ? " pinned" : "") + (entry.key_event ? " key" : "") +
     (entry.retracted ? " retracted" : "");
   $(".pin-mark", li).hidden = !entry.pinned;
+  // The time, which is the entry's permalink, reads "Uppdatering 22:37" to a screen reader and shows "22:37".
   const label = $(".label", li);
-  label.textContent = T.update_label + " " + entry.label;
+  const prefix = $(".sr-only", label) || document.createElement("span");
+  prefix.className = "sr-only";
+  prefix.textContent = T.update_label + " ";
+  label.replaceChildren(prefix, entry.label);
   label.setAttribute("datetime", entry.created_at);
   $(".author", li).textContent = entry.author;
   const body = $(".body", li);
@@ -28,7 +33,7 @@ export function fillEntry(li, entry, { T, clock, base = "", newTab = false }) {
     if (newTab) for (const a of body.querySelectorAll("a")) a.target = "_blank";
   }
   const permalink = $(".permalink", li);
-  permalink.href = `${base}/i/${entry.incident}/e/${entry.id}`;
+  permalink.href = `${base}/i/${entry.incident}/e/${entry.id}` + (lang === "sv" ? "" : `?lang=${lang}`);
   if (newTab) permalink.target = "_blank";
   const edited = $(".edited", li);
   edited.hidden = !entry.edited_at;
@@ -37,6 +42,32 @@ export function fillEntry(li, entry, { T, clock, base = "", newTab = false }) {
     edited.textContent = T.edited + " " + clock(entry.edited_at);
   }
   return li;
+}
+
+// Plain text of an entry's HTML, as the server's ticker.sanitize.text_of makes it: the end of a paragraph, list
+// item or quote, and a line break, part words ("<p>Bild</p><p>https://…</p>" is "Bild https://…", not "Bildhttps").
+export function textOf(html) {
+  const t = document.createElement("template");
+  t.innerHTML = html;
+  for (const block of t.content.querySelectorAll("p, li, blockquote, br")) block.after(" ");
+  return t.content.textContent.replace(/\s+/g, " ").trim();
+}
+
+// At most size characters, cut at a word, with "…".
+export function shorten(text, size) {
+  return text.length <= size ? text : text.slice(0, size - 1).replace(/\s+\S*$/, "") + "…";
+}
+
+// What a screen reader is told of an event, or "" (T: the page's strings with announce, announce_retracted and
+// announce_corrected). New entries and retractions are said; edits, pins and the rest are not.
+export function announcement(msg, T) {
+  const entry = msg.type === "event" && msg.data.entry;
+  if (!entry) return "";
+  const fill = (text, values) => text.replace(/\{(\w+)\}/g, (_, name) => values[name]);
+  if (msg.event === "entry.posted") return fill(T.announce, { label: entry.label, text: shorten(textOf(entry.body), 140) });
+  if (msg.event !== "entry.retracted") return "";
+  const text = entry.correction ? shorten(entry.correction, 140) : "";
+  return fill(text ? T.announce_corrected : T.announce_retracted, { label: entry.label, text });
 }
 
 // Put an entry's <li> where it belongs in the list: the pinned entry first, then newest first.

@@ -4,7 +4,7 @@
 // "skickas…", sent in order, one at a time, and removed only when the server has answered with the entry. A
 // post whose answer was lost is sent again with the same key and the server returns the first result, so
 // nothing is published twice, and nothing is lost when the tab is reloaded or the connection drops.
-import { endsFollowing, follow } from "./live.js";
+import { announcement, endsFollowing, follow } from "./live.js";
 
 (() => {
   const T = JSON.parse(document.getElementById("desk-text").textContent);
@@ -169,6 +169,7 @@ import { endsFollowing, follow } from "./live.js";
   const list = desk.querySelector(".desk-entries");
   const conn = desk.querySelector(".conn");
   const problemBar = desk.querySelector(".desk-problem");
+  const announcer = document.getElementById("desk-announcer");
   const composer = document.getElementById("composer");
   const textarea = composer.querySelector("textarea");
   const labelInput = composer.elements.label;
@@ -393,6 +394,12 @@ import { endsFollowing, follow } from "./live.js";
     }
     if (msg.data.entry) applyEntry(msg.data.entry);
     if (msg.data.incident) applyIncident(msg.data.incident);
+    // Others' new entries and every retraction are said; this desk's own posts show as they are sent.
+    const entry = msg.data.entry;
+    if (entry && !(msg.event === "entry.posted" && entry.author === me.name)) {
+      const said = announcement(msg, T);
+      if (said) announcer.textContent = said;
+    }
   }
 
   function onState(name, _transport, code) {

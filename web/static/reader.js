@@ -3,6 +3,8 @@
 // already has. Reusable pieces are on window.Ticker (see docs/reader.md). An ES module (deferred by its nature).
 import * as live from "./live.js";
 
+const { textOf, shorten } = live;
+
 const $ = (selector, el = document) => el.querySelector(selector);
 const stringsEl = document.getElementById("ticker-strings");
 const T = stringsEl ? JSON.parse(stringsEl.textContent) : {};
@@ -23,17 +25,9 @@ function when(iso) {
   for (const part of dateFormat.formatToParts(new Date(iso))) p[part.type] = part.value;
   return `${p.day} ${p.month} ${p.year} ${p.hour}:${p.minute}`;
 }
-function textOf(html) {
-  const t = document.createElement("template");
-  t.innerHTML = html;
-  return t.content.textContent.replace(/\s+/g, " ").trim();
-}
-function shorten(text, size) {
-  return text.length <= size ? text : text.slice(0, size - 1).replace(/\s+\S*$/, "") + "…";
-}
 
 // Entries: the markup is web/templates/_entry.html, cloned from the page's <template id="entry-template">.
-const fillEntry = (li, entry) => live.fillEntry(li, entry, { T, clock });
+const fillEntry = (li, entry) => live.fillEntry(li, entry, { T, clock, lang: document.documentElement.lang });
 function entryNode(entry, template = document.getElementById("entry-template")) {
   return fillEntry(template.content.firstElementChild.cloneNode(true), entry);
 }
@@ -89,8 +83,11 @@ function incidentPage(root) {
     if (!reducedMotion.matches) li.classList.add("arrived");
     return li;
   }
-  function applyEntry(entry, posted) {
+  // An event's entry. posted: it is new; said: what a screen reader is told of it ("" for nothing). A retraction
+  // is said at once (an entry that vanishes would otherwise go unnoticed); a new entry when it shows.
+  function applyEntry(entry, posted, said) {
     key(entry);
+    if (entry.retracted && said) announce(said);
     const gone = entry.retracted && !entry.correction;
     let li = document.getElementById("entry-" + entry.id);
     if (pending.has(entry.id)) {
@@ -107,7 +104,7 @@ function incidentPage(root) {
       announce(pending.size === 1 ? T.new_update : fill(T.new_updates, { n: pending.size }));
     } else if (posted || entry.pinned) {
       li = arrive(entry);
-      if (posted) announce(fill(T.announce, { label: entry.label, text: shorten(textOf(entry.body), 140) }));
+      if (posted) announce(said);
     }
     settle();
   }
@@ -138,6 +135,7 @@ function incidentPage(root) {
     if (incident.photo_url && $("img", photo).getAttribute("src") !== incident.photo_url) {
       $("img", photo).src = incident.photo_url;
     }
+    $("img", photo).alt = fill(T.photo_alt, { title: incident.title });
     $("figcaption", photo).hidden = !incident.photo_credit;
     $(".photo-credit", photo).textContent = incident.photo_credit || "";
   }
@@ -162,7 +160,7 @@ function incidentPage(root) {
       touched(msg.data.incident.updated_at);
       return;
     }
-    if (msg.data.entry) applyEntry(msg.data.entry, msg.event === "entry.posted");
+    if (msg.data.entry) applyEntry(msg.data.entry, msg.event === "entry.posted", live.announcement(msg, T));
     if (msg.data.incident) applyIncident(msg.data.incident);
     touched(msg.at);
   }
