@@ -1,4 +1,5 @@
-"""Errors as JSON: every refusal names its code, the problem, and the field when there is one."""
+"""Errors as JSON: every refusal names its code, the problem, and the field when there is one. A browser that
+asks for a page gets one instead (ticker.http.error_pages)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,24 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ticker.exceptions import APIError
+from ticker.http.error_pages import error_page, wants_page
 
 
 def error_response(error: APIError) -> JSONResponse:
     return JSONResponse(error.body(), status_code=error.status)
 
 
-async def api_error(_request: Request, exc: Exception) -> Response:
+async def api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, APIError)
+    if wants_page(request):
+        return error_page(request, exc.status)
     return error_response(exc)
 
 
-async def http_error(_request: Request, exc: Exception) -> Response:
+async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if wants_page(request):
+        return error_page(request, exc.status_code, exc.headers)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     return JSONResponse({"error": code, "message": str(exc.detail)}, status_code=exc.status_code)
 
