@@ -44,7 +44,9 @@ class Settings:
     # Websocket limits and timings.
     max_connections: int = 50_000
     ws_max_message_bytes: int = 4096
-    ws_max_pending_messages: int = 16  # a reader's messages waiting to be handled; more closes it (1008)
+    # A reader's messages waiting to be handled besides one subscribe per incident it may follow (a page opens
+    # with up to max_subscriptions of them at once); more closes it (1008).
+    ws_max_pending_messages: int = 16
     max_subscriptions: int = 20
     send_buffer_bytes: int = 256 * 1024  # a reader whose unsent bytes pass this is closed (4000) and resumes
     join_buffer_events: int = 1000  # live events held for a reader while it catches up

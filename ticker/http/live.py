@@ -24,10 +24,12 @@ from ticker.http.session_auth import reporter_session
 from ticker.hub import Hub, Reader, Sink
 from ticker.logs import log_event, raised_at
 from ticker.partner_readers import PartnerReaders
-from ticker.session import ProtocolError, Subscribe, parse
+from ticker.session import ProtocolError, Subscribe, Unsubscribe, parse
 from ticker.transport import HANDOVER_EXTENSION
 
 LANE_STATE = "ticker.live_lane"  # the lifespan-state key under which the handshake finds the Lane
+
+Incoming = Subscribe | Unsubscribe | ProtocolError  # a reader's message, parsed once: what it asks, or why not
 
 
 @dataclass(eq=False)
@@ -97,7 +99,7 @@ class LiveSession:
         self.admitted = admitted
         self.owner = owner
         self.reader: Reader | None = None
-        self.inbox: deque[str | None] = deque()
+        self.inbox: deque[Incoming] = deque()
         self.task: asyncio.Task[None] | None = None
 
     def start(self, connection: Sink) -> None:
@@ -109,14 +111,26 @@ class LiveSession:
         reader = self.reader
         if reader is None:
             return
-        if self.task is None and self._at_once(reader, text):
+        request = _parsed(text)
+        if self.task is None and self._at_once(reader, request):
             return
-        if len(self.inbox) >= self.node.settings.ws_max_pending_messages:
+        if self._flooded(request):
             reader.sink.close(CloseCode.POLICY_VIOLATION, "too many messages at once")
             return
-        self.inbox.append(text)
+        self.inbox.append(request)
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self._drain())
+
+    def _flooded(self, request: Incoming) -> bool:
+        """Whether waiting ``request`` would pass the bound on a reader's waiting messages.
+
+        What the protocol allows never counts: a page opens with one subscribe per card, up to
+        ``max_subscriptions`` sent together, and they all wait behind the first one that needs a fetch. So one
+        waiting subscribe per incident, for up to that many incidents, is free; ``ws_max_pending_messages`` more
+        (any kind) may wait besides. The inbox is small (that bound), so counting it per message costs nothing."""
+        settings = self.node.settings
+        incidents = {r.incident for r in (*self.inbox, request) if isinstance(r, Subscribe)}
+        return len(self.inbox) >= min(len(incidents), settings.max_subscriptions) + settings.ws_max_pending_messages
 
     def lost(self) -> None:
         """The connection is gone: the reader leaves the hub. A subscribe still running is left to finish (it
@@ -126,10 +140,12 @@ class LiveSession:
         if self.reader is not None:
             self.hub.disconnect(self.reader)
 
-    def _at_once(self, reader: Reader, text: str | None) -> bool:
+    def _at_once(self, reader: Reader, request: Incoming) -> bool:
         """Handle a message that needs no waiting (all but a subscribe that must fetch); False: queue it."""
+        if isinstance(request, ProtocolError):
+            reader.send(request.reply())
+            return True
         try:
-            request = parse(text)
             if not isinstance(request, Subscribe):
                 self.hub.unsubscribe(reader, request.incident)
                 return True
@@ -146,9 +162,11 @@ class LiveSession:
         finally:
             self.task = None
 
-    async def _handle(self, reader: Reader, text: str | None) -> None:
+    async def _handle(self, reader: Reader, request: Incoming) -> None:
+        if isinstance(request, ProtocolError):
+            reader.send(request.reply())
+            return
         try:
-            request = parse(text)
             if isinstance(request, Subscribe):
                 self.admitted.check_subscribe(request.incident)
                 await self.hub.subscribe(reader, request.incident, request.since, request.epoch)
@@ -162,3 +180,10 @@ class LiveSession:
             log_event("subscribe_failed", logging.WARNING, error=repr(exc), at=raised_at(exc))
             self.inbox.clear()
             reader.sink.close(CloseCode.TRY_AGAIN_LATER, "try again later")
+
+
+def _parsed(text: str | None) -> Incoming:
+    try:
+        return parse(text)
+    except ProtocolError as error:
+        return error.with_traceback(None)  # it may wait in the inbox: without the frames of its parse
