@@ -20,6 +20,7 @@ from ticker.http.desk_text import render_desk
 from ticker.http.login import form_text
 from ticker.http.session_auth import current_login, require_login
 from ticker.http.sources_text import panel_text
+from ticker.passwords import check_password
 from ticker.roles import ROLES, Action, allowed
 from ticker.services import services
 from ticker.store.accounts import Account, accounts, add_user, create_token, revoke_token, tokens
@@ -157,19 +158,21 @@ async def user_add(request: Request) -> Response:
     except Invalid as error:  # the form again, saying which field; what was typed is not shown back
         fields, problem = dict.fromkeys(USER_FIELDS, ""), error.message
     else:
-        problem = await _new_user(store, fields, form)
+        problem = await _new_user(store, fields, form, services(request).settings.password_min_chars)
     context = {"users": await accounts(store), "roles": ROLES, "problem": problem, "added": problem is None}
     return _page("desk/users.html", request, login, status=422 if problem else 201, form=fields, **context)
 
 
-async def _new_user(store: Store, fields: dict[str, str], form: FormData) -> str | None:
-    """Add the user the form describes; None once it is added, else what is wrong."""
+async def _new_user(store: Store, fields: dict[str, str], form: FormData, min_chars: int) -> str | None:
+    """Add the user the form describes; None once it is added, else what is wrong (the password under
+    ticker.passwords' policy)."""
     if not USER_NAME.match(fields["name"]):
         return "name: 1–64 lower-case letters, digits, '.', '_' or '-'"
     try:
         password = form_text(form, "password")
         if not password:
             return "password: required"
+        check_password(password, min_chars, fields["name"], fields["display_name"])
         await add_user(store, fields["name"], fields["display_name"] or fields["name"], fields["role"], password)
     except APIError as error:
         return error.message

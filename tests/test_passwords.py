@@ -1,0 +1,66 @@
+"""The password policy (ticker/passwords.py): long enough, not one of the commonest, not the user's own name; in
+the desk's user form as in `ticker user add` (tests/test_cli.py), with TICKER_PASSWORD_MIN_CHARS as the length."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from tests.support.newsroom import PASSWORD, person
+from tests.support.node import node_settings, running_node
+from ticker.common_passwords import WORDS
+from ticker.passwords import WeakPassword, check_password
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("kort", "short"),
+        ("123456789", "short"),
+        ("Password123", "common"),
+        ("  qwertyuiop ", "common"),
+        ("LÖSENORD123", "common"),
+        ("Anna Svensson", "name"),
+    ],
+)
+def test_a_weak_password_is_refused_and_says_why(password: str, reason: str) -> None:
+    with pytest.raises(WeakPassword) as refused:
+        check_password(password, 10, "anna", "Anna Svensson")
+    assert (refused.value.reason, refused.value.field, refused.value.status) == (reason, "password", 422)
+
+
+def test_a_good_password_passes_and_the_length_is_a_setting() -> None:
+    check_password("korrekt hästbatteri", 10, "anna", "Anna Svensson")
+    check_password("kort ok", 6)
+    with pytest.raises(WeakPassword):
+        check_password("korrekt hästbatteri", 20)
+    assert all(word == word.casefold() for word in WORDS)  # compared after casefold(), so listed that way
+
+
+async def test_the_desk_user_form_follows_the_policy(sqlite_url: str) -> None:
+    async with running_node(node_settings(sqlite_url, password_min_chars=12)) as node:
+        await person(node, "ada", role="admin")
+        async with httpx.AsyncClient(base_url=node.url) as client:
+            form = await client.get("/login")
+            login_token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+            assert login_token is not None
+            origin = {"Origin": node.url}
+            logged_in = await client.post(
+                "/login", data={"name": "ada", "password": PASSWORD, "csrf": login_token.group(1)}, headers=origin
+            )
+            assert logged_in.status_code == 303
+            page = await client.get("/desk/users")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert csrf is not None
+
+            async def add(name: str, password: str) -> httpx.Response:
+                data = {"name": name, "display_name": "", "role": "reporter", "password": password}
+                return await client.post("/desk/users", data={**data, "csrf": csrf.group(1)}, headers=origin)
+
+            short = await add("bo", "elva tecken")  # 11 characters, TICKER_PASSWORD_MIN_CHARS is 12 here
+            assert short.status_code == 422 and "password: at least 12 characters" in short.text
+            common = await add("bo", "qwertyuiop123")
+            assert common.status_code == 422 and "one of the commonest passwords" in common.text
+            assert (await add("bo", "tolv tecken!")).status_code == 201
