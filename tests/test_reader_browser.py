@@ -1,12 +1,11 @@
 """The reader's live page in Chromium (issue 5, "Must show"): live changes, the new-updates bar, a restart, the
-SSE fallback, no JavaScript, the front page, and the screenshots in docs/screenshots/."""
+SSE fallback, no JavaScript, the front page. (The screenshots in docs/screenshots/ are taken by
+tests/test_accessibility.py, of every page.)"""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import struct
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,8 +18,6 @@ from ticker.exceptions import CloseCode
 expect.set_options(timeout=15_000)
 PHONE = {"width": 390, "height": 740}
 DESKTOP = {"width": 1280, "height": 900}
-# Where the screenshots go: docs/screenshots/ when TICKER_SCREENSHOTS=docs, else the test's own directory.
-DOCS_SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 
 async def open_live(browser: Browser, url: str, viewport: dict[str, int] = DESKTOP) -> Page:
@@ -346,51 +343,3 @@ async def _wait_for_viewers(node: Node, slug: str, count: int) -> None:
             await asyncio.sleep(0.1)
     finally:
         await reporter.aclose()
-
-
-def png_size(path: Path) -> tuple[int, int]:
-    width, height = struct.unpack(">II", path.read_bytes()[16:24])
-    return width, height
-
-
-async def test_screenshots_of_the_incident_page_and_the_front_page(
-    browser: Browser, sqlite_url: str, tmp_path: Path
-) -> None:
-    target = DOCS_SCREENSHOTS if os.environ.get("TICKER_SCREENSHOTS") == "docs" else tmp_path
-    target.mkdir(parents=True, exist_ok=True)
-    async with running_node(node_settings(sqlite_url, site_name="Kvällsnytt")) as node:
-        editor = await node.reporter()
-        slug = await editor.incident(
-            "Polisjakt genom centrala Göteborg",
-            summary="En bil som inte stannade vid en kontroll jagades genom centrum under kvällen.",
-            category="Blåljus",
-            location="Göteborg",
-        )
-        posts = [
-            ("22:37", "Polisen larmades om en bil som inte stannade vid en trafikkontroll på Vasagatan.", True),
-            (
-                "22:52",
-                "Flera polisbilar och en helikopter deltar i jakten. <b>Undvik området kring Centralen.</b>",
-                False,
-            ),
-            ("23:00", "Vi avbröt insatsen då bilen inte hittades, uppger polisens presstalesperson.", True),
-        ]
-        for label, body, key in posts:
-            await editor.post(slug, body, label=label, key_event=key)
-        other = await editor.incident("Strömavbrott i Malmö", category="Samhälle")
-        await editor.post(other, "Omkring 4 000 hushåll saknar ström i centrala Malmö.", label="21:15")
-        follower = await open_live(browser, f"{node.url}/i/{slug}")  # so that the pages show a viewer count
-        await _wait_for_viewers(node, slug, 1)
-        shots = {
-            "incident-phone.png": (f"/i/{slug}", PHONE),
-            "incident-desktop.png": (f"/i/{slug}", DESKTOP),
-            "front-desktop.png": ("/", DESKTOP),
-            "front-phone.png": ("/", PHONE),
-        }
-        for name, (path, viewport) in shots.items():
-            page = await open_live(browser, node.url + path, viewport)
-            await page.screenshot(path=str(target / name), full_page=True)
-            await page.close()
-            assert png_size(target / name)[0] == viewport["width"]
-            assert (target / name).stat().st_size > 10_000  # a rendered page, not a blank one
-        await follower.close()
