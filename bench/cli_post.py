@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import socket
 import statistics
 import subprocess
@@ -40,24 +41,35 @@ def free_port() -> int:
         return port
 
 
-def timed(command: Callable[[], None], runs: int, warmup: int) -> list[float]:
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: Callable[[], None], runs: int, warmup: int) -> tuple[list[float], list[float]]:
+    """Wall time of each run, and the CPU time (user + system) its child processes used: on a machine others
+    share, the CPU time moves far less than the wall time."""
     for _ in range(warmup):
         command()
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), children_cpu()
         command()
         times.append(time.perf_counter() - start)
-    return times
+        cpu.append(children_cpu() - start_cpu)
+    return times, cpu
 
 
-def summary(name: str, times: Sequence[float]) -> str:
-    ms = [t * 1000 for t in times]
+def summary(name: str, measured: tuple[list[float], list[float]]) -> str:
+    ms, cpu = [t * 1000 for t in measured[0]], [t * 1000 for t in measured[1]]
     spread = statistics.stdev(ms) if len(ms) > 1 else 0.0
-    return (
-        f"{name:<34} mean {statistics.mean(ms):7.1f} ms ± {spread:5.1f}   median {statistics.median(ms):7.1f}"
-        f"   min {min(ms):7.1f}   max {max(ms):7.1f}   ({len(ms)} runs)"
+    line = (
+        f"{name:<30} wall: mean {statistics.mean(ms):6.0f} ms ± {spread:4.0f}, median {statistics.median(ms):6.0f},"
+        f" min {min(ms):6.0f}, max {max(ms):6.0f} ({len(ms)} runs)"
     )
+    if any(cpu):
+        line += f"; CPU: median {statistics.median(cpu):5.0f} ms"
+    return line
 
 
 def main() -> None:

@@ -7,7 +7,9 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -184,3 +186,28 @@ def test_the_readme_curl_posts_once_on_a_machine_with_only_python3_and_curl(tmp_
         assert first == again and first["entry"]["author"] == "Demo Reporter"
         state = incident_state(node.url, printed.reader_url.rsplit("/", 1)[1])
         assert [e["body"] for e in state["entries"]].count("<p>Vägen är öppen igen.</p>") == 1  # no twin
+
+
+def test_a_demo_whose_port_is_taken_prints_no_login_or_token(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TICKER_", "XDG_"))}
+    env |= {"HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        done = subprocess.run(
+            [sys.executable, "-m", "ticker", "serve", "--demo", "--port", port],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode != 0
+    assert "address already in use" in done.stderr
+    assert "tk_" not in done.stdout + done.stderr and "password" not in done.stdout + done.stderr
+    users = subprocess.run(
+        [sys.executable, "-m", "ticker", "user", "list"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert users.stdout.startswith("No users yet")  # no demo account or token was made either
