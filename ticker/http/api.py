@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from ticker.exceptions import APIError, Forbidden, Invalid
 from ticker.http import caching
 from ticker.http.auth import require, require_account
+from ticker.http.params import MAX_INT, whole_number
 from ticker.roles import Action, refusal
 from ticker.sanitize import clean_html
 from ticker.services import services
@@ -196,10 +197,10 @@ async def run_write(request: Request, op: WriteOp, account: Account, raw: bytes,
 
 
 def path_id(request: Request, name: str) -> int:
-    raw = request.path_params[name]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:  # isdigit() alone passes "²", "١٢"
-        raise Invalid(name, f"{name.replace('_', ' ')} must be a positive integer")
-    return int(raw)
+    number = whole_number(request.path_params[name])
+    if number is None:
+        raise Invalid(name, f"{name.replace('_', ' ')} must be a whole number from 0 to {MAX_INT}")
+    return number
 
 
 def entry_id(request: Request) -> int:
@@ -267,9 +268,10 @@ def _int_param(request: Request, name: str, default: int | None) -> Any:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:  # isdigit() alone passes "²", "١٢"
-        raise Invalid(name, f"{name} must be a non-negative integer")
-    return int(raw)
+    number = whole_number(raw)
+    if number is None:
+        raise Invalid(name, f"{name} must be a whole number from 0 to {MAX_INT}")
+    return number
 
 
 async def patch_incident(request: Request) -> JSONResponse:

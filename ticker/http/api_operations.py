@@ -19,12 +19,12 @@ from ticker import i18n
 from ticker.config import Settings
 from ticker.http import api, partners, review, sources
 from ticker.http.embed import THEMES
+from ticker.http.params import MAX_INT
 from ticker.session import SLUG
 from ticker.store.partners import NAME as PARTNER_NAME
 
 EXAMPLE_SLUG = "brand-i-hamnen"
 EXAMPLE_PARTNER = "gp"
-MAX_ID = 999_999_999_999  # path ids are at most 12 digits (ticker.http.api.path_id)
 REF = "#/components/schemas/{model}"
 
 # Answers. Closed objects (extra="forbid" → additionalProperties: false), so a field added to a view without
@@ -455,8 +455,8 @@ def id_param(name: str, what: str) -> dict[str, Any]:
         "name": name,
         "in": "path",
         "required": True,
-        "description": f"The {what}'s numeric id (at most 12 digits).",
-        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+        "description": f"The {what}'s numeric id.",
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_INT},
     }
 
 
@@ -583,7 +583,7 @@ def operations(settings: Settings) -> list[Operation]:
             EntryPage,
             parameters=[
                 SLUG_PARAM,
-                query("before", {"type": "integer", "minimum": 0, "maximum": MAX_ID}, "Entries older than this id."),
+                query("before", {"type": "integer", "minimum": 0, "maximum": MAX_INT}, "Entries older than this id."),
                 query(
                     "limit",
                     {"type": "integer", "minimum": 1, "maximum": api.MAX_PAGE, "default": api.PAGE},

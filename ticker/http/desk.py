@@ -18,6 +18,7 @@ from ticker.exceptions import APIError, Invalid, NotFound
 from ticker.http import csrf
 from ticker.http.desk_text import render_desk
 from ticker.http.login import form_text
+from ticker.http.params import whole_number
 from ticker.http.session_auth import current_login, require_login
 from ticker.http.sources_text import panel_text
 from ticker.passwords import check_password
@@ -125,10 +126,10 @@ async def token_revoke(request: Request) -> Response:
     if isinstance(login, Response):
         return login
     await _checked_form(request, login)
-    raw = request.path_params["token_id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
+    token_id = whole_number(request.path_params["token_id"])
+    if token_id is None:
         raise NotFound("token")
-    await revoke_token(services(request).store, login.account, int(raw))
+    await revoke_token(services(request).store, login.account, token_id)
     return RedirectResponse("/desk/tokens", status_code=303)
 
 

@@ -27,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 
 from ticker.exceptions import APIError, CloseCode, Invalid
 from ticker.http.origins import admit
+from ticker.http.params import MAX_INT, whole_number
 from ticker.hub import Hub, Reader
 from ticker.partner_readers import opened_by
 from ticker.services import services
@@ -148,9 +149,10 @@ def _since(request: Request) -> int | None:
         ("since", request.query_params.get("since")),
     ):
         if raw is not None:
-            if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
-                raise Invalid(field, f"{field} must be a non-negative integer")
-            return int(raw)
+            number = whole_number(raw)
+            if number is None:
+                raise Invalid(field, f"{field} must be a whole number from 0 to {MAX_INT}")
+            return number
     return None
 
 
@@ -175,8 +177,8 @@ def _follows(request: Request, most: int) -> list[tuple[str, int | None, str | N
         slug, since, epoch = [*value.split(":", 2), "", ""][:3]
         if not SLUG.match(slug) or slug in (f[0] for f in follows):
             raise Invalid("follow", f"follow: {value[:100]!r} does not start with an incident slug (once each)")
-        if since and (not (since.isascii() and since.isdigit()) or len(since) > 12):
-            raise Invalid("follow", f"follow: {value[:100]!r}: since must be a non-negative integer")
+        if since and whole_number(since) is None:
+            raise Invalid("follow", f"follow: {value[:100]!r}: since must be a whole number from 0 to {MAX_INT}")
         if len(epoch) > MAX_EPOCH_CHARS:
             raise Invalid("follow", f"follow: {value[:100]!r}: epoch of at most {MAX_EPOCH_CHARS} characters")
         follows.append((slug, int(since) if since else None, epoch or None))
