@@ -53,6 +53,12 @@ def answer(status: int, allowed_status: int) -> bool:
     return status == allowed_status
 
 
+def not_refused(status: int) -> bool:
+    """For a request about something that does not exist: past the role check it is 404, else 403."""
+    assert status in (403, 404), status
+    return status == 404
+
+
 async def own_entry(node: Node, slug: str, name: str, text: str) -> None:
     """An entry written by ``name`` whatever the role (a contributor's approved post is theirs too)."""
     account = await user_by_name(node.services.store, name)
@@ -78,7 +84,14 @@ async def test_the_api_and_the_desk_follow_the_roles_table(role: str, browser: B
         mine = [e["id"] for e in (await tool.state(live))["entries"].values() if e["body"].startswith("<p>Pia")]
 
         page = await login(browser, node, "pia", PASSWORD)
-        desk: dict[Action, bool] = {Action.OPEN_INCIDENT: await shown(page.locator("#incident-form"))}
+        desk: dict[Action, bool] = {
+            Action.OPEN_INCIDENT: await shown(page.locator("#incident-form")),
+            # The "Händelser" panel's item buttons (dismiss, watch, start a ticker) are made by sources-panel.js
+            # when the panel says so; with no items yet, that attribute is the control.
+            Action.ACT_ON_SOURCE_ITEMS: await shown(page.locator("#tips[data-editor=true]")),
+        }
+        await page.goto(f"{node.url}/desk/sources")
+        desk[Action.MANAGE_SOURCES] = await shown(page.locator("#source-form"))
         await open_desk(page, node, closed)
         desk[Action.REOPEN_INCIDENT] = await shown(page.locator(".reopen-incident"))
         await open_desk(page, node, live)
@@ -128,6 +141,10 @@ async def test_the_api_and_the_desk_follow_the_roles_table(role: str, browser: B
             ),
             Action.MANAGE_USERS: answer(await call(page, "POST", "/desk/users", form=new_user("nils")), 201),
             Action.MANAGE_PARTNERS: answer(await call(page, "GET", "/api/partners"), 200),
+            Action.MANAGE_SOURCES: not_refused(await call(page, "DELETE", "/api/sources/999999")),
+            Action.ACT_ON_SOURCE_ITEMS: not_refused(
+                await call(page, "POST", "/api/sources/items/999999/state", {"state": "dismissed"})
+            ),
         }
 
     table = allowed(role)

@@ -25,6 +25,8 @@ class Action(StrEnum):
     REVIEW_SUBMISSIONS = "review_submissions"  # see every pending submission, approve and reject
     MANAGE_USERS = "manage_users"
     MANAGE_PARTNERS = "manage_partners"
+    MANAGE_SOURCES = "manage_sources"  # the public sources the desk's "Händelser" panel follows
+    ACT_ON_SOURCE_ITEMS = "act_on_source_items"  # dismiss or watch a source's item, start a ticker from it
 
 
 EDITORS = frozenset({"admin", "editor"})
@@ -45,6 +47,8 @@ RULES: dict[Action, frozenset[str]] = {
     Action.REVIEW_SUBMISSIONS: EDITORS,
     Action.MANAGE_USERS: frozenset({"admin"}),
     Action.MANAGE_PARTNERS: frozenset({"admin"}),
+    Action.MANAGE_SOURCES: frozenset({"admin"}),
+    Action.ACT_ON_SOURCE_ITEMS: EDITORS,
 }
 
 # What each action is, for people: the rows of docs/newsroom.md's table and the API's 403 messages.
@@ -61,6 +65,8 @@ DESCRIPTIONS: dict[Action, str] = {
     Action.REVIEW_SUBMISSIONS: "approve and reject contributors' posts",
     Action.MANAGE_USERS: "add users",
     Action.MANAGE_PARTNERS: "manage partner sites",
+    Action.MANAGE_SOURCES: "add, change and remove the public sources the desk follows",
+    Action.ACT_ON_SOURCE_ITEMS: "dismiss or watch a source's item, or start a ticker from it",
 }
 
 

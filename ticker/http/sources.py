@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from ticker.exceptions import APIError, Conflict, Forbidden, NotFound
+from ticker.exceptions import APIError, Conflict, NotFound
 from ticker.http.api import (
     STOCKHOLM,
     Strict,
@@ -31,12 +31,12 @@ from ticker.http.api import (
     run_write,
     slugify,
 )
-from ticker.http.auth import require_account
+from ticker.http.auth import require, require_account
 from ticker.http.desk_text import render_desk
 from ticker.http.session_auth import SessionExpired, current_login
 from ticker.http.sources_text import panel_text
 from ticker.http.sse import EventStream, SSESink
-from ticker.roles import allowed
+from ticker.roles import Action, allowed
 from ticker.services import services
 from ticker.sources.kinds import KINDS, cited
 from ticker.sources.model import Source, SourceItem
@@ -108,18 +108,12 @@ def poller(request: Request) -> Poller:
 
 
 async def require_admin(request: Request) -> Account:
-    account = await require_account(request)
-    if account.role != "admin":
-        raise Forbidden("only admins may change sources")
-    return account
+    return await require(request, Action.MANAGE_SOURCES)
 
 
 async def require_editor(request: Request) -> Account:
-    """Editors (and admins) act on items: dismiss, watch, start a ticker."""
-    account = await require_account(request)
-    if account.role not in ("admin", "editor"):
-        raise Forbidden("only editors may act on the sources' items")
-    return account
+    """Editors (and admins) act on items: dismiss, watch, start a ticker (ticker.roles)."""
+    return await require(request, Action.ACT_ON_SOURCE_ITEMS)
 
 
 # The API.
