@@ -14,7 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 
 from ticker.exceptions import Conflict, Invalid, NotFound
-from ticker.roles import EDITORS, ROLES, Action, may
+from ticker.roles import ROLES, Action, may
 from ticker.store.newsroom import LoginSession
 from ticker.store.sql import Store, now
 from ticker.store.tables import ApiToken, User
@@ -33,12 +33,6 @@ class Account:
     def may(self, action: Action) -> bool:
         """What the account's role allows: ticker.roles."""
         return may(self.role, action)
-
-    @property
-    def is_editor(self) -> bool:
-        """An editor or an admin. Only for wording (the desk's "Granskning" heading); what a role may do is
-        ``may`` (ticker.roles)."""
-        return self.role in EDITORS
 
 
 @dataclass(frozen=True)
