@@ -3,11 +3,13 @@ the desk's user form as in `ticker user add` (tests/test_cli.py), with TICKER_PA
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
 import pytest
 
+from tests.support.cli import ticker
 from tests.support.newsroom import PASSWORD, person
 from tests.support.node import node_settings, running_node
 from ticker.common_passwords import WORDS
@@ -64,3 +66,27 @@ async def test_the_desk_user_form_follows_the_policy(sqlite_url: str) -> None:
             common = await add("bo", "qwertyuiop123")
             assert common.status_code == 422 and "one of the commonest passwords" in common.text
             assert (await add("bo", "tolv tecken!")).status_code == 201
+
+
+async def test_a_new_password_ends_the_persons_desk_sessions(sqlite_url: str) -> None:
+    async with running_node(node_settings(sqlite_url)) as node:
+        await person(node, "anna", role="reporter")
+        async with httpx.AsyncClient(base_url=node.url) as client:
+            form = await client.get("/login")
+            token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+            assert token is not None
+            data = {"name": "anna", "password": PASSWORD, "csrf": token.group(1)}
+            assert (await client.post("/login", data=data, headers={"Origin": node.url})).status_code == 303
+            assert (await client.get("/desk")).status_code == 200
+            changed = await asyncio.to_thread(
+                ticker,
+                "user",
+                "passwd",
+                "anna",
+                "--password",
+                "ett nytt långt lösenord",
+                env={"TICKER_DATABASE_URL": sqlite_url},
+            )
+            assert changed.startswith("password of anna changed")
+            after = await client.get("/desk")
+            assert after.status_code == 303 and after.headers["location"].startswith("/login")
