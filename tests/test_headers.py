@@ -71,6 +71,8 @@ HTML, JSON, JS = "text/html", "application/json", "text/javascript"
 # is an answer like any other and must carry the headers too.
 ROWS: dict[tuple[str, str], Row | list[Row]] = {
     ("GET", "/healthz"): Row("/healthz", 200, "other", JSON),
+    ("GET", "/livez"): Row("/livez", 200, "other", JSON),
+    ("GET", "/readyz"): Row("/readyz", 200, "other", JSON),
     (WEBSOCKET, "/live"): [],  # no HTTP answer: the test opens a socket through the middleware instead
     ("GET", "/api/incidents"): Row("/api/incidents", 200, "other", JSON),
     ("POST", "/api/incidents"): Row("/api/incidents", 422, "other", JSON, "bearer", {}),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,7 +20,22 @@ from ticker.assets import STATIC
 from ticker.broker import Broker, broker_for
 from ticker.config import Settings
 from ticker.exceptions import APIError
-from ticker.http import api, desk, embed, feeds, front, login, openapi, pages, partners, review, sources, sse
+from ticker.http import (
+    api,
+    desk,
+    embed,
+    feeds,
+    front,
+    health,
+    login,
+    openapi,
+    pages,
+    partners,
+    request_id,
+    review,
+    sources,
+    sse,
+)
 from ticker.http.errors import api_error, client_gone, http_error
 from ticker.http.headers import SecurityHeaders
 from ticker.http.limits import BodyLimit, UrlText
@@ -32,9 +48,9 @@ from ticker.notices import Notices
 from ticker.partner_readers import PartnerReaders
 from ticker.presence import Presence
 from ticker.relay import Relay
+from ticker.services import Services, services
 from ticker.sources.panel import Panel
 from ticker.sources.poller import Poller
-from ticker.services import Services, services
 from ticker.store.migrate import upgrade
 from ticker.store.sql import Store
 
@@ -60,7 +76,7 @@ async def _janitor(store: Store, ttl_seconds: int) -> None:
             if removed:
                 log_event("idempotency_keys_expired", removed=removed)
         except Exception as exc:  # the store may be briefly away; try again next round
-            log_event("janitor_failed", error=repr(exc))
+            log_event("janitor_failed", logging.WARNING, error=repr(exc))
         await asyncio.sleep(min(3600, max(1, ttl_seconds // 4)))
 
 
@@ -124,6 +140,7 @@ def create_app(
 
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
+        *health.routes(),  # /livez, /readyz
         WebSocketRoute("/live", live),
         *api.routes(),
         *review.routes(),
@@ -143,6 +160,7 @@ def create_app(
         routes=routes,
         lifespan=lifespan,
         middleware=[  # the first is the outermost: a 413 from BodyLimit gets the security headers too
+            *request_id.middleware(settings),  # X-Request-ID on every answer; the access log (TICKER_ACCESS_LOG)
             Middleware(SecurityHeaders, settings=settings),
             Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
             Middleware(UrlText),  # no control characters in a path or query (422)
@@ -152,5 +170,7 @@ def create_app(
 
 
 def create_app_from_env() -> Starlette:
-    """Factory for ``uvicorn --factory`` and ``ticker serve --workers N``: settings come from TICKER_*."""
-    return create_app(Settings.from_env())
+    """Factory for ``uvicorn --factory`` and ``ticker serve --workers N``: settings come from TICKER_*, checked."""
+    from ticker.config_check import check
+
+    return create_app(check(Settings.from_env()))

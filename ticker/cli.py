@@ -40,8 +40,9 @@ def _sqlite_file(settings: Settings) -> str | None:
     return path.split("?", 1)[0]
 
 
-def _prepare_database(settings: Settings) -> None:
-    """Make the data directory, and say so when this command is about to create a new SQLite database."""
+def _prepare_database(settings: Settings, *, logged: bool = False) -> None:
+    """Make the data directory, and say so when this command is about to create a new SQLite database (``logged``:
+    in the node's log, where `serve` writes everything on stderr, JSON by default)."""
     path = _sqlite_file(settings)
     if path is None or os.path.exists(path):
         return
@@ -49,6 +50,11 @@ def _prepare_database(settings: Settings) -> None:
     chosen_by = f"TICKER_DATA_DIR: {settings.data_dir}"
     if settings.database_url != Settings(data_dir=settings.data_dir).database_url:
         chosen_by = "TICKER_DATABASE_URL"
+    if logged:
+        from ticker.logs import log_event
+
+        log_event("database_new", path=os.path.abspath(path), setting=chosen_by)
+        return
     click.echo(say("new_database", path=os.path.abspath(path), setting=chosen_by), err=True)
 
 
@@ -107,8 +113,10 @@ def main(ctx: click.Context, data_dir: str | None, database_url: str | None, red
     """Ticker: live-update incident tickers for newsrooms."""
     try:
         ctx.obj = Settings.from_env(data_dir=data_dir, database_url=database_url, redis_url=redis_url)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+    except ValueError as exc:  # one line and exit 78, as for every other setting (ticker.startup)
+        from ticker.startup import SettingsInvalid
+
+        raise SettingsInvalid(f"invalid settings: {exc}") from None
 
 
 # Running a node.
@@ -122,18 +130,18 @@ def main(ctx: click.Context, data_dir: str | None, database_url: str | None, red
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, workers: int, demo: bool) -> None:
     """Run a node."""
-    import asyncio
-
     from ticker.server import serve as run_server
-    from ticker.store.migrate import upgrade
+    from ticker.startup import click_envvars, migrate, prepare, reach_database
 
-    settings = _settings(ctx, host=host, port=port)
+    # Checked (one line and exit 78 if not), logging set up as the node will log, unknown TICKER_ names warned.
+    settings = prepare(_settings(ctx, host=host, port=port), os.environ, click_envvars(main))
     if demo and workers > 1:
         raise click.UsageError("--demo runs one process: leave out --workers")
     click.echo(say("database", what=_database_text(settings)))
-    _prepare_database(settings)
+    _prepare_database(settings, logged=True)
+    reach_database(settings)  # one line and exit 69 if it does not answer
     if settings.auto_migrate:
-        asyncio.run(upgrade(settings.database_url))
+        migrate(settings)
     ready = _demo_when_ready(settings) if demo else None
     run_server(settings.replace(auto_migrate=False), workers=workers, on_ready=ready)
 
@@ -153,6 +161,17 @@ def _demo_when_ready(settings: Settings) -> Callable[[], Awaitable[None]]:
         _print_demo(settings, made)
 
     return ready
+
+
+@main.command("config")
+@click.pass_context
+def config_command(ctx: click.Context) -> None:
+    """Print the effective settings and where each comes from (secrets masked); check them (exit 78 if wrong)."""
+    from ticker.startup import click_envvars, show_config
+
+    root = ctx.find_root()
+    flags = [name for name in root.params if root.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
+    show_config(_settings(ctx), os.environ, flags, click_envvars(main))
 
 
 @main.command()

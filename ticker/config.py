@@ -98,12 +98,22 @@ class Settings:
     fetch_max_redirects: int = 3
     fetch_allow_loopback: bool = False  # tests' fixture servers only: never private or other internal addresses
 
+    # Running in production (docs/deploy.md): logs, health checks.
+    log_level: str = "info"  # debug | info | warning | error; debug adds a line per closed reader
+    log_format: str = "json"  # json: one object per line, for a log collector | text: logfmt, for a terminal
+    access_log: bool = False  # one line per HTTP request (method, path, status, time, request id)
+    node_name: str = ""  # this node in every log line; "": the host's name and the process id
+    request_id_max_chars: int = 128  # a longer (or unsafe) X-Request-ID is replaced by one the node makes
+    ready_timeout_seconds: float = 2.0  # /readyz: how long SQL and Redis may take to answer before it says 503
+    database_connect_timeout_seconds: float = 10.0  # `ticker serve` gives up on a database that does not answer
+
     def __post_init__(self) -> None:
         # Resolved once, so that every command of one installation finds the same database wherever it is run.
         if not self.data_dir:
             object.__setattr__(self, "data_dir", default_data_dir(os.environ))
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite+aiosqlite:///{Path(self.data_dir) / 'ticker.db'}")
+        object.__setattr__(self, "database_url", async_driver(self.database_url))
 
     def resolved_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -122,6 +132,17 @@ class Settings:
                 values[f.name] = _parse(f.name, str(f.type), raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+# The async driver for a URL that names none: postgres:// as Heroku-style providers give it, sqlite:// by habit.
+ASYNC_DRIVERS = {"postgres": "postgresql+asyncpg", "postgresql": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
+
+
+def async_driver(url: str) -> str:
+    """``url`` with the async driver Ticker uses when it names a database but no driver."""
+    scheme, sep, rest = url.partition("://")
+    driver = ASYNC_DRIVERS.get(scheme.lower()) if sep else None
+    return f"{driver}://{rest}" if driver else url
 
 
 def default_data_dir(environ: Mapping[str, str]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -352,7 +353,7 @@ class Hub:
                 failures += 1
                 delay = backoff_delay(failures)
                 cause = "broker" if isinstance(exc, BrokerUnavailable) else "store"
-                log_event("listener_failed", cause=cause, error=repr(exc), retry_in=round(delay, 2))
+                log_event("listener_failed", logging.WARNING, cause=cause, error=repr(exc), retry_in=round(delay, 2))
                 await asyncio.sleep(delay)
                 continue
             failures = 0
@@ -373,7 +374,14 @@ class Hub:
         if message.seq > topic.seq + 1:
             # The broker lost events (restarted empty, flushed, trimmed): the store has them.
             missing = await self.store.events_after(topic.slug, topic.seq, message.seq - 1)
-            log_event("broker_gap", incident=topic.slug, after=topic.seq, upto=message.seq - 1, filled=len(missing))
+            log_event(
+                "broker_gap",
+                logging.WARNING,
+                incident=topic.slug,
+                after=topic.seq,
+                upto=message.seq - 1,
+                filled=len(missing),
+            )
             for m in missing:
                 if m.seq == topic.seq + 1:
                     self._dispatch(topic, m.seq, text_frame(m.payload))

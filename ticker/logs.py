@@ -1,4 +1,13 @@
-"""One structured line per notable event: ``event=name key=value …`` (logfmt) on the ``ticker`` logger."""
+"""One structured line per notable event: ``log_event(name, level, **fields)`` on the ``ticker`` logger.
+
+This is the one entry point, imported by every module, so it stays light: the record's message is logfmt
+(``event=name key=value …``, what a test or a plain handler reads) and the event's name and fields ride along
+on the record, from which ticker.log_format writes the line a node prints (JSON by default, or logfmt).
+
+Levels: INFO for what a node does as planned, WARNING for a failure it recovers from by itself (a dependency
+away, a retry scheduled, a reader dropped), ERROR for one that needs a person. DEBUG lines (a closed reader's
+session, one per reader) cost one cached level check when off.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +18,7 @@ import traceback
 logger = logging.getLogger("ticker")
 
 
-def _value(value: object) -> str:
+def logfmt_value(value: object) -> str:
     text = str(value)
     if text == "" or any(c in text for c in ' ="\n'):
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
@@ -18,7 +27,8 @@ def _value(value: object) -> str:
 
 def log_event(name: str, level: int = logging.INFO, **fields: object) -> None:
     if logger.isEnabledFor(level):
-        logger.log(level, " ".join([f"event={name}", *(f"{k}={_value(v)}" for k, v in fields.items())]))
+        message = " ".join([f"event={name}", *(f"{k}={logfmt_value(v)}" for k, v in fields.items())])
+        logger.log(level, message, extra={"event": name, "fields": fields})
 
 
 def raised_at(exc: BaseException) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -89,7 +90,7 @@ class Notices:
             data = json.dumps({"node": self.node, **notice})
             await self._client.xadd(STREAM, {FIELD: data}, maxlen=KEEP, approximate=True)
         except REDIS_DOWN as exc:
-            log_event("notice_failed", kind=notice["kind"], error=repr(exc))
+            log_event("notice_failed", logging.WARNING, kind=notice["kind"], error=repr(exc))
 
     # Hearing.
 
@@ -114,7 +115,7 @@ class Notices:
                 except REDIS_DOWN as exc:
                     self.listening = False
                     failures += 1
-                    log_event("notices_failed", error=repr(exc))
+                    log_event("notices_failed", logging.WARNING, error=repr(exc))
                     await asyncio.sleep(backoff_delay(failures))
                     continue
                 failures = 0
@@ -145,7 +146,7 @@ class Notices:
             else:
                 return
         except (ValueError, KeyError, TypeError):
-            log_event("notice_unreadable", notice=repr(raw)[:200])
+            log_event("notice_unreadable", logging.WARNING, notice=repr(raw)[:200])
             return
         log_event("notice_applied", kind=kind, closed_sockets=closed)
 

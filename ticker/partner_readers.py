@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import date, datetime
@@ -63,7 +64,7 @@ class PartnerReaders:
                 await add_reader_counts(self.store, day, counts)
             except Exception as exc:  # the store may be briefly away: keep the tally for the next round
                 self._opened.update({(day, p): c.opened for p, c in counts.items() if c.opened})
-                log_event("partner_counts_flush_failed", error=repr(exc))
+                log_event("partner_counts_flush_failed", logging.WARNING, error=repr(exc))
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="partner-readers")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
 from collections import Counter
@@ -90,7 +91,7 @@ class Presence:
                 try:
                     await self._round(client)
                 except REDIS_DOWN as exc:
-                    log_event("presence_failed", error=repr(exc))
+                    log_event("presence_failed", logging.WARNING, error=repr(exc))
                 await asyncio.sleep(self.interval)
         finally:
             with contextlib.suppress(*REDIS_DOWN):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 from ticker.backoff import backoff_delay
 from ticker.broker import Broker
@@ -69,7 +70,7 @@ class Relay:
                 self.healthy = False
                 delay = backoff_delay(failures)
                 level = "broker" if isinstance(exc, BrokerUnavailable) else "store"
-                log_event("relay_failed", cause=level, error=repr(exc), retry_in=round(delay, 2))
+                log_event("relay_failed", logging.WARNING, cause=level, error=repr(exc), retry_in=round(delay, 2))
                 await asyncio.sleep(delay)
                 self._wake.set()
                 continue

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 import os
 import socket
@@ -11,21 +10,18 @@ from dataclasses import fields
 from typing import Any
 
 import uvicorn
-from uvicorn.config import LOGGING_CONFIG
 
 from ticker.app import create_app
 from ticker.config import Settings
+from ticker.log_format import logging_config
 
 HTTP_PROTOCOL = "ticker.handshake:LiveHttpProtocol"  # plain readers first, then uvicorn's httptools protocol
 WS_PROTOCOL = "ticker.handshake:LiveHandshake"
 
 
-def log_config() -> dict[str, Any]:
-    """uvicorn's logging, plus the ``ticker`` logger's structured lines on stderr."""
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["ticker"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    config["loggers"]["uvicorn.error.connections"] = {"level": "WARNING"}  # see ticker.transport
-    return config
+def log_config(settings: Settings) -> dict[str, Any]:
+    """Every line the node writes, uvicorn's included, in TICKER_LOG_FORMAT at TICKER_LOG_LEVEL (ticker.log_format)."""
+    return logging_config(settings.log_level, settings.log_format, settings.node_name)
 
 
 def uvicorn_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
@@ -41,8 +37,8 @@ def uvicorn_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "http": HTTP_PROTOCOL,
         "lifespan": "on",
         "timeout_graceful_shutdown": 10,
-        "log_level": "info",
-        "log_config": log_config(),
+        "log_level": settings.log_level,
+        "log_config": log_config(settings),
         "access_log": False,
         **overrides,
     }

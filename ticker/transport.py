@@ -28,7 +28,7 @@ HANDOVER_EXTENSION = "ticker.handover"
 CLOSE_TIMEOUT = 10.0  # a reader that does not answer our close frame is cut after this
 PING = Frame(Opcode.PING, b"tk").serialize(mask=False)
 # Per-connection lines (open, accepted, closed) are noise at 10,000 readers and cost CPU on every connect:
-# they go to this child of uvicorn's logger, which ticker.server sets to WARNING; errors still show.
+# they go to this child of uvicorn's logger, which ticker.log_format sets to WARNING; errors still show.
 CONNECTION_LOG = logging.getLogger("uvicorn.error.connections")
 
 
@@ -136,6 +136,12 @@ class LiveConnection(asyncio.Protocol):
 
     def answered(self) -> bool:
         return self._answered
+
+    @property
+    def close_code(self) -> int:
+        """The code of the close frame sent, else of the one received; 1006: the connection ended without one."""
+        frame = self._ws.close_sent or self._ws.close_rcvd
+        return frame.code if frame is not None else 1006
 
     # What uvicorn calls.
 

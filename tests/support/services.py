@@ -71,7 +71,7 @@ class ChildProcess:
     """A process that serves on a fixed port of 127.0.0.1 and can be stopped, killed and started again.
 
     Subclasses say what to run (`command`) and when it is up (`is_ready`). Output goes to `log_path`, which
-    keeps the output of every start.
+    keeps the output of every start; with `stderr_path`, standard error goes there instead.
     """
 
     stop_timeout = 10.0
@@ -83,13 +83,16 @@ class ChildProcess:
         port: int | None = None,
         env: Mapping[str, str] | None = None,
         ready_timeout: float = 20.0,
+        stderr_path: Path | None = None,
     ) -> None:
         self.log_path = log_path
+        self.stderr_path = stderr_path
         self.port = free_port() if port is None else port
         self.env = dict(env or {})
         self.ready_timeout = ready_timeout
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
 
     def command(self) -> list[str]:
         raise NotImplementedError
@@ -112,13 +115,14 @@ class ChildProcess:
             raise RuntimeError(f"{self!r} is already running")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
+        self._stderr = None if self.stderr_path is None else self.stderr_path.open("ab")
         self._process = subprocess.Popen(
             self.command(),
             cwd=self.log_path.parent,  # files a child leaves behind (ticker.db) stay in the test's directory
             env=self.child_env(),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.STDOUT if self._stderr is None else self._stderr,
         )
         deadline = time.monotonic() + self.ready_timeout
         while True:
@@ -161,9 +165,10 @@ class ChildProcess:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        for log in (self._log, self._stderr):
+            if log is not None:
+                log.close()
+        self._log = self._stderr = None
         return self.returncode
 
     def _fail(self, what: str) -> NoReturn:
@@ -241,9 +246,9 @@ class WebService(ChildProcess):
 class ServerProcess(WebService):
     """A Ticker node: `python -m ticker serve --host 127.0.0.1 --port P *args`, ready when /healthz says 200.
 
-    Output goes to `log_dir/ticker-P.log`. `env` is added to this process's environment, from which inherited
-    TICKER_* settings are removed so that a developer's shell cannot change what a test runs. `program` replaces
-    `python -m ticker serve` (tests of this helper use a stand-in).
+    Output goes to `log_dir/ticker-P.log` (standard error to `stderr_path` if given). `env` is added to this
+    process's environment, from which inherited TICKER_* settings are removed so that a developer's shell cannot
+    change what a test runs. `program` replaces `python -m ticker serve` (tests of this helper use a stand-in).
     """
 
     def __init__(
@@ -255,14 +260,16 @@ class ServerProcess(WebService):
         port: int | None = None,
         program: Sequence[str] = (sys.executable, "-m", "ticker", "serve"),
         ready_timeout: float = 20.0,
+        stderr_path: Path | None = None,
     ) -> None:
         port = free_port() if port is None else port
         log_path = log_dir / f"ticker-{port}.log"  # one per node: tests may run several in one tmp_path
-        super().__init__(log_path, port=port, env=env, ready_timeout=ready_timeout)
+        super().__init__(log_path, port=port, env=env, ready_timeout=ready_timeout, stderr_path=stderr_path)
         self.args = tuple(args)
         self.program = tuple(program)
         if self.program[1:] == ("-m", "ticker", "serve"):
-            node_logs.append(log_path)  # read for tracebacks when the test ends (tests/support/tracebacks.py)
+            # Read for tracebacks when the test ends (tests/support/tracebacks.py).
+            node_logs.extend(path for path in (log_path, stderr_path) if path is not None)
 
     def command(self) -> list[str]:
         return [*self.program, "--host", HOST, "--port", str(self.port), *self.args]

@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ticker import i18n
 from ticker.config import Settings
-from ticker.http import api, partners, review, sources
+from ticker.http import api, health, partners, review, sources
 from ticker.http.embed import THEMES
 from ticker.http.params import MAX_INT
 from ticker.session import SLUG
@@ -849,6 +849,24 @@ def operations(settings: Settings) -> list[Operation]:
             "Node health",
             Health,
             also={503: ("Degraded: the broker listener or the relay is down (the same body).", Health)},
+        ),
+        Operation(
+            "GET",
+            "/livez",
+            meta,
+            "Liveness: the process answers",
+            health.Live,
+            description="Depends on nothing outside the process (neither SQL nor Redis): for a liveness probe.",
+        ),
+        Operation(
+            "GET",
+            "/readyz",
+            meta,
+            "Readiness: SQL, and Redis when configured, answer",
+            health.Ready,
+            also={503: ("Not ready: `checks` says which dependency failed, or the node is stopping.", health.Ready)},
+            description="For a readiness probe or a balancer: each dependency is asked now, within "
+            f"TICKER_READY_TIMEOUT_SECONDS ({settings.ready_timeout_seconds:g} s).",
         ),
         Operation("GET", "/api/openapi.json", meta, "This document", None),
         Operation("GET", "/api/docs", meta, "The API reference page", None, media_type="text/html"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
@@ -22,7 +23,7 @@ from ticker.exceptions import CloseCode, NotFound
 from ticker.http.origins import Admission, OriginPolicy, admit_socket
 from ticker.http.session_auth import reporter_session
 from ticker.hub import Hub, Reader, Sink
-from ticker.logs import log_event, raised_at
+from ticker.logs import log_event, logger, raised_at
 from ticker.partner_readers import PartnerReaders
 from ticker.session import ProtocolError, Subscribe, Unsubscribe, parse
 from ticker.transport import HANDOVER_EXTENSION
@@ -56,7 +57,7 @@ class Lane:
         if admitted is None or self.hub.full:
             return None
         self.opened["direct"] += 1
-        return LiveSession(self, admitted)
+        return LiveSession(self, admitted, way="direct")
 
 
 def lane(connection: HTTPConnection) -> Lane:
@@ -68,7 +69,7 @@ async def live(websocket: WebSocket) -> None:
     node = lane(websocket)
     hand_over = websocket.scope.get("extensions", {}).get(HANDOVER_EXTENSION, {}).get("hand_over")
     if hand_over is None:
-        log_event("ws_refused", reason="server not started with ticker's websocket protocol")
+        log_event("ws_refused", logging.ERROR, reason="server not started with ticker's websocket protocol")
         await websocket.close(CloseCode.SERVER_ERROR)
         return
     admitted = await admit_socket(websocket)  # 403 at the handshake for an origin that is not allowed
@@ -77,7 +78,7 @@ async def live(websocket: WebSocket) -> None:
     owner = await reporter_session(websocket)  # a newsroom socket, closed when its session logs out
     await websocket.accept()
     node.opened["app"] += 1
-    session = LiveSession(node, admitted, owner)
+    session = LiveSession(node, admitted, owner, way="app")
     connection = hand_over(
         session.received,
         session.lost,
@@ -93,8 +94,12 @@ async def live(websocket: WebSocket) -> None:
 class LiveSession:
     """A reader's messages after the handshake: subscribe and unsubscribe, handled in order."""
 
-    def __init__(self, node: Lane, admitted: Admission, owner: int | None = None) -> None:
+    def __init__(self, node: Lane, admitted: Admission, owner: int | None = None, way: str = "app") -> None:
         self.hub = node.hub
+        self.way = way  # direct (ticker.handshake) or app (starlette's handshake): the counts in /healthz
+        # A line when the reader leaves (TICKER_LOG_LEVEL=debug): its start is read only then, so that off it
+        # costs one cached level check per connection and nothing per close.
+        self.since = time.monotonic() if logger.isEnabledFor(logging.DEBUG) else 0.0
         self.node = node
         self.admitted = admitted
         self.owner = owner
@@ -139,6 +144,14 @@ class LiveSession:
         self.inbox.clear()
         if self.reader is not None:
             self.hub.disconnect(self.reader)
+            if self.since:
+                self._closed(self.reader)
+
+    def _closed(self, reader: Reader) -> None:
+        """The session's one line: how long it lasted, how it ended (the close code; 1006: no close frame)."""
+        seconds, self.since = round(time.monotonic() - self.since, 3), 0.0  # once: lost() may be called again
+        code = getattr(reader.sink, "close_code", None)
+        log_event("reader_closed", logging.DEBUG, way=self.way, seconds=seconds, code=code, partner=reader.partner)
 
     def _at_once(self, reader: Reader, request: Incoming) -> bool:
         """Handle a message that needs no waiting (all but a subscribe that must fetch); False: queue it."""

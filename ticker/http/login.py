@@ -8,6 +8,7 @@ given ``login_max_failures`` times in a row make every further attempt for that 
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from typing import Any
 
@@ -94,12 +95,12 @@ async def login(request: Request) -> Response:
     settings, store = services(request).settings, services(request).store
     wait = await wait_seconds(store, name, settings.login_max_failures, settings.login_lockout_seconds)
     if wait:
-        log_event("login_slowed", user=name, wait=wait)
+        log_event("login_slowed", logging.WARNING, user=name, wait=wait)
         return _slowed(request, wait, context)
     account = await check_password(store, name, password)
     if account is None:
         failures = await record_failure(store, name)
-        log_event("login_failed", user=name, failures=failures)
+        log_event("login_failed", logging.WARNING, user=name, failures=failures)
         if failures >= settings.login_max_failures:
             return _slowed(request, settings.login_lockout_seconds, context)
         return _form(request, 401, problem="wrong_password", **context)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -116,7 +117,7 @@ class Panel:
             try:
                 await work
             except Exception as exc:  # the store briefly away: the panel catches up when it reconnects
-                log_event("panel_update_failed", error=repr(exc)[:300])
+                log_event("panel_update_failed", logging.WARNING, error=repr(exc)[:300])
 
         if not self._listening():
             work.close()  # nobody here to tell
