@@ -38,9 +38,9 @@ from ticker.sources import store as sources
 from ticker.sources.found import Found
 from ticker.sources.store import SourceLimits
 
-# Generated requests per operation, for each mode (valid, invalid) and each credential: 28 operations, two or
-# three credentials and two modes make about 1,300 requests, a few seconds' work for a node.
-EXAMPLES = 10
+# Generated requests per operation, for each mode (valid, invalid) and credential that `plan` gives it: about 850
+# requests over the 36 operations, some 15 seconds of CPU on two cores (generating them costs more than answering).
+EXAMPLES = 8
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -307,8 +307,9 @@ def send(
     run()
 
 
-async def test_a_running_node_answers_every_operation_as_documented(sqlite_url: str) -> None:
-    async with running_node(node_settings(sqlite_url)) as node:
+async def test_a_running_node_answers_every_operation_as_documented(postgres_url: str) -> None:
+    # On PostgreSQL, which refuses more than SQLite does (NUL in text, numbers past its INTEGER): both were 500s.
+    async with running_node(node_settings(postgres_url)) as node:
         editor = await node.reporter()
         admin = await node.reporter("ada", role="admin")
         known = await seed(node, editor)
