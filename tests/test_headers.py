@@ -71,6 +71,9 @@ HTML, JSON, JS = "text/html", "application/json", "text/javascript"
 # is an answer like any other and must carry the headers too.
 ROWS: dict[tuple[str, str], Row | list[Row]] = {
     ("GET", "/healthz"): Row("/healthz", 200, "other", JSON),
+    ("GET", "/metrics"): Row("/metrics", 404, "other", JSON),  # TICKER_METRICS_TOKEN unset: off (tests/test_metrics.py)
+    ("GET", "/desk/status"): Row("/desk/status", 200, "desk", HTML, "desk"),
+    ("GET", "/desk/status/nodes"): Row("/desk/status/nodes", 200, "other", JSON, "desk"),
     ("GET", "/livez"): Row("/livez", 200, "other", JSON),
     ("GET", "/readyz"): Row("/readyz", 200, "other", JSON),
     (WEBSOCKET, "/live"): [],  # no HTTP answer: the test opens a socket through the middleware instead

@@ -156,7 +156,7 @@ async def test_page_feed_and_snapshot_are_cacheable_and_revalidate(sqlite_url: s
             assert changed.status_code == 200
             assert changed.headers["etag"] != tag
             if not url.startswith("/api/"):
-                assert changed.headers["vary"] == "Accept-Language"
+                assert changed.headers["vary"].startswith("Accept-Language")  # and Accept-Encoding when compressed
                 english = await client.get(url, headers={"Accept-Language": "en"})
                 assert english.headers["etag"] != changed.headers["etag"]
 
@@ -340,7 +340,7 @@ async def test_scripts_may_be_imported_by_a_partners_page_and_nothing_else_is_sh
         style = await client.get("/static/ticker.css")
         assert style.status_code == 200 and "access-control-allow-origin" not in style.headers
         page = await client.get("/")
-        assert '<script type="module" src="/static/reader.js"></script>' in page.text
+        assert re.search(r'<script type="module" src="/static/reader\.[0-9a-f]{10}\.js"></script>', page.text)
 
 
 def test_reader_script_is_under_twelve_kilobytes_gzipped() -> None:

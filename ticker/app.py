@@ -16,7 +16,6 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
-from ticker.assets import STATIC
 from ticker.broker import Broker, broker_for
 from ticker.config import Settings
 from ticker.exceptions import APIError
@@ -36,14 +35,20 @@ from ticker.http import (
     sources,
     sse,
 )
+from ticker.http import metrics as metrics_endpoint
+from ticker.http import status as status_page
+from ticker.http.compression import Compression
 from ticker.http.errors import api_error, client_gone, http_error
 from ticker.http.headers import SecurityHeaders
 from ticker.http.limits import BodyLimit, UrlText
 from ticker.http.live import LANE_STATE, Lane, lane, live
+from ticker.http.metrics import RequestMetrics
 from ticker.http.origins import OriginPolicy
 from ticker.http.static import Static
 from ticker.hub import Hub
 from ticker.logs import log_event
+from ticker.metrics import Metrics
+from ticker.node_stats import NodeFigures, Nodes, read_figures
 from ticker.notices import Notices
 from ticker.partner_readers import PartnerReaders
 from ticker.presence import Presence
@@ -84,6 +89,7 @@ def create_app(
     settings: Settings | None = None, *, broker: Broker | None = None, store: Store | None = None
 ) -> Starlette:
     settings = settings or Settings.from_env()
+    metrics = Metrics()  # before the lifespan: the HTTP middleware counts into it
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Lane]]:
@@ -113,6 +119,16 @@ def create_app(
         )
         readers.start()
         app.state.live_lane = live_lane = Lane(settings, hub, origins, readers)
+
+        def figures() -> NodeFigures:
+            return read_figures(hub, relay, node_store, live_lane.opened)
+
+        app.state.metrics = metrics
+        hub.on_fanout = metrics.fanout.observe
+        relay.on_published = metrics.commit_to_broker.observe
+        metrics.attach(figures, settings.metrics_sync_seconds)
+        app.state.nodes = nodes = Nodes(settings, figures, node_store)
+        nodes.start()
         janitor = asyncio.get_running_loop().create_task(_janitor(node_store, settings.idempotency_ttl_seconds))
         gc.collect()  # then what start-up made, and still holds, lives as long as the node:
         gc.freeze()  # later collections need not walk it (a connect allocates; each collection was a walk)
@@ -125,6 +141,8 @@ def create_app(
             yield {LANE_STATE: live_lane}  # lifespan state: uvicorn gives it to ticker.handshake
         finally:
             janitor.cancel()
+            await nodes.stop()
+            await metrics.detach()
             await sources_poller.stop()
             await sources_panel.stop()
             await notices.stop()
@@ -147,6 +165,7 @@ def create_app(
         *login.routes(),
         *desk.routes(),
         *sources.routes(),
+        *status_page.routes(),  # /desk/status
         *pages.routes(),
         *front.routes(),
         *feeds.routes(),
@@ -154,14 +173,22 @@ def create_app(
         *embed.routes(),
         *partners.routes(),
         *openapi.routes(),
-        Mount("/static", Static(directory=STATIC), name="static"),
+        *metrics_endpoint.routes(),  # /metrics
+        Mount("/static", Static(settings), name="static"),
     ]
     return Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[  # the first is the outermost: a 413 from BodyLimit gets the security headers too
+            Middleware(RequestMetrics, metrics=metrics),  # outermost: it sees every answer's final status
             *request_id.middleware(settings),  # X-Request-ID on every answer; the access log (TICKER_ACCESS_LOG)
             Middleware(SecurityHeaders, settings=settings),
+            Middleware(
+                Compression,
+                minimum_size=settings.compress_min_bytes,
+                brotli_quality=settings.compress_brotli_quality,
+                gzip_level=settings.compress_gzip_level,
+            ),
             Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
             Middleware(UrlText),  # no control characters in a path or query (422)
         ],

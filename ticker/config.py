@@ -98,6 +98,16 @@ class Settings:
     fetch_max_redirects: int = 3
     fetch_allow_loopback: bool = False  # tests' fixture servers only: never private or other internal addresses
 
+    # Compression (ticker.http.compression; /static keeps its files compressed at the best level instead).
+    compress_min_bytes: int = 1024  # smaller bodies are sent as they are: the saving would not pay for the work
+    compress_brotli_quality: int = 5  # 0–11; 5: the reader page in 0.65 ms, 10 % smaller than gzip
+    compress_gzip_level: int = 6  # 1–9
+
+    # Metrics and the nodes' status page (docs/deploy.md, "Metrics").
+    metrics_token: str | None = None  # the bearer token /metrics asks for; unset: /metrics answers 404
+    metrics_sync_seconds: float = 1.0  # under --workers N: how often each worker writes its gauges for a scrape
+    node_stats_seconds: float = 2.0  # how often a node shares its figures for /desk/status (through Redis)
+
     # Running in production (docs/deploy.md): logs, health checks.
     log_level: str = "info"  # debug | info | warning | error; debug adds a line per closed reader
     log_format: str = "json"  # json: one object per line, for a log collector | text: logfmt, for a terminal

@@ -124,6 +124,8 @@ BOUNDS: dict[str, tuple[Any, ...]] = {
     "sources_keep_hours": AT_LEAST_ONE,
     "sources_panel_items": AT_LEAST_ONE,
     "fetch_max_bytes": (Ge(1024),),
+    "compress_brotli_quality": (Le(11),),  # brotli's own range, 0–11
+    "compress_gzip_level": (Ge(1), Le(9)),  # zlib's, 1–9 (0 would store, not compress)
     "request_id_max_chars": (Ge(8), Le(1024)),  # a proxy's ids are 32 to 64 characters
 }
 CHOICES: dict[str, Any] = {

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from ticker.backoff import backoff_delay
 from ticker.broker import Broker
@@ -28,6 +30,8 @@ class Relay:
         self.batch = batch
         self.published = 0
         self.healthy = True
+        # Called with each published event's seconds from commit to the broker's acknowledgement (/metrics).
+        self.on_published: Callable[[float], object] = lambda _seconds: None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -46,11 +50,14 @@ class Relay:
 
     async def publish_pending(self) -> int:
         """Publish one batch of pending events; returns how many were published."""
-        pending = await self.store.unpublished(self.batch)
+        pending = await self.store.outbox(self.batch)
         if not pending:
             return 0
-        await self.broker.publish([message for _row, message in pending])
-        await self.store.mark_published([row for row, _message in pending])
+        await self.broker.publish([p.message for p in pending])
+        acknowledged = datetime.now(UTC)
+        for p in pending:
+            self.on_published(max(0.0, (acknowledged - p.at).total_seconds()))
+        await self.store.mark_published([p.row for p in pending])
         self.published += len(pending)
         return len(pending)
 

@@ -14,6 +14,7 @@ import uvicorn
 from ticker.app import create_app
 from ticker.config import Settings
 from ticker.log_format import logging_config
+from ticker.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
 
 HTTP_PROTOCOL = "ticker.handshake:LiveHttpProtocol"  # plain readers first, then uvicorn's httptools protocol
 WS_PROTOCOL = "ticker.handshake:LiveHandshake"
@@ -69,6 +70,9 @@ def serve(settings: Settings, workers: int = 1, on_ready: Callable[[], Awaitable
             value = getattr(settings, f.name)
             if value is not None:
                 os.environ[f"TICKER_{f.name.upper()}"] = str(value)
+        # Each worker writes its metrics where whichever is scraped adds them up (ticker.metrics). Set before
+        # the workers start: prometheus-client picks its mode when a process first imports it.
+        os.environ[MULTIPROC_ENV] = prepare_multiprocess_dir(os.environ.get(MULTIPROC_ENV))
         uvicorn.run("ticker.app:create_app_from_env", factory=True, workers=workers, **uvicorn_config(settings))
     else:
         server = _Server(uvicorn.Config(create_app(settings), **uvicorn_config(settings)), on_ready)

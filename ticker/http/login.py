@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 from ticker.exceptions import CloseCode, Invalid
 from ticker.http import csrf
 from ticker.http.desk_text import render_desk
+from ticker.http.metrics import metrics
 from ticker.http.session_auth import SESSION_COOKIE, current_login
 from ticker.logs import log_event
 from ticker.notices import notices
@@ -96,10 +97,12 @@ async def login(request: Request) -> Response:
     wait = await wait_seconds(store, name, settings.login_max_failures, settings.login_lockout_seconds)
     if wait:
         log_event("login_slowed", logging.WARNING, user=name, wait=wait)
+        metrics(request).failed_login("locked_out")
         return _slowed(request, wait, context)
     account = await check_password(store, name, password)
     if account is None:
         failures = await record_failure(store, name)
+        metrics(request).failed_login("wrong_password")
         log_event("login_failed", logging.WARNING, user=name, failures=failures)
         if failures >= settings.login_max_failures:
             return _slowed(request, settings.login_lockout_seconds, context)

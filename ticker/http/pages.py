@@ -21,6 +21,7 @@ from ticker.exceptions import NotFound
 from ticker.http import caching
 from ticker.http.api import _int_param, entry_id
 from ticker.http.jsonld import live_blog
+from ticker.http.static import assets, static_url
 from ticker.presence import presence
 from ticker.sanitize import text_of
 from ticker.services import services
@@ -31,6 +32,7 @@ VARY = "Accept-Language"
 env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(), auto_reload=False)
 # JSON-LD and the strings for reader.js: compact, and readable UTF-8 (tojson still escapes < > & ').
 env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "separators": (",", ":")}
+env.globals["static"] = static_url  # {{ static("reader.js") }}: a file's hashed, immutable URL
 
 # The entry the page's <template> is rendered from: reader.js clones it and fills in a real entry.
 BLANK_ENTRY: dict[str, Any] = {
@@ -93,8 +95,9 @@ def _query_without_lang(request: Request) -> dict[str, str]:
 
 
 def page_tag(request: Request, *parts: object) -> str:
-    """The ETag of a page made from ``parts``, in the request's language."""
-    return caching.etag(*parts, i18n.language(request))
+    """The ETag of a page made from ``parts``, in the request's language, naming this release's static files
+    (a page kept from before a release names their old hashed URLs)."""
+    return caching.etag(*parts, i18n.language(request), assets().version)
 
 
 def cacheable(request: Request, response: Response, *parts: object, last_modified: datetime | None) -> Response:

@@ -78,6 +78,15 @@ WriteOp = Callable[[Tx], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
+class Pending:
+    """An event in the outbox: its row, its message and when it was committed."""
+
+    row: int
+    message: Message
+    at: datetime
+
+
+@dataclass(frozen=True)
 class WriteResult:
     status: int
     body: dict[str, Any]
@@ -98,6 +107,7 @@ class Store:
             )
         self.write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self.replays = 0  # writes answered from their idempotency key's stored result (/metrics)
 
     async def close(self) -> None:
         await self.write_engine.dispose()
@@ -122,6 +132,7 @@ class Store:
                 if idem is not None:
                     replay = await _replay(session, idem)
                     if replay is not None:
+                        self.replays += 1
                         return replay
                 tx = Tx(session, now())
                 body = await op(tx)
@@ -145,6 +156,7 @@ class Store:
                 replay = await _replay(session, idem)
             if replay is None:
                 raise
+            self.replays += 1
             return replay
 
     # Reads.
@@ -211,15 +223,29 @@ class Store:
 
     async def unpublished(self, limit: int) -> list[tuple[int, Message]]:
         """Committed events not yet in the broker, oldest first per incident, with their row ids."""
+        return [(pending.row, pending.message) for pending in await self.outbox(limit)]
+
+    async def outbox(self, limit: int) -> list[Pending]:
+        """``unpublished``, with when each event was committed (the relay measures its latency from there)."""
         query = (
-            select(Event.id, Event.topic, Event.seq, Event.payload)
+            select(Event.id, Event.topic, Event.seq, Event.payload, Event.committed_at)
             .where(Event.published_at.is_(None))
             .order_by(Event.incident_id, Event.seq)
             .limit(limit)
         )
         async with self.reading() as session:
             rows = (await session.execute(query)).all()
-        return [(row_id, Message(topic, seq, payload)) for row_id, topic, seq, payload in rows]
+        return [Pending(row_id, Message(topic, seq, payload), at) for row_id, topic, seq, payload, at in rows]
+
+    async def oldest_unpublished_at(self) -> datetime | None:
+        """When the oldest event not yet in the broker was committed (the relay's lag), or None."""
+        async with self.reading() as session:
+            found: datetime | None = await session.scalar(
+                select(func.min(Event.committed_at)).where(Event.published_at.is_(None))
+            )
+        if found is not None and found.tzinfo is None:  # an aggregate skips UTCDateTime's conversion on SQLite
+            found = found.replace(tzinfo=UTC)
+        return found
 
     async def mark_published(self, ids: Sequence[int]) -> None:
         async with self.writing() as session:

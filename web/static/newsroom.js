@@ -18,9 +18,11 @@ import { announcement, endsFollowing, follow } from "./live.js";
     navigator.serviceWorker.register("/desk/sw.js", { scope: "/desk/" }).then(async () => {
       await navigator.serviceWorker.ready;
       const cache = await caches.open(CACHE);
-      // The first visit came before the worker: keep this page and what it loads now.
-      await cache.addAll([location.pathname + location.search, "/static/newsroom.js", "/static/live.js",
-        "/static/newsroom.css", "/static/ticker.css"]);
+      // The first visit came before the worker: keep this page and what it loads now, read from the page itself
+      // (its files' URLs carry content hashes, and live.js, which this module imports, is a modulepreload).
+      const loaded = document.querySelectorAll(
+        "script[src], link[rel=stylesheet][href], link[rel=modulepreload][href]");
+      await cache.addAll([location.pathname + location.search, ...[...loaded].map((el) => el.src || el.href)]);
       desk.dataset.offlineReady = "true";
     }).catch(() => {});
   }
