@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.cli import reporter_token, ticker
+from tests.support.newsroom import http_login
 from tests.support.node import node_settings, running_node
 from tests.support.services import ServerProcess
 from ticker.store.accounts import add_user, create_token
@@ -133,12 +134,7 @@ def on_a_terminal(args: list[str], env: Mapping[str, str], answers: list[str]) -
 
 async def logs_in(url: str, name: str, password: str) -> bool:
     async with httpx.AsyncClient(base_url=url) as client:
-        form = await client.get("/login")
-        token = client.cookies["ticker_login"]
-        answer = await client.post(
-            "/login", data={"name": name, "password": password, "csrf": token}, headers={"Origin": url}
-        )
-        return answer.status_code == 303 and "ticker_session" in answer.cookies and form.status_code == 200
+        return (await http_login(client, name, password)).status_code == 303
 
 
 async def test_user_add_asks_for_a_good_password_on_a_terminal_and_passwd_sets_one_later(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from playwright.async_api import Browser, expect
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.support.newsroom import PASSWORD, at_desk, fetch, incident, new_page, person
+from tests.support.newsroom import PASSWORD, at_desk, fetch, http_login, incident, new_page, person
 from tests.support.node import Node, node_settings, running_node
 from tests.support.partner_site import PartnerSite
 
@@ -156,21 +156,6 @@ async def test_five_wrong_passwords_in_a_row_are_slowed_down_and_the_page_says_s
         assert other.status == 200 and page.url == f"{node.url}/desk"
         cookie = next(c for c in await page.context.cookies() if c["name"] == "ticker_session")
         assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and not cookie["secure"]  # plain http here
-
-
-async def http_login(client: httpx.AsyncClient, name: str, password: str) -> httpx.Response:
-    """Log in through the form as a browser would: the form's token, its cookie, our Origin.
-
-    The cookie is passed by hand: behind https it is Secure, and httpx keeps Secure cookies from plain http.
-    """
-    form = await client.get("/login")
-    match = re.search(r'name="csrf" value="([^"]+)"', form.text)
-    assert match, form.text
-    return await client.post(
-        "/login",
-        data={"name": name, "password": password, "csrf": match.group(1)},
-        headers={"Origin": str(client.base_url).rstrip("/"), "Cookie": f"ticker_login={match.group(1)}"},
-    )
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

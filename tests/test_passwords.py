@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.support.cli import ticker
-from tests.support.newsroom import PASSWORD, person
+from tests.support.newsroom import PASSWORD, http_login, person
 from tests.support.node import node_settings, running_node
 from ticker.common_passwords import WORDS
 from ticker.passwords import WeakPassword, check_password
@@ -45,14 +45,8 @@ async def test_the_desk_user_form_follows_the_policy(sqlite_url: str) -> None:
     async with running_node(node_settings(sqlite_url, password_min_chars=12)) as node:
         await person(node, "ada", role="admin")
         async with httpx.AsyncClient(base_url=node.url) as client:
-            form = await client.get("/login")
-            login_token = re.search(r'name="csrf" value="([^"]+)"', form.text)
-            assert login_token is not None
+            assert (await http_login(client, "ada", PASSWORD)).status_code == 303
             origin = {"Origin": node.url}
-            logged_in = await client.post(
-                "/login", data={"name": "ada", "password": PASSWORD, "csrf": login_token.group(1)}, headers=origin
-            )
-            assert logged_in.status_code == 303
             page = await client.get("/desk/users")
             csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
             assert csrf is not None
@@ -72,11 +66,7 @@ async def test_a_new_password_ends_the_persons_desk_sessions(sqlite_url: str) ->
     async with running_node(node_settings(sqlite_url)) as node:
         await person(node, "anna", role="reporter")
         async with httpx.AsyncClient(base_url=node.url) as client:
-            form = await client.get("/login")
-            token = re.search(r'name="csrf" value="([^"]+)"', form.text)
-            assert token is not None
-            data = {"name": "anna", "password": PASSWORD, "csrf": token.group(1)}
-            assert (await client.post("/login", data=data, headers={"Origin": node.url})).status_code == 303
+            assert (await http_login(client, "anna", PASSWORD)).status_code == 303
             assert (await client.get("/desk")).status_code == 200
             changed = await asyncio.to_thread(
                 ticker,
