@@ -143,6 +143,8 @@ ROWS: dict[tuple[str, str], Row | list[Row]] = {
         Row(f"/embed/{UNKNOWN}", 404, "page", HTML),  # no incident, no partners: our pages only
     ],
     ("GET", "/oembed"): Row("/oembed?url=http://127.0.0.1:{port}/i/{slug}", 200, "other", JSON),
+    ("GET", "/api/openapi.json"): Row("/api/openapi.json", 200, "other", JSON),
+    ("GET", "/api/docs"): Row("/api/docs", 200, "page", HTML),
     ("GET", "/api/partners"): Row("/api/partners", 200, "other", JSON, "bearer"),
     ("POST", "/api/partners"): Row("/api/partners", 422, "other", JSON, "bearer", {}),
     ("GET", "/api/partners/{name}"): Row("/api/partners/gp", 200, "other", JSON, "bearer"),
