@@ -27,6 +27,7 @@ class Action(StrEnum):
     MANAGE_PARTNERS = "manage_partners"
     MANAGE_SOURCES = "manage_sources"  # the public sources the desk's "Händelser" panel follows
     ACT_ON_SOURCE_ITEMS = "act_on_source_items"  # dismiss or watch a source's item, start a ticker from it
+    SEE_NODE_STATUS = "see_node_status"  # /desk/status: the whole installation's nodes
 
 
 EDITORS = frozenset({"admin", "editor"})
@@ -49,6 +50,7 @@ RULES: dict[Action, frozenset[str]] = {
     Action.MANAGE_PARTNERS: frozenset({"admin"}),
     Action.MANAGE_SOURCES: frozenset({"admin"}),
     Action.ACT_ON_SOURCE_ITEMS: EDITORS,
+    Action.SEE_NODE_STATUS: frozenset({"admin"}),
 }
 
 # What each action is, for people: the rows of docs/newsroom.md's table and the API's 403 messages.
@@ -67,6 +69,7 @@ DESCRIPTIONS: dict[Action, str] = {
     Action.MANAGE_PARTNERS: "manage partner sites",
     Action.MANAGE_SOURCES: "add, change and remove the public sources the desk follows",
     Action.ACT_ON_SOURCE_ITEMS: "dismiss or watch a source's item, or start a ticker from it",
+    Action.SEE_NODE_STATUS: "see the nodes' status",
 }
 
 

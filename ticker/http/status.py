@@ -19,10 +19,8 @@ from ticker.http.desk import _login as desk_login
 from ticker.http.desk_text import render_desk
 from ticker.http.session_auth import require_login
 from ticker.node_stats import Nodes
-from ticker.roles import allowed
+from ticker.roles import Action, allowed, refusal
 from ticker.services import services
-
-ADMIN = "admin"  # the status page shows the whole installation, as the sources and users pages do: admins only
 
 TEXT: dict[str, dict[str, str]] = {
     "sv": {
@@ -87,7 +85,7 @@ async def status_page(request: Request) -> Response:
     login = await desk_login(request)
     if isinstance(login, Response):
         return login
-    if login.account.role != ADMIN:
+    if not login.account.may(Action.SEE_NODE_STATUS):
         return render_desk("not_found.html", request, status=404)
     return render_desk(
         "desk/status.html",
@@ -103,8 +101,8 @@ async def status_page(request: Request) -> Response:
 async def status_nodes(request: Request) -> JSONResponse:
     """The figures the page refreshes from (a session cookie; admins only)."""
     login = await require_login(request)
-    if login.account.role != ADMIN:
-        raise Forbidden("only admins may see the nodes' status")
+    if not login.account.may(Action.SEE_NODE_STATUS):
+        raise Forbidden(refusal(login.account.role, Action.SEE_NODE_STATUS))
     return JSONResponse(_answer(request), headers={"Cache-Control": "no-store"})
 
 
