@@ -17,13 +17,13 @@ import click
 
 from ticker.cli_text import TEXT, CliError, say
 from ticker.config import Settings
+from ticker.roles import ROLES  # a small module: the names only
 
 if TYPE_CHECKING:
     from ticker.demo import Demo
     from ticker.store.sql import Store
 
 T = TypeVar("T")
-ROLE_NAMES = ["admin", "editor", "reporter", "contributor"]  # ticker.roles.ROLES, without importing it here
 PASSWORD_TRIES = 3
 
 
@@ -254,7 +254,7 @@ def _checked(settings: Settings, password: str, *names: str) -> str:
 @user.command("add")
 @click.argument("name")
 @click.option("--display-name", help="Byline shown to readers [NAME]")
-@click.option("--role", type=click.Choice(ROLE_NAMES), default="reporter", show_default=True)
+@click.option("--role", type=click.Choice(ROLES), default="reporter", show_default=True)
 @click.option("--password", help="Password for the newsroom login (on a terminal it is asked for when left out)")
 @click.option("--ask-password", is_flag=True, help="Ask for the password even without a terminal")
 @click.option("--no-password", is_flag=True, help="No desk login: the user only uses API tokens")
