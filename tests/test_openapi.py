@@ -34,6 +34,7 @@ from ticker.app import create_app
 from ticker.http import api, csrf
 from ticker.http.api_operations import EXAMPLE_PARTNER, EXAMPLE_SLUG
 from ticker.http.openapi import document
+from ticker.roles import DESCRIPTIONS, RULES, Action
 from ticker.sources import store as sources
 from ticker.sources.found import Found
 from ticker.sources.store import SourceLimits
@@ -103,9 +104,13 @@ def test_the_document_is_valid_openapi_and_describes_the_rules(sqlite_url: str) 
     assert schemas["IncidentIn"]["properties"]["photo_url"]["anyOf"][0]["pattern"] == r"^https?://\S+$"
     post_entry = doc["paths"]["/api/incidents/{slug}/entries"]["post"]
     assert post_entry["parameters"][0]["schema"]["pattern"] == slug
-    assert {"201", "202", "401", "403", "404", "409", "413", "415", "422"} <= set(post_entry["responses"])
+    assert {"201", "202", "401", "403", "404", "408", "409", "413", "415", "422"} <= set(post_entry["responses"])
     assert any(p["name"] == "Idempotency-Key" for p in post_entry["parameters"])
     assert post_entry["security"] == [{"bearer": []}, {"session": [], "csrf": []}]
+    assert post_entry["x-ticker-roles"] == ["admin", "editor", "reporter", "contributor"]  # post or submit
+    pin = doc["paths"]["/api/incidents/{slug}/entries/{entry_id}/pin"]["post"]
+    assert pin["x-ticker-may"] == {"pin_entry": DESCRIPTIONS[Action.PIN_ENTRY]}
+    assert set(pin["x-ticker-roles"]) == RULES[Action.PIN_ENTRY]  # from ticker.roles' table
     patch_entry = doc["paths"]["/api/incidents/{slug}/entries/{entry_id}"]["patch"]
     entry_id = next(p for p in patch_entry["parameters"] if p["name"] == "entry_id")
     assert entry_id["schema"] == {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}

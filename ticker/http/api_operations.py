@@ -20,6 +20,7 @@ from ticker.config import Settings
 from ticker.http import api, health, partners, review, sources
 from ticker.http.embed import THEMES
 from ticker.http.params import MAX_INT
+from ticker.roles import ROLES, RULES, Action
 from ticker.session import SLUG
 from ticker.store.partners import NAME as PARTNER_NAME
 
@@ -390,6 +391,11 @@ REFUSALS: dict[int, Refusal] = {
         ("forbidden", "csrf", "origin_not_allowed"),
     ),
     404: Refusal("NotFound", "No such incident, entry, submission or partner.", ("not_found",)),
+    408: Refusal(
+        "RequestTimeout",
+        "The request's body did not arrive within TICKER_BODY_TIMEOUT_SECONDS (the connection is closed).",
+        ("request_timeout",),
+    ),
     409: Refusal(
         "Conflict", "The request conflicts with the current state (a slug taken, an incident closed, …).", ("conflict",)
     ),
@@ -466,7 +472,7 @@ def query(name: str, schema: dict[str, Any], description: str, required: bool = 
 
 # Operations.
 
-Auth = Literal["public", "account", "editor", "admin"]
+Auth = Literal["public", "account"]
 
 
 @dataclass(frozen=True)
@@ -476,7 +482,8 @@ class Operation:
     tag: str
     summary: str
     answer: type[BaseModel] | None  # the success body; None: none (204) or not JSON
-    auth: Auth = "public"
+    auth: Auth = "public"  # "account": any account may
+    may: tuple[Action, ...] = ()  # the actions of ticker.roles it takes (an account whose role has one of them)
     status: int = 200
     body: type[BaseModel] | None = None
     body_required: bool = True
@@ -490,6 +497,15 @@ class Operation:
     @property
     def label(self) -> str:
         return f"{self.method} {self.path}"
+
+    @property
+    def needs_account(self) -> bool:
+        return self.auth == "account" or bool(self.may)
+
+    @property
+    def roles(self) -> list[str]:
+        """The roles that may, from the table in ticker.roles (so the document follows it)."""
+        return [role for role in ROLES if any(role in RULES[action] for action in self.may)]
 
 
 INCIDENT = "/api/incidents/{slug}"
@@ -522,7 +538,7 @@ def operations(settings: Settings) -> list[Operation]:
             incidents,
             "Open an incident",
             IncidentWritten,
-            auth="editor",
+            may=(Action.OPEN_INCIDENT,),
             status=201,
             body=api.IncidentIn,
             idempotent=True,
@@ -544,7 +560,7 @@ def operations(settings: Settings) -> list[Operation]:
             incidents,
             "Change an incident's fields",
             IncidentWritten,
-            auth="editor",
+            may=(Action.EDIT_INCIDENT,),
             body=api.IncidentPatch,
             parameters=[SLUG_PARAM],
             idempotent=True,
@@ -555,7 +571,7 @@ def operations(settings: Settings) -> list[Operation]:
             incidents,
             "Close an incident",
             IncidentWritten,
-            auth="editor",
+            may=(Action.CLOSE_INCIDENT,),
             body=api.Strict,
             body_required=False,
             parameters=[SLUG_PARAM],
@@ -568,7 +584,7 @@ def operations(settings: Settings) -> list[Operation]:
             incidents,
             "Reopen a closed incident",
             IncidentWritten,
-            auth="editor",
+            may=(Action.REOPEN_INCIDENT,),
             body=api.Strict,
             body_required=False,
             parameters=[SLUG_PARAM],
@@ -597,7 +613,7 @@ def operations(settings: Settings) -> list[Operation]:
             entries,
             "Post an entry",
             EntryWritten,
-            auth="account",
+            may=(Action.POST_ENTRY, Action.SUBMIT_ENTRY),
             status=201,
             body=api.EntryIn,
             parameters=[SLUG_PARAM],
@@ -605,7 +621,7 @@ def operations(settings: Settings) -> list[Operation]:
             errors=(409,),
             also={202: ("A contributor's entry, kept for an editor to approve.", SubmissionWritten)},
             description="`body` is plain text or a small safe HTML subset; `label` defaults to the time now "
-            "(Europe/Stockholm). Contributors' entries wait for an editor (202) and may not be pinned (403).",
+            "(Europe/Stockholm). A contributor's entry waits for an editor (202); `pinned` needs pin_entry (403).",
         ),
         Operation(
             "PATCH",
@@ -613,12 +629,12 @@ def operations(settings: Settings) -> list[Operation]:
             entries,
             "Edit an entry",
             EntryWritten,
-            auth="account",
+            may=(Action.CHANGE_OWN_ENTRY, Action.CHANGE_ANY_ENTRY),
             body=api.EntryPatch,
             parameters=[SLUG_PARAM, ENTRY_ID],
             idempotent=True,
             errors=(409,),
-            description="Reporters edit their own entries, editors anyone's.",
+            description="change_own_entry for one's own entries, change_any_entry for anyone's.",
         ),
         Operation(
             "POST",
@@ -626,7 +642,7 @@ def operations(settings: Settings) -> list[Operation]:
             entries,
             "Retract an entry, with an optional correction",
             EntryWritten,
-            auth="account",
+            may=(Action.CHANGE_OWN_ENTRY, Action.CHANGE_ANY_ENTRY),
             body=api.RetractIn,
             body_required=False,
             parameters=[SLUG_PARAM, ENTRY_ID],
@@ -639,7 +655,7 @@ def operations(settings: Settings) -> list[Operation]:
             entries,
             "Pin an entry (one per incident: the one pinned before is unpinned)",
             EntryWritten,
-            auth="editor",
+            may=(Action.PIN_ENTRY,),
             body=api.Strict,
             body_required=False,
             parameters=[SLUG_PARAM, ENTRY_ID],
@@ -652,7 +668,7 @@ def operations(settings: Settings) -> list[Operation]:
             entries,
             "Unpin an entry",
             EntryWritten,
-            auth="editor",
+            may=(Action.PIN_ENTRY,),
             body=api.Strict,
             body_required=False,
             parameters=[SLUG_PARAM, ENTRY_ID],
@@ -683,7 +699,7 @@ def operations(settings: Settings) -> list[Operation]:
             newsroom,
             "Approve a submission: it is posted as an entry",
             Approved,
-            auth="editor",
+            may=(Action.REVIEW_SUBMISSIONS,),
             body=api.Strict,
             body_required=False,
             parameters=[SLUG_PARAM, id_param("submission_id", "submission")],
@@ -696,21 +712,21 @@ def operations(settings: Settings) -> list[Operation]:
             newsroom,
             "Reject a submission, with an optional reason its author sees",
             SubmissionWritten,
-            auth="editor",
+            may=(Action.REVIEW_SUBMISSIONS,),
             body=review.RejectIn,
             body_required=False,
             parameters=[SLUG_PARAM, id_param("submission_id", "submission")],
             idempotent=True,
             errors=(409,),
         ),
-        Operation("GET", "/api/partners", partner, "Partner sites", PartnerList, auth="admin"),
+        Operation("GET", "/api/partners", partner, "Partner sites", PartnerList, may=(Action.MANAGE_PARTNERS,)),
         Operation(
             "POST",
             "/api/partners",
             partner,
             "Register a partner site",
             PartnerWritten,
-            auth="admin",
+            may=(Action.MANAGE_PARTNERS,),
             status=201,
             body=partners.PartnerIn,
             errors=(409,),
@@ -723,7 +739,7 @@ def operations(settings: Settings) -> list[Operation]:
             partner,
             "A partner and its reader counts by day",
             PartnerDetail,
-            auth="admin",
+            may=(Action.MANAGE_PARTNERS,),
             parameters=[PARTNER_PARAM],
         ),
         Operation(
@@ -732,7 +748,7 @@ def operations(settings: Settings) -> list[Operation]:
             partner,
             "Change a partner's origins or incidents",
             PartnerWritten,
-            auth="admin",
+            may=(Action.MANAGE_PARTNERS,),
             body=partners.PartnerPatch,
             parameters=[PARTNER_PARAM],
             errors=(409,),
@@ -743,7 +759,7 @@ def operations(settings: Settings) -> list[Operation]:
             partner,
             "Remove a partner: its embeds' live connections are closed (4100, do not reconnect)",
             None,
-            auth="admin",
+            may=(Action.MANAGE_PARTNERS,),
             status=204,
             parameters=[PARTNER_PARAM],
         ),
@@ -753,7 +769,7 @@ def operations(settings: Settings) -> list[Operation]:
             partner,
             "The HTML a partner pastes to embed an incident",
             Snippets,
-            auth="admin",
+            may=(Action.MANAGE_PARTNERS,),
             parameters=[
                 PARTNER_PARAM,
                 query("incident", SLUG_SCHEMA, "The incident's slug.", True),
@@ -768,7 +784,7 @@ def operations(settings: Settings) -> list[Operation]:
             tips,
             "Add a source (polled from then on)",
             SourceWritten,
-            auth="admin",
+            may=(Action.MANAGE_SOURCES,),
             status=201,
             body=sources.SourceIn,
             errors=(409,),
@@ -780,7 +796,7 @@ def operations(settings: Settings) -> list[Operation]:
             tips,
             "Change a source",
             SourceWritten,
-            auth="admin",
+            may=(Action.MANAGE_SOURCES,),
             body=sources.SourcePatch,
             parameters=[SOURCE_ID],
             errors=(409,),
@@ -791,7 +807,7 @@ def operations(settings: Settings) -> list[Operation]:
             tips,
             "Remove a source and its items",
             None,
-            auth="admin",
+            may=(Action.MANAGE_SOURCES,),
             status=204,
             parameters=[SOURCE_ID],
         ),
@@ -804,7 +820,7 @@ def operations(settings: Settings) -> list[Operation]:
             tips,
             "Mark an item new, watched or dismissed",
             ItemWritten,
-            auth="editor",
+            may=(Action.ACT_ON_SOURCE_ITEMS,),
             body=sources.ItemStateIn,
             parameters=[ITEM_ID],
         ),
@@ -814,7 +830,7 @@ def operations(settings: Settings) -> list[Operation]:
             tips,
             "Start a ticker from an item: the incident and its first entry",
             TickerStarted,
-            auth="editor",
+            may=(Action.ACT_ON_SOURCE_ITEMS,),
             status=201,
             body=sources.TickerFromItem,
             parameters=[ITEM_ID],

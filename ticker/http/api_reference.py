@@ -34,12 +34,16 @@ CHROME = {
         "schemas": "Schemas",
     },
 }
-WHO = {
-    "public": "Public: no credentials.",
-    "account": "Any account: bearer token or desk session.",
-    "editor": "Editors (and admins): bearer token or desk session.",
-    "admin": "Admins: bearer token or desk session.",
-}
+
+
+def who(op: dict[str, Any]) -> str:
+    """Who may call an operation, from its security and ticker.roles' actions (``x-ticker-may``)."""
+    if "security" not in op:
+        return "Public: no credentials."
+    if "x-ticker-may" not in op:
+        return "Any account: bearer token or desk session."
+    actions = "; ".join(f"{name}: {what}" for name, what in op["x-ticker-may"].items())
+    return f"Roles {', '.join(op['x-ticker-roles'])} ({actions}): bearer token or desk session."
 
 
 @dataclass(frozen=True)
@@ -157,7 +161,7 @@ def reference(doc: dict[str, Any]) -> dict[str, Any]:
                     path=path,
                     summary=op["summary"],
                     description=op.get("description", ""),
-                    who=WHO[op.get("x-ticker-role", "public")],
+                    who=who(op),
                     parameters=[
                         Row(
                             p["name"],

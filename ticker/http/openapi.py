@@ -30,6 +30,7 @@ from ticker.http.api_operations import (
 from ticker.http.api_reference import CHROME, inline_code, reference
 from ticker.http.pages import render
 from ticker.http.session_auth import SESSION_COOKIE
+from ticker.roles import DESCRIPTIONS
 from ticker.services import services
 
 
@@ -54,6 +55,9 @@ def error_response(status: int, settings: Settings) -> dict[str, Any]:
     if refusal.codes is not None:
         schema = {"allOf": [schema, {"properties": {"error": {"enum": list(refusal.codes)}}}]}
     when = refusal.when.replace("TICKER_MAX_BODY_BYTES", f"{settings.max_body_bytes} bytes (TICKER_MAX_BODY_BYTES)")
+    when = when.replace(
+        "TICKER_BODY_TIMEOUT_SECONDS", f"{settings.body_timeout_seconds:g} s (TICKER_BODY_TIMEOUT_SECONDS)"
+    )
     return {"description": when, "content": {"application/json": {"schema": schema}}}
 
 
@@ -85,12 +89,12 @@ def _operation(op: Operation) -> dict[str, Any]:
                 "application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}
             }
     errors = set(op.errors) | {422}  # any URL: control characters in the path or query (ticker.http.limits)
-    if op.auth != "public":
+    if op.needs_account:
         errors |= {401, 403}  # 403: the role, or a session request's Origin or CSRF token
     if any(p["in"] == "path" for p in op.parameters):
         errors.add(404)
     if op.body is not None:
-        errors |= {413, 415}
+        errors |= {408, 413, 415}  # 408: a body that is too slow (ticker.partial_requests)
     for status in sorted(errors):
         responses[str(status)] = {"$ref": f"#/components/responses/{REFUSALS[status].name}"}
     found: dict[str, Any] = {
@@ -104,9 +108,11 @@ def _operation(op: Operation) -> dict[str, Any]:
     parameters = [*op.parameters, *([IDEMPOTENCY_KEY] if op.idempotent else [])]
     if parameters:
         found["parameters"] = parameters
-    if op.auth != "public":
+    if op.needs_account:
         found["security"] = _security(op)
-        found["x-ticker-role"] = op.auth
+    if op.may:  # who may, from ticker.roles: the actions and the roles that have one of them
+        found["x-ticker-may"] = {action.value: DESCRIPTIONS[action] for action in op.may}
+        found["x-ticker-roles"] = op.roles
     if op.body is not None:
         found["requestBody"] = {
             "required": op.body_required,
@@ -216,7 +222,8 @@ def _document(settings: Settings) -> dict[str, Any]:
             "description": "Live incident tickers: JSON over HTTP. Reads are public; writes need an account "
             "(a bearer token, or the newsroom desk's session). Live updates are not here: they arrive over the "
             "websocket /live, or /sse (see docs/protocol.md). Text refuses control characters (multi-line text may "
-            "hold tabs and line breaks), and names and labels refuse bidirectional controls too: 422.",
+            "hold tabs and line breaks), and names and labels refuse bidirectional controls too: 422. Every answer "
+            "carries `X-Request-ID`: the request's own when it sent a usable one, else a new one, for its log lines.",
         },
         "servers": [{"url": settings.resolved_public_url()}],
         "tags": [{"name": name} for name in dict.fromkeys(op.tag for op in found)],
