@@ -18,7 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from ticker import i18n
 from ticker.config import Settings
 from ticker.http import api, health, partners, review, sources
-from ticker.http.embed import THEMES
+from ticker.http.embed import THEMES, EmbedOptions
 from ticker.http.params import MAX_INT
 from ticker.roles import ROLES, RULES, Action
 from ticker.session import SLUG
@@ -194,15 +194,6 @@ class FrontIncidents(Answer):
     incidents: list[FrontIncident]
 
 
-class EmbedOptions(Answer):
-    entries: int
-    theme: str
-    accent: str | None
-    compact: bool
-    link: bool
-    lang: str
-
-
 class EmbedState(Answer):
     incident: Incident
     seq: int
@@ -210,7 +201,7 @@ class EmbedState(Answer):
     url: str
     base: str
     live: str = Field(description="The websocket URL to follow the incident on.")
-    options: EmbedOptions
+    options: EmbedOptions  # ticker.http.embed's own dataclass, as the handler sends it (asdict)
     strings: dict[str, str]
     template: str
 
