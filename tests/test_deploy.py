@@ -216,7 +216,7 @@ async def test_a_node_stopped_behind_the_balancer_hands_its_readers_to_the_other
                 await asyncio.sleep(0.05)
             status = await stopping
             assert status in (0, -signal.SIGTERM), status  # not the SIGKILL that follows a hung shutdown
-            assert "event=node_stopped" in victim.log_text()
+            assert '"event": "node_stopped"' in victim.log_text()  # a JSON line (docs/deploy.md, "Logs")
 
             for n in range(10):
                 last = await post_entry(reporter.http, slug, f"Efter {n}.", retries)

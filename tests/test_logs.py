@@ -19,6 +19,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
+from tests.support.balancer import Balancer
 from tests.support.node import node_settings, running_node
 from tests.support.services import RedisServer, ServerProcess
 from tests.support.waiting import eventually
@@ -258,3 +259,21 @@ async def test_a_closed_reader_is_a_debug_line_that_costs_nothing_when_off(
             closed = [r for r in caplog.records if getattr(r, "event", None) == "reader_closed"]
             assert len(closed) == lines
     assert closed[0].fields["way"] == "direct" and closed[0].fields["code"] == 1000  # type: ignore[attr-defined]
+
+
+async def test_nginx_hands_the_node_its_request_id_and_logs_it_as_json(tmp_path: Path, sqlite_url: str) -> None:
+    """deploy/nginx.conf passes the client's X-Request-ID, or its own id, to the node, and logs it in one JSON
+    line per request, so a line of the balancer and the lines of the node it reached share the id."""
+    async with running_node(node_settings(sqlite_url)) as node, httpx.AsyncClient(timeout=10) as client:
+        with Balancer(tmp_path / "nginx", [node.url.removeprefix("http://")]) as nginx:
+            given = await client.get(f"{nginx.url}/livez", headers={"X-Request-ID": "from-the-client-1"})
+            made = await client.get(f"{nginx.url}/readyz")
+            await eventually(lambda: nginx.log_text().count('"event":"http_request"') >= 2)
+    assert given.headers["x-request-id"] == "from-the-client-1"
+    made_id = made.headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", made_id)  # nginx's $request_id, which the node took
+    lines = [json.loads(line) for line in nginx.log_text().splitlines() if line.startswith("{")]
+    assert {(line["path"], line["request_id"], line["status"]) for line in lines} >= {
+        ("/livez", "from-the-client-1", 200),
+        ("/readyz", made_id, 200),
+    }

@@ -47,8 +47,8 @@ async def test_one_node_polls_and_the_other_takes_over_when_it_dies(
             assert holder is not None
 
             # Which node polls? Its log says so. Open the desk on the other one.
-            polling, other = (one, two) if f"node={holder}" in one.log_text() else (two, one)
-            assert f"node={holder}" in polling.log_text() and f"node={holder}" not in other.log_text()
+            polling, other = (one, two) if holder in one.log_text() else (two, one)  # its sources_polling line
+            assert holder in polling.log_text() and holder not in other.log_text()
             page = await new_page(browser)
             await page.goto(f"{other.url}/login")
             await page.fill("input[name=name]", "eva")

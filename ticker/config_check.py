@@ -82,6 +82,10 @@ def _host_and_port(parts: Any) -> None:
 
 NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
 HOST = r"^[A-Za-z0-9.:_\-\[\]%]+$"  # a name, an IPv4 or an IPv6 address (0.0.0.0 and :: listen everywhere)
+PATTERN_TEXT = {
+    NO_CONTROL: "no control characters (line breaks, tabs) allowed",
+    HOST: "not a host name or IP address",
+}
 
 # Fields whose type's rule is not enough. Each value is the metadata of an Annotated type.
 BOUNDS: dict[str, tuple[Any, ...]] = {
@@ -127,6 +131,8 @@ BOUNDS: dict[str, tuple[Any, ...]] = {
     "compress_brotli_quality": (Le(11),),  # brotli's own range, 0–11
     "compress_gzip_level": (Ge(1), Le(9)),  # zlib's, 1–9 (0 would store, not compress)
     "request_id_max_chars": (Ge(8), Le(1024)),  # a proxy's ids are 32 to 64 characters
+    "compress_brotli_quality": (Ge(0), Le(11)),  # brotli's own range
+    "compress_gzip_level": (Ge(1), Le(9)),  # zlib's, without 0 (stored, not compressed)
 }
 CHOICES: dict[str, Any] = {
     "log_level": Literal["debug", "info", "warning", "error"],
@@ -203,6 +209,8 @@ def check(settings: Settings) -> Settings:
 
 def _problem(settings: Settings, error: Any) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "string_pattern_mismatch":
+        message = PATTERN_TEXT.get(error["ctx"]["pattern"], message)
     if not error["loc"]:
         return message
     name = str(error["loc"][0])

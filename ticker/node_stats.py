@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import socket
 import time
@@ -123,7 +124,7 @@ class Nodes:
         try:
             lag: float | None = round(await relay_lag(self.store), 3)
         except Exception as exc:  # the database is away: the page says so rather than a stale figure
-            log_event("node_stats_failed", cause="store", error=repr(exc))
+            log_event("node_stats_failed", logging.WARNING, cause="store", error=repr(exc))
             lag = None
         return {
             **self.about,
@@ -152,7 +153,7 @@ class Nodes:
                     try:
                         await self._share(client)
                     except REDIS_DOWN as exc:
-                        log_event("node_stats_failed", cause="redis", error=repr(exc))
+                        log_event("node_stats_failed", logging.WARNING, cause="redis", error=repr(exc))
                 await asyncio.sleep(self.interval)
         finally:
             if client is not None:
