@@ -22,6 +22,7 @@ from ticker.roles import Action, refusal
 from ticker.sanitize import clean_html
 from ticker.services import services
 from ticker.store.accounts import Account
+from ticker.store.audit import Actor
 from ticker.store.sql import Idempotency, WriteOp
 from ticker.store.views import entry_view, incident_view
 from ticker.store.writes import (
@@ -190,7 +191,7 @@ def idempotency(request: Request, account: Account, raw: bytes) -> Idempotency |
 
 async def run_write(request: Request, op: WriteOp, account: Account, raw: bytes, status: int = 200) -> JSONResponse:
     svc = services(request)
-    result = await svc.store.write(op, status=status, idem=idempotency(request, account, raw))
+    result = await svc.store.write(op, actor=Actor.of(account), status=status, idem=idempotency(request, account, raw))
     if result.messages:
         svc.relay.notify()
     return JSONResponse(result.body, status_code=result.status)

@@ -7,16 +7,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, event, func, select, update
+from sqlalchemy import Table, delete, event, func, insert, inspect, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from ticker.events import Message, encode
+from ticker.events import EventType, Message, encode
 from ticker.exceptions import Invalid, NotFound
+from ticker.store.audit import AUDIT, SYSTEM, Actor, AuditKind, created, record, row_values
 from ticker.store.tables import Entry, Event, IdempotencyKey, Incident
 from ticker.store.views import entry_view, incident_view
 
@@ -34,13 +36,33 @@ class Idempotency:
     fingerprint: str
 
 
+# What the audit log's diff of an entry or incident compares (ticker.store.audit): what readers and editors see.
+EVENTS = cast(Table, Event.__table__)
+ENTRY_AUDITED = ("author_name", "body", "label", "key_event", "pinned", "retracted", "correction")
+INCIDENT_AUDITED = ("title", "summary", "category", "location", "photo_url", "photo_credit", "status")
+
+
 @dataclass
 class Tx:
-    """One write transaction. Every change to an incident goes through ``emit``, which takes the next seq."""
+    """One write transaction. Every change to an incident goes through ``emit``, which takes the next seq and
+    records the change in the audit log, as ``actor``'s, in the same transaction."""
 
     session: AsyncSession
     at: datetime
+    actor: Actor = SYSTEM
+    batched: bool = False  # PostgreSQL: an event's row and its audit row go in one statement (one round trip)
     messages: list[Message] = field(default_factory=list)
+
+    def audit(
+        self,
+        kind: AuditKind,
+        *,
+        incident: str | None = None,
+        subject: str | int | None = None,
+        changes: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a change that is not an event (a contributor's submission, its rejection) in this transaction."""
+        record(self.session, self.actor, kind, at=self.at, incident=incident, subject=subject, changes=changes)
 
     async def incident(self, slug: str) -> Incident:
         """The incident, locked for this transaction (its seq is ours to advance)."""
@@ -56,22 +78,51 @@ class Tx:
         return found
 
     async def emit(self, incident: Incident, event_type: str, data: dict[str, Any]) -> int:
+        """Append the event, and its audit row: what changed on the entry (``data["entry"]``) or the incident
+        since it was read in this transaction. Make the change, then emit (a flush between the two would leave
+        the diff empty)."""
+        kind, subject, changes = self._audited(incident, event_type, data)
         incident.seq += 1
         incident.updated_at = self.at
         message = encode(incident.slug, incident.seq, event_type, self.at, data)
-        self.session.add(
-            Event(
-                incident_id=incident.id,
-                topic=incident.slug,
-                seq=incident.seq,
-                type=event_type,
-                payload=message.payload,
-                committed_at=self.at,
-            )
+        event_row = {
+            "incident_id": incident.id,
+            "topic": incident.slug,
+            "seq": incident.seq,
+            "type": event_type,
+            "payload": message.payload,
+            "committed_at": self.at,
+        }
+        audit_row = row_values(
+            self.actor, kind, self.at, incident=incident.slug, seq=incident.seq, subject=subject, changes=changes
         )
+        await self.session.flush()  # the incident's seq, the entry's changes
+        if self.batched:
+            # One statement, so the audit row costs the post no round trip of its own: PostgreSQL runs a
+            # data-modifying WITH whether or not the statement reads it.
+            both = insert(AUDIT).values(audit_row).add_cte(insert(EVENTS).values(event_row).cte())
+            await self.session.execute(both)
+        else:  # SQLite is in-process: a second statement costs no round trip
+            await self.session.execute(insert(EVENTS).values(event_row))
+            await self.session.execute(insert(AUDIT).values(audit_row))
         self.messages.append(message)
-        await self.session.flush()
         return incident.seq
+
+    def _audited(
+        self, incident: Incident, event_type: str, data: dict[str, Any]
+    ) -> tuple[str, int | None, dict[str, Any]]:
+        """The audit row's kind, subject (an entry's id) and diff for an event about to be emitted."""
+        if isinstance(data.get("entry"), dict):
+            entry_id = data["entry"]["id"]
+            entry = self.session.identity_map.get(identity_key(Entry, entry_id))
+            if entry is None:
+                return event_type, entry_id, {}
+            if event_type == EventType.ENTRY_POSTED:
+                return event_type, entry_id, created({f: getattr(entry, f) for f in ENTRY_AUDITED})
+            return event_type, entry_id, _changed(entry, ENTRY_AUDITED)
+        if incident.seq == 0:  # its first event: the incident has just been opened
+            return AuditKind.INCIDENT_OPENED, None, created({f: getattr(incident, f) for f in INCIDENT_AUDITED})
+        return event_type, None, _changed(incident, INCIDENT_AUDITED)
 
 
 WriteOp = Callable[[Tx], Awaitable[dict[str, Any]]]
@@ -125,8 +176,11 @@ class Store:
         async with self.write_sessions() as session, session.begin():
             yield session
 
-    async def write(self, op: WriteOp, *, status: int = 200, idem: Idempotency | None = None) -> WriteResult:
-        """Run ``op`` in one transaction with the events it emits; replay the stored result for a known key."""
+    async def write(
+        self, op: WriteOp, *, actor: Actor = SYSTEM, status: int = 200, idem: Idempotency | None = None
+    ) -> WriteResult:
+        """Run ``op`` in one transaction with the events it emits and their audit rows (``actor``'s: pass the
+        person's, ``Actor.of(account)``); replay the stored result for a known key."""
         try:
             async with self.write_sessions() as session, session.begin():
                 if idem is not None:
@@ -134,7 +188,7 @@ class Store:
                     if replay is not None:
                         self.replays += 1
                         return replay
-                tx = Tx(session, now())
+                tx = Tx(session, now(), actor, batched=not self.is_sqlite)
                 body = await op(tx)
                 if idem is not None:
                     session.add(
@@ -261,6 +315,17 @@ class Store:
     async def count_events(self, slug: str) -> int:
         async with self.reading() as session:
             return int(await session.scalar(select(func.count()).where(Event.topic == slug)) or 0)
+
+
+def _changed(row: object, fields: tuple[str, ...]) -> dict[str, Any]:
+    """``{"field": [before, after]}`` for the fields changed on ``row`` since it was read (unflushed changes)."""
+    attributes = inspect(row).attrs
+    changes: dict[str, Any] = {}
+    for name in fields:
+        history = attributes[name].history
+        if history.deleted and history.added and history.deleted[0] != history.added[0]:
+            changes[name] = [history.deleted[0], history.added[0]]
+    return changes
 
 
 async def _replay(session: AsyncSession, idem: Idempotency) -> WriteResult | None:

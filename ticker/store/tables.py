@@ -66,6 +66,10 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set: neither their sessions nor their tokens are let in (ticker.store.admin). A deleted user's row stays,
+    # renamed, for the entries, revisions and audit rows that refer to it; its bylines are kept in those rows.
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ApiToken(Base):

@@ -13,6 +13,7 @@ from ticker.events import EventType
 from ticker.exceptions import Conflict, Forbidden, NotFound
 from ticker.roles import Action, may_change_entry, refusal
 from ticker.store.accounts import Account
+from ticker.store.audit import AuditKind, created
 from ticker.store.newsroom import EntryRevision, Submission, submission_view
 from ticker.store.sql import Tx, WriteOp
 from ticker.store.tables import Entry, Incident
@@ -106,6 +107,8 @@ def submit_entry(slug: str, author: Author, body: str, label: str, key_event: bo
         )
         tx.session.add(submission)
         await tx.session.flush()
+        changes = created({"body": body, "label": label, "key_event": key_event})
+        tx.audit(AuditKind.SUBMISSION_SUBMITTED, incident=slug, subject=submission.id, changes=changes)
         return {"submission": submission_view(submission, slug)}
 
     return op
@@ -135,6 +138,8 @@ def reject_submission(slug: str, submission_id: int, by: Author, reason: str | N
         submission = await _pending(tx, incident, submission_id)
         submission.status, submission.reason = "rejected", reason
         submission.decided_by, submission.decided_at = by.name, tx.at
+        changes = {"status": ["pending", "rejected"], **created({"reason": reason})}
+        tx.audit(AuditKind.SUBMISSION_REJECTED, incident=slug, subject=submission.id, changes=changes)
         return {"submission": submission_view(submission, slug)}
 
     return op
