@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from asgi_correlation_id import CorrelationIdFilter
 from websockets.asyncio.client import connect
 
 from tests.support.balancer import Balancer
@@ -258,7 +259,26 @@ async def test_a_closed_reader_is_a_debug_line_that_costs_nothing_when_off(
             await eventually(lambda: not node.services.hub.readers)
             closed = [r for r in caplog.records if getattr(r, "event", None) == "reader_closed"]
             assert len(closed) == lines
-    assert closed[0].fields["way"] == "direct" and closed[0].fields["code"] == 1000  # type: ignore[attr-defined]
+        assert closed[0].fields == {
+            "way": "direct",
+            "seconds": closed[0].fields["seconds"],
+            "code": 1000,
+            "partner": None,
+        }  # type: ignore[attr-defined]
+
+        # An SSE reader's too, with the request id of the request that opened its stream.
+        caplog.handler.addFilter(CorrelationIdFilter())  # as a node's handler has it (ticker.log_format)
+        slug = await (await node.reporter()).incident()
+        headers = {"X-Request-ID": "sse-reader-1"}
+        async with (
+            httpx.AsyncClient(base_url=node.url, timeout=10) as client,
+            client.stream("GET", f"/sse/{slug}", headers=headers) as stream,
+        ):
+            await anext(stream.aiter_bytes())  # the stream is open
+        await eventually(lambda: any(getattr(r, "event", None) == "reader_closed" for r in caplog.records[1:]))
+    (sse,) = [r for r in caplog.records[1:] if getattr(r, "event", None) == "reader_closed"]
+    assert sse.fields["way"] == "sse" and sse.fields["code"] is None  # type: ignore[attr-defined]  # it left
+    assert sse.correlation_id == "sse-reader-1"  # type: ignore[attr-defined]
 
 
 async def test_nginx_hands_the_node_its_request_id_and_logs_it_as_json(tmp_path: Path, sqlite_url: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import traceback
 
 logger = logging.getLogger("ticker")
@@ -29,6 +30,19 @@ def log_event(name: str, level: int = logging.INFO, **fields: object) -> None:
     if logger.isEnabledFor(level):
         message = " ".join([f"event={name}", *(f"{k}={logfmt_value(v)}" for k, v in fields.items())])
         logger.log(level, message, extra={"event": name, "fields": fields})
+
+
+def session_started() -> float:
+    """When a reader's session began if its end will be logged (TICKER_LOG_LEVEL=debug), else 0.0: at 10,000
+    readers a line per session is a lot, so off it costs one cached level check per connection and no clock."""
+    return time.monotonic() if logger.isEnabledFor(logging.DEBUG) else 0.0
+
+
+def session_closed(since: float, way: str, code: int | None, partner: str | None) -> None:
+    """A reader's session ended: one DEBUG line (how it came in, how long it lasted, its close code)."""
+    if since:
+        seconds = round(time.monotonic() - since, 3)
+        log_event("reader_closed", logging.DEBUG, way=way, seconds=seconds, code=code, partner=partner)
 
 
 def raised_at(exc: BaseException) -> str:

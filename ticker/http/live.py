@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
@@ -23,7 +22,7 @@ from ticker.exceptions import CloseCode, NotFound
 from ticker.http.origins import Admission, OriginPolicy, admit_socket
 from ticker.http.session_auth import reporter_session
 from ticker.hub import Hub, Reader, Sink
-from ticker.logs import log_event, logger, raised_at
+from ticker.logs import log_event, raised_at, session_closed, session_started
 from ticker.partner_readers import PartnerReaders
 from ticker.session import ProtocolError, Subscribe, Unsubscribe, parse
 from ticker.transport import HANDOVER_EXTENSION
@@ -97,9 +96,7 @@ class LiveSession:
     def __init__(self, node: Lane, admitted: Admission, owner: int | None = None, way: str = "app") -> None:
         self.hub = node.hub
         self.way = way  # direct (ticker.handshake) or app (starlette's handshake): the counts in /healthz
-        # A line when the reader leaves (TICKER_LOG_LEVEL=debug): its start is read only then, so that off it
-        # costs one cached level check per connection and nothing per close.
-        self.since = time.monotonic() if logger.isEnabledFor(logging.DEBUG) else 0.0
+        self.since = session_started()  # 0.0 unless its end is logged (DEBUG)
         self.node = node
         self.admitted = admitted
         self.owner = owner
@@ -144,14 +141,10 @@ class LiveSession:
         self.inbox.clear()
         if self.reader is not None:
             self.hub.disconnect(self.reader)
-            if self.since:
-                self._closed(self.reader)
-
-    def _closed(self, reader: Reader) -> None:
-        """The session's one line: how long it lasted, how it ended (the close code; 1006: no close frame)."""
-        seconds, self.since = round(time.monotonic() - self.since, 3), 0.0  # once: lost() may be called again
-        code = getattr(reader.sink, "close_code", None)
-        log_event("reader_closed", logging.DEBUG, way=self.way, seconds=seconds, code=code, partner=reader.partner)
+            if self.since:  # the close code: sent, else received; 1006 without a close frame
+                code = getattr(self.reader.sink, "close_code", None)
+                session_closed(self.since, self.way, code, self.reader.partner)
+                self.since = 0.0  # once: lost() may be called again
 
     def _at_once(self, reader: Reader, request: Incoming) -> bool:
         """Handle a message that needs no waiting (all but a subscribe that must fetch); False: queue it."""

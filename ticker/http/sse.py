@@ -29,6 +29,7 @@ from ticker.exceptions import APIError, CloseCode, Invalid
 from ticker.http.origins import admit
 from ticker.http.params import MAX_INT, whole_number
 from ticker.hub import Hub, Reader
+from ticker.logs import session_closed, session_started
 from ticker.partner_readers import opened_by
 from ticker.services import services
 from ticker.session import SLUG
@@ -108,6 +109,7 @@ class EventStream(Response):
         )
         del self.headers["content-length"]  # a stream: its length is not known
         self.hub, self.reader, self.sink, self.heartbeat = hub, reader, sink, heartbeat
+        self.since = session_started()  # 0.0 unless its end is logged (DEBUG)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         pump = asyncio.ensure_future(self._pump(send))
@@ -120,6 +122,8 @@ class EventStream(Response):
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             self.hub.disconnect(self.reader)
+            code = self.sink.closing[0] if self.sink.closing else None  # None: the client left
+            session_closed(self.since, "sse", code, self.reader.partner)
 
     async def _watch(self, receive: Receive) -> None:
         while (await receive())["type"] != "http.disconnect":
