@@ -131,8 +131,6 @@ BOUNDS: dict[str, tuple[Any, ...]] = {
     "compress_brotli_quality": (Le(11),),  # brotli's own range, 0–11
     "compress_gzip_level": (Ge(1), Le(9)),  # zlib's, 1–9 (0 would store, not compress)
     "request_id_max_chars": (Ge(8), Le(1024)),  # a proxy's ids are 32 to 64 characters
-    "compress_brotli_quality": (Ge(0), Le(11)),  # brotli's own range
-    "compress_gzip_level": (Ge(1), Le(9)),  # zlib's, without 0 (stored, not compressed)
 }
 CHOICES: dict[str, Any] = {
     "log_level": Literal["debug", "info", "warning", "error"],
