@@ -5,6 +5,7 @@ API."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import subprocess
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.balancer import Balancer
 from tests.support.cli import reporter_token
 from tests.support.live import LiveReader
 from tests.support.node import Node, Reporter, node_settings, running_node
@@ -22,6 +24,8 @@ from tests.support.services import RedisServer, ServerProcess, require_binary
 from tests.support.waiting import eventually
 
 TOKEN = "metrics-token-for-tests"
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "ticker.json"
 START_TIMEOUT = 60.0  # nodes start beside other tests on a shared machine: a bound, not a timing
 
 
@@ -137,6 +141,45 @@ async def test_metrics_pass_promtool_and_count_what_the_node_did(sqlite_url: str
     assert found[f"ticker_http_request_duration_seconds_count{{{route}}}"] == 5
     assert found['ticker_http_requests_total{method="GET",route="/sse/{slug}",status="200"}'] == 1
     assert found["process_cpu_seconds_total"] > 0 and found["process_resident_memory_bytes"] > 0
+
+    # Every metric the provisioned Grafana dashboard draws is one a node exports.
+    exported = {name.split("{")[0] for name in found}
+    drawn = {
+        m
+        for panel in json.loads(DASHBOARD.read_text())["panels"]
+        for t in panel["targets"]
+        for m in _metrics_in(t["expr"])
+    }
+    assert drawn and drawn <= exported, drawn - exported
+
+
+def _metrics_in(expression: str) -> set[str]:
+    return set(re.findall(r"\b((?:ticker|process)_[a-z_]+)\b", expression))
+
+
+def test_deploy_prometheus_config_is_valid_and_scrapes_every_compose_node(tmp_path: Path) -> None:
+    compose = (ROOT / "docker-compose.yml").read_text()
+    nodes = re.findall(r"^  (\w+):\n    <<: \*node\n(?!    )", compose, re.MULTILINE)
+    config = (ROOT / "deploy" / "prometheus.yml").read_text()
+    targets = re.findall(r'"(\w+):8000"', config)
+    assert sorted(targets) == sorted(nodes) == ["node1", "node2", "node3"]
+    # promtool wants the token file to exist: the compose service writes it before Prometheus starts.
+    (tmp_path / "token").write_text(TOKEN)
+    here = tmp_path / "prometheus.yml"
+    here.write_text(config.replace("/prometheus/metrics-token", str(tmp_path / "token")))
+    checked = subprocess.run(
+        [require_binary("promtool"), "check", "config", str(here)], capture_output=True, text=True, timeout=60
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    for provisioned in (ROOT / "deploy" / "grafana").rglob("*.json"):
+        json.loads(provisioned.read_text())  # Grafana refuses a dashboard that is not JSON
+
+
+async def test_nginx_in_front_does_not_pass_metrics_on(tmp_path: Path, sqlite_url: str) -> None:
+    async with running_node(node_settings(sqlite_url, metrics_token=TOKEN)) as node:
+        with Balancer(tmp_path / "nginx", [node.url.removeprefix("http://")]) as balancer:
+            assert (await scrape(balancer.url)).status_code == 404
+            assert (await scrape(node.url)).status_code == 200
 
 
 async def test_the_relay_lag_is_the_age_of_the_oldest_event_not_in_the_broker(sqlite_url: str) -> None:
