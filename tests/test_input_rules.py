@@ -145,6 +145,13 @@ async def test_the_nesting_bound_is_a_setting(sqlite_url: str) -> None:
         # Brackets inside strings are text, not nesting.
         created = await room.admin.call("POST", "/api/incidents", 201, json={"title": "[[[{{{ Storm"})
         assert created["incident"]["title"] == "[[[{{{ Storm"
+        # The live socket keeps the same bound: a subscribe is 1 level deep, [[1]] 2, [[[1]]] 3.
+        reader = await LiveReader.open(node.ws_url)
+        await reader.send("[[[1]]]")
+        reply = await reader.receive()
+        assert reply["code"] == "bad_message" and "nested more than 2 levels deep" in reply["message"], reply
+        assert (await reader.subscribe(room.slug))["type"] == "subscribed"
+        await reader.close()
 
 
 async def test_up_to_the_bound_a_body_is_parsed_and_then_validated(sqlite_newsroom: Newsroom) -> None:

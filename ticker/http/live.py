@@ -113,7 +113,7 @@ class LiveSession:
         reader = self.reader
         if reader is None:
             return
-        request = _parsed(text)
+        request = _parsed(text, self.node.settings.max_json_depth)
         if self.task is None and self._at_once(reader, request):
             return
         if self._flooded(request):
@@ -188,8 +188,8 @@ class LiveSession:
             reader.sink.close(CloseCode.TRY_AGAIN_LATER, "try again later")
 
 
-def _parsed(text: str | None) -> Incoming:
+def _parsed(text: str | None, max_depth: int) -> Incoming:
     try:
-        return parse(text)
+        return parse(text, max_depth)
     except ProtocolError as error:
         return error.with_traceback(None)  # it may wait in the inbox: without the frames of its parse
