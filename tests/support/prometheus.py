@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.services import HOST, ChildProcess, require_binary
+from tests.support.services import HOST, ChildProcess, answers_200, require_binary
 
 
 class PrometheusServer(ChildProcess):
@@ -51,14 +50,7 @@ class PrometheusServer(ChildProcess):
         ]
 
     def is_ready(self) -> bool:
-        connection = http.client.HTTPConnection(HOST, self.port, timeout=2)
-        try:
-            connection.request("GET", "/-/ready")
-            return connection.getresponse().status == 200
-        except (OSError, http.client.HTTPException):
-            return False
-        finally:
-            connection.close()
+        return answers_200(self.port, "/-/ready")
 
     async def query(self, expression: str) -> dict[str, float]:
         """An instant query: each series' value, keyed by its labels (``job=…,way=…``) or "" for a bare number."""
@@ -70,11 +62,3 @@ class PrometheusServer(ChildProcess):
             labels = ",".join(f"{k}={v}" for k, v in sorted(series["metric"].items()))
             found[labels] = float(series["value"][1])
         return found
-
-    async def targets_up(self) -> dict[str, str]:
-        async with httpx.AsyncClient(base_url=self.url, timeout=10, trust_env=False) as client:
-            answer = (await client.get("/api/v1/targets")).json()
-        return {
-            t["scrapeUrl"]: t["health"] + (f" ({t['lastError']})" if t["lastError"] else "")
-            for t in answer["data"]["activeTargets"]
-        }

@@ -34,6 +34,18 @@ def free_port() -> int:
         return port
 
 
+def answers_200(port: int, path: str) -> bool:
+    """Whether a GET of ``path`` on 127.0.0.1:``port`` answers 200 now (a child's readiness)."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=2)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
+
+
 def unavailable(reason: str) -> NoReturn:
     """Skip the test, or fail it under TICKER_TEST_STRICT=1 (CI must never skip silently)."""
     if os.environ.get("TICKER_TEST_STRICT") == "1":
@@ -279,11 +291,4 @@ class ServerProcess(WebService):
         return {**inherited, "PYTHONUNBUFFERED": "1", **self.env}
 
     def is_ready(self) -> bool:
-        connection = http.client.HTTPConnection(HOST, self.port, timeout=2)
-        try:
-            connection.request("GET", "/healthz")
-            return connection.getresponse().status == 200
-        except (OSError, http.client.HTTPException):
-            return False
-        finally:
-            connection.close()
+        return answers_200(self.port, "/healthz")
