@@ -14,7 +14,6 @@ import contextlib
 import json
 import logging
 import os
-import socket
 import time
 import uuid
 from collections import Counter
@@ -30,6 +29,7 @@ from ticker.config import Settings
 from ticker.events import isoformat
 from ticker.http.sse import SSESink
 from ticker.hub import Hub
+from ticker.log_format import node_name
 from ticker.logs import log_event
 from ticker.relay import Relay
 from ticker.store.sql import Store
@@ -88,7 +88,7 @@ class Nodes:
         self.id = uuid.uuid4().hex
         self.about = {
             "id": self.id,
-            "name": f"{socket.gethostname()}-{os.getpid()}",
+            "name": node_name(settings.node_name),  # as in its log lines: TICKER_NODE_NAME, or host and process
             "address": f"{settings.host}:{settings.port}",
             "pid": os.getpid(),
             "started_at": isoformat(datetime.now(UTC)),
