@@ -123,7 +123,7 @@ BOUNDS: dict[str, tuple[Any, ...]] = {
     "embed_entries": AT_LEAST_ONE,
     "embed_max_entries": AT_LEAST_ONE,
     "sources_max": AT_LEAST_ONE,
-    "sources_min_interval_seconds": (Ge(10),),  # public sources must not be polled harder than this
+    "sources_min_interval_seconds": AT_LEAST_ONE,  # the floor is the operator's choice (default 60 s)
     "sources_backoff_max_seconds": AT_LEAST_ONE,
     "sources_keep_hours": AT_LEAST_ONE,
     "sources_panel_items": AT_LEAST_ONE,
