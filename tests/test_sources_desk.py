@@ -50,6 +50,9 @@ async def test_a_new_event_appears_live_once_and_shows_as_changed(browser: Brows
             "href", fixture.url("/aktuellt/handelser/2026/november/30/600002/")
         )
         await expect(eva.locator(".tips-list .tip").first).to_contain_text("160 km/h")  # newest first
+        # A screen reader hears the new item, not the whole list (the list is no live region).
+        await expect(eva.locator("#tips-announcer")).to_contain_text("Ny händelse från Polisen: ")
+        assert await eva.locator(".tips-list").evaluate("list => list.closest('[aria-live]') === null")
 
         # The same answer again (new polls, a new ETag for a reordered list): still shown once.
         polls = len(fixture.seen("/api/events"))
@@ -64,6 +67,7 @@ async def test_a_new_event_appears_live_once_and_shows_as_changed(browser: Brows
         fixture.answer("/api/events", police_events(changed))
         item = tip(eva, "Körkortet omhändertogs")
         await expect(item.locator(".badge.changed")).to_have_text("Uppdaterad")
+        await expect(eva.locator("#tips-announcer")).to_contain_text("Uppdaterad händelse från Polisen: ")
         await expect(tip(eva, "160 km/h")).to_have_count(1)
 
         # Dismissed on one desk: gone from another that was open all along.

@@ -14,6 +14,7 @@ function start(panel) {
   const T = JSON.parse(document.getElementById("sources-text").textContent);
   const editor = panel.dataset.editor === "true";
   const list = panel.querySelector(".tips-list");
+  const announcer = document.getElementById("tips-announcer"); // says new and changed items, not the whole list
   const conn = panel.querySelector(".tips-conn");
   const empty = panel.querySelector(".tips-empty");
   const problem = panel.querySelector(".tips-problem");
@@ -180,7 +181,19 @@ function start(panel) {
       empty.hidden = items.size > 0;
       sources.clear();
     }
-    if (message.type === "items") for (const item of message.items) apply(item);
+    if (message.type === "items") {
+      const said = [];
+      for (const item of message.items) {
+        const known = items.get(item.id);
+        const news = item.state !== "dismissed" && (!known || item.revision > known.revision);
+        apply(item);
+        if (news) {
+          const text = known ? T.announce_changed : T.announce_new;
+          said.push(fill(text, { source: item.source.cited, title: item.title }));
+        }
+      }
+      if (said.length) announcer.textContent = said.join(" ");
+    }
     if (message.type === "panel" || message.type === "sources") {
       for (const source of message.sources) sources.set(source.id, source);
       showSources();
