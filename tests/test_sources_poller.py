@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.support.node import Node, running_node
 from tests.support.source_server import recorded, source_server
 from tests.support.sources import add_source, admin, police_event, police_events, source_row, sources_settings, stored
 from tests.support.waiting import eventually
-from ticker.sources.model import Source
-from ticker.store.sql import Store
+from ticker.sources.model import Source, SourceItem
+from ticker.sources.store import expire_items
+from ticker.store.sql import Store, now
 
 
 async def test_conditional_requests_and_each_event_stored_once_and_changes_marked(sqlite_url: str) -> None:
@@ -140,3 +142,21 @@ async def test_limits_bad_input_and_retention(sqlite_url: str) -> None:
 
 async def _answered(node: Node, name: str) -> bool:
     return (await source_row(node, name)).last_ok_at is not None
+
+
+async def test_items_past_the_retention_time_are_deleted(sqlite_url: str) -> None:
+    async with source_server() as fixture, running_node(sources_settings(sqlite_url)) as node:
+        fixture.answer("/api/events", police_events(police_event(700001, "Kvar."), police_event(700002, "Gammal.")))
+        await add_source(await admin(node), "Polisen", fixture.url("/api/events"))
+        await eventually(lambda: _stored_count(node, 2))
+        keep = timedelta(hours=node.services.settings.sources_keep_hours)
+        # One item has been kept for longer than the retention time (its time moved back, as if it had been).
+        async with node.services.store.writing() as session:
+            long_ago = now() - keep - timedelta(days=1)
+            await session.execute(update(SourceItem).where(SourceItem.external_id == "700002").values(kept_at=long_ago))
+        assert await expire_items(node.services.store, now() - keep) == 1
+        assert [item.summary for item in await stored(node)] == ["Kvar."]
+
+
+async def _stored_count(node: Node, count: int) -> bool:
+    return len(await stored(node)) == count
