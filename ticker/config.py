@@ -86,6 +86,20 @@ class Settings:
     embed_entries: int = 10  # entries an embed shows unless it asks for another number
     embed_max_entries: int = 50
 
+    # Photos in entries and the lead photo (issue 15, docs/design.md "Photos"; ticker.media).
+    photo_max_bytes: int = 15 * 1024 * 1024  # one uploaded photo (the desk scales a phone's photo down first)
+    photo_max_pixels: int = 40_000_000  # width x height, read from the header before decoding (bombs)
+    photo_widths: str = "320,640,1024,1600"  # the variants' widths; the largest bounds a photo's width
+    photo_avif: bool = True  # AVIF variants beside WebP and JPEG (where Pillow has AVIF)
+    photo_max_per_entry: int = 10  # photos in one entry's gallery
+    photo_uploads_per_minute: int = 30  # photo uploads per user and minute, across nodes (429 past it)
+    photo_text_max_chars: int = 500  # a photo's alt text, credit or caption
+    photo_client_long_side: int = 2560  # the desk scales a photo's long side down to this before sending
+    photo_workers: int = 2  # threads decoding and encoding photos on a node
+    photo_queue: int = 8  # uploads waiting for a worker; more are refused with 503 and Retry-After
+    media_dir: str = ""  # "": photos' files in the SQL database (every node sees them); else a shared directory
+    media_cache_bytes: int = 32 * 1024 * 1024  # photo files a node keeps in memory to serve them again
+
     # Tips from public sources on the desk (issue 17, docs/sources.md).
     sources_max: int = 20  # sources a newsroom may configure
     sources_min_interval_seconds: int = 60  # no source is asked more often than this, whatever its own interval

@@ -24,6 +24,7 @@ from annotated_types import Ge, Gt, Le
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from ticker.config import Settings
+from ticker.media.sizes import widths_of
 
 PORT = (Ge(1), Le(65535))
 AT_LEAST_ONE = (Ge(1),)
@@ -131,6 +132,14 @@ BOUNDS: dict[str, tuple[Any, ...]] = {
     "compress_brotli_quality": (Le(11),),  # brotli's own range, 0–11
     "compress_gzip_level": (Ge(1), Le(9)),  # zlib's, 1–9 (0 would store, not compress)
     "request_id_max_chars": (Ge(8), Le(1024)),  # a proxy's ids are 32 to 64 characters
+    "photo_max_bytes": (Ge(64 * 1024),),  # a phone's photo scaled down by the desk is a few hundred kilobytes
+    "photo_max_pixels": (Ge(1_000_000),),  # below a megapixel a newsroom's photo would be refused
+    "photo_widths": (AfterValidator(widths_of),),
+    "photo_max_per_entry": (Ge(1), Le(100)),
+    "photo_uploads_per_minute": AT_LEAST_ONE,
+    "photo_text_max_chars": (Ge(50), Le(10_000)),  # room for a sentence of alt text
+    "photo_client_long_side": (Ge(320), Le(8192)),
+    "photo_workers": (Ge(1), Le(64)),
 }
 CHOICES: dict[str, Any] = {
     "log_level": Literal["debug", "info", "warning", "error"],
