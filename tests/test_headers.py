@@ -123,6 +123,18 @@ ROWS: dict[tuple[str, str], Row | list[Row]] = {
     ("POST", "/desk/tokens/{token_id}/revoke"): Row("/desk/tokens/1/revoke", 403, "other", JSON, "desk"),
     ("GET", "/desk/users"): Row("/desk/users", 200, "desk", HTML, "desk"),
     ("POST", "/desk/users"): Row("/desk/users", 403, "other", JSON, "desk"),
+    ("POST", "/desk/users/{user_id}/role"): Row("/desk/users/1/role", 403, "other", JSON, "desk"),  # no CSRF token
+    ("POST", "/desk/users/{user_id}/disable"): Row("/desk/users/1/disable", 403, "other", JSON, "desk"),
+    ("POST", "/desk/users/{user_id}/enable"): Row("/desk/users/1/enable", 403, "other", JSON, "desk"),
+    ("POST", "/desk/users/{user_id}/delete"): Row("/desk/users/1/delete", 403, "other", JSON, "desk"),
+    ("POST", "/desk/users/{user_id}/reset"): Row("/desk/users/1/reset", 403, "other", JSON, "desk"),
+    ("POST", "/desk/users/{user_id}/revoke-tokens"): Row("/desk/users/1/revoke-tokens", 403, "other", JSON, "desk"),
+    ("GET", "/desk/partners"): Row("/desk/partners", 200, "desk", HTML, "desk"),
+    ("POST", "/desk/partners/{name}/remove"): Row("/desk/partners/gp/remove", 403, "other", JSON, "desk"),
+    ("GET", "/desk/audit"): Row("/desk/audit", 200, "desk", HTML, "desk"),
+    ("GET", "/desk/audit/export"): Row("/desk/audit/export?format=csv", 200, "other", "text/csv", "desk"),
+    ("GET", "/reset/{token}"): Row("/reset/ingen-sadan", 404, "desk", HTML),  # no such link: the page says so
+    ("POST", "/reset/{token}"): Row("/reset/ingen-sadan", 404, "desk", HTML),
     ("GET", "/i/{slug}"): [
         Row("/i/{slug}", 200, "page", HTML),
         Row(f"/i/{UNKNOWN}", 404, "page", HTML),  # the page saying so

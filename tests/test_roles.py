@@ -18,7 +18,7 @@ from ticker.store.writes import Author, post_entry
 ROOT = Path(__file__).parent.parent
 
 # Actions the desk has no control for: the API alone is checked (tools and the OpenAPI document use them).
-NO_DESK_CONTROL = {Action.EDIT_INCIDENT, Action.MANAGE_PARTNERS}
+NO_DESK_CONTROL = {Action.EDIT_INCIDENT}
 
 
 def test_docs_newsroom_carries_the_table_of_ticker_roles() -> None:
@@ -110,6 +110,8 @@ async def test_the_api_and_the_desk_follow_the_roles_table(role: str, browser: B
             Action.PIN_ENTRY: await shown(others_entry.locator("button.pin"), page.locator("input[name=pinned]")),
             Action.MANAGE_USERS: await shown(page.locator(".desk-bar a[href='/desk/users']")),
             Action.SEE_NODE_STATUS: await shown(page.locator(".desk-bar a[href='/desk/status']")),
+            Action.MANAGE_PARTNERS: await shown(page.locator(".desk-bar a[href='/desk/partners']")),
+            Action.SEE_AUDIT_LOG: await shown(page.locator(".desk-bar a[href='/desk/audit']")),
         }
         if allowed(role)[Action.REVIEW_SUBMISSIONS]:  # wait for the queue, which newsroom.js fills in
             await expect(page.locator(".submissions .submission")).to_have_count(1)
@@ -143,6 +145,7 @@ async def test_the_api_and_the_desk_follow_the_roles_table(role: str, browser: B
             Action.MANAGE_USERS: answer(await call(page, "POST", "/desk/users", form=new_user("nils")), 201),
             Action.MANAGE_PARTNERS: answer(await call(page, "GET", "/api/partners"), 200),
             Action.SEE_NODE_STATUS: answer(await call(page, "GET", "/desk/status/nodes"), 200),
+            Action.SEE_AUDIT_LOG: answer(await call(page, "GET", "/desk/audit/export"), 200),
             Action.MANAGE_SOURCES: not_refused(await call(page, "DELETE", "/api/sources/999999")),
             Action.ACT_ON_SOURCE_ITEMS: not_refused(
                 await call(page, "POST", "/api/sources/items/999999/state", {"state": "dismissed"})

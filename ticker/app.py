@@ -20,6 +20,7 @@ from ticker.broker import Broker, broker_for
 from ticker.config import Settings
 from ticker.exceptions import APIError
 from ticker.http import (
+    admin,
     api,
     desk,
     embed,
@@ -164,6 +165,7 @@ def create_app(
         *review.routes(),
         *login.routes(),
         *desk.routes(),
+        *admin.routes(),  # /desk/users, /desk/partners, /desk/audit, /reset/{token}
         *sources.routes(),
         *status_page.routes(),  # /desk/status
         *pages.routes(),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -21,6 +21,7 @@ from ticker.roles import ROLES  # a small module: the names only
 
 if TYPE_CHECKING:
     from ticker.demo import Demo
+    from ticker.store.audit import Actor
     from ticker.store.sql import Store
 
 T = TypeVar("T")
@@ -277,7 +278,7 @@ def user_add(
         password = _checked(settings, password, name, byline)
     elif ask_password or (not no_password and sys.stdin.isatty()):
         password = _ask_password(settings, name, byline)
-    account = _with_store(settings, lambda s: add_user(s, name, byline, role, password))
+    account = _with_store(settings, lambda s: add_user(s, name, byline, role, password, by=_cli_actor()))
     click.echo(say("created", name=account.name, role=account.role))
     if password is None and not no_password:
         click.echo(say("no_password", name=account.name), err=True)
@@ -303,7 +304,7 @@ def user_passwd(ctx: click.Context, name: str, password: str | None) -> None:
     async def work(store: Store) -> None:
         account = await user_by_name(store, name)
         _checked(settings, chosen, account.name, account.display_name)
-        await change_password(store, account, chosen)
+        await change_password(store, account, chosen, by=_cli_actor())
 
     _with_store(settings, work)
     click.echo(say("password_set", name=name))
@@ -321,8 +322,129 @@ def user_list(ctx: click.Context) -> None:
         return
     click.echo(say("users_head"))
     for account, has_password in found:
-        flag = say("yes") if has_password else say("no")
+        flag = say("disabled") if account.disabled else say("yes") if has_password else say("no")
         click.echo(f"{account.name}\t{account.role}\t{flag}\t{account.display_name}")
+
+
+def _cli_actor() -> Actor:
+    """Who the audit log says did what a command did without anyone's account: the system user running it."""
+    import getpass
+
+    from ticker.store.audit import Actor
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no name for the uid (a container's)
+        who = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return Actor(None, f"cli:{who}")
+
+
+def _tell_nodes(settings: Settings, name: str, sessions: list[int]) -> None:
+    """Close the live sockets of the ended sessions on every node: through Redis, as the desk does."""
+    if not sessions:
+        return
+    if settings.redis_url is None:
+        click.echo(say("sockets_not_told", name=name), err=True)
+        return
+    import asyncio
+
+    from ticker.notices import announce_logouts
+
+    asyncio.run(announce_logouts(settings.redis_url, sessions))
+
+
+def _user_command(
+    ctx: click.Context, name: str, work: Callable[[Store, int, Actor], Awaitable[T]]
+) -> tuple[Settings, T]:
+    """Run ``work`` on the user named ``name`` (by their id), as the command line's actor."""
+    from ticker.store.admin import user_id_of
+
+    settings, by = _settings(ctx), _cli_actor()
+
+    async def run(store: Store) -> T:
+        return await work(store, await user_id_of(store, name), by)
+
+    return settings, _with_store(settings, run)
+
+
+@user.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(ROLES))
+@click.pass_context
+def user_role(ctx: click.Context, name: str, role: str) -> None:
+    """Give a user another role (from their next request on)."""
+    from ticker.store.admin import set_role
+
+    _user_command(ctx, name, lambda store, user_id, by: set_role(store, user_id, role, by))
+    click.echo(say("role_changed", name=name, role=role))
+
+
+@user.command("disable")
+@click.argument("name")
+@click.pass_context
+def user_disable(ctx: click.Context, name: str) -> None:
+    """Disable a user: their desk sessions end, their open desk pages close, their tokens are refused."""
+    from ticker.store.admin import disable
+
+    settings, (_account, ended) = _user_command(ctx, name, disable)
+    _tell_nodes(settings, name, ended)
+    click.echo(say("user_disabled", name=name))
+
+
+@user.command("enable")
+@click.argument("name")
+@click.pass_context
+def user_enable(ctx: click.Context, name: str) -> None:
+    """Let a disabled user in again (their tokens work again; they log in anew)."""
+    from ticker.store.admin import enable
+
+    _user_command(ctx, name, enable)
+    click.echo(say("user_enabled", name=name))
+
+
+@user.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask")
+@click.pass_context
+def user_delete(ctx: click.Context, name: str, yes: bool) -> None:
+    """Delete a user: their entries stay with their byline; their tokens, sessions and login name go."""
+    from ticker.store.admin import delete
+
+    if not yes and not click.confirm(say("delete_confirm", name=name), err=True):
+        raise CliError(say("not_deleted"))
+    settings, (account, ended) = _user_command(ctx, name, delete)
+    _tell_nodes(settings, name, ended)
+    click.echo(say("user_deleted", name=name, byline=account.display_name))
+
+
+@user.command("reset")
+@click.argument("name")
+@click.pass_context
+def user_reset(ctx: click.Context, name: str) -> None:
+    """Print a one-time link where the user chooses a new password (valid TICKER_PASSWORD_RESET_SECONDS)."""
+    from datetime import UTC, datetime, timedelta
+
+    from ticker.store.admin import create_reset
+
+    settings = _settings(ctx)
+    lifetime = settings.password_reset_seconds
+    until = (datetime.now(UTC) + timedelta(seconds=lifetime)).isoformat(timespec="minutes")
+    _settings_used, (_account, token) = _user_command(
+        ctx, name, lambda store, user_id, by: create_reset(store, user_id, by, lifetime)
+    )
+    click.echo(say("reset_link", name=name, until=until), err=True)
+    click.echo(f"{settings.resolved_public_url()}/reset/{token}")
+
+
+@user.command("revoke-tokens")
+@click.argument("name")
+@click.pass_context
+def user_revoke_tokens(ctx: click.Context, name: str) -> None:
+    """Revoke every API token of a user (one token: ticker token revoke)."""
+    from ticker.store.admin import revoke_tokens
+
+    _settings_used, revoked = _user_command(ctx, name, revoke_tokens)
+    click.echo(say("tokens_revoked", n=len(revoked), name=name))
 
 
 @main.group()
@@ -339,7 +461,7 @@ def token_create(ctx: click.Context, user_name: str, label: str) -> None:
     from ticker.store.accounts import create_token, user_by_name
 
     async def work(store: Store) -> str:
-        return await create_token(store, await user_by_name(store, user_name), label)
+        return await create_token(store, await user_by_name(store, user_name), label, by=_cli_actor())
 
     click.echo(_with_store(_settings(ctx), work))
 
@@ -375,7 +497,7 @@ def token_revoke(ctx: click.Context, token_id: int, user_name: str) -> None:
     from ticker.store.accounts import revoke_token, user_by_name
 
     async def work(store: Store) -> None:
-        await revoke_token(store, await user_by_name(store, user_name), token_id)
+        await revoke_token(store, await user_by_name(store, user_name), token_id, by=_cli_actor())
 
     _with_store(_settings(ctx), work)
     click.echo(say("revoked", id=token_id, name=user_name))
@@ -499,6 +621,7 @@ def partner_add(
             incidents or None,
             allow_subdomains=allow_subdomains,
             max_origins=settings.max_partner_origins,
+            by=_cli_actor(),
         ),
     )
     click.echo(_partner_line(found.name, found.origins, found.incidents))
@@ -615,6 +738,45 @@ def source_remove(ctx: click.Context, name: str) -> None:
 
     _with_store(_settings(ctx), work)
     click.echo(f"source {name} removed")
+
+
+@main.group()
+def audit() -> None:
+    """The audit log: who changed what and when (docs/newsroom.md, "Audit log")."""
+
+
+@audit.command("export")
+@click.option("--format", "kind", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--actor", help="Only what this user (login name) or actor did")
+@click.option("--incident", help="Only what concerns this incident (slug)")
+@click.option("--kind", "what", help="Only this kind (entry.posted), or all of a group (entry)")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="A file [standard output]")
+@click.pass_context
+def audit_export(
+    ctx: click.Context, kind: str, actor: str | None, incident: str | None, what: str | None, output: str | None
+) -> None:
+    """Every row that matches, oldest first, as JSON lines or CSV (the desk's download link gives the same)."""
+    from ticker.store.audit import Filter, every, export_lines, kind_choices
+
+    if what is not None and what not in kind_choices():
+        raise click.BadParameter(f"one of {', '.join(kind_choices())}", param_hint="--kind")
+    where = Filter(actor or None, incident or None, what)
+    out: IO[str] = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
+
+    async def work(store: Store) -> int:
+        written = 0
+        async for line in export_lines(every(store, where), kind):
+            out.write(line)
+            written += 1
+        return written - (kind == "csv")  # less the header
+
+    try:
+        written = _with_store(_settings(ctx), work)
+    finally:
+        if output:
+            out.close()
+    if output:
+        click.echo(say("exported", n=written, path=output), err=True)
 
 
 @main.group()

@@ -42,9 +42,24 @@ TEXT: dict[str, dict[str, str]] = {
         "database": "Database: {what}",
         "upgraded": "database is at the latest schema",
         "no_users": "No users yet. Add one: ticker user add NAME --role editor",
-        "users_head": "name\trole\tpassword\tbyline",
+        "users_head": "name\trole\tlogin\tbyline",
         "yes": "yes",
         "no": "no",
+        "disabled": "disabled",
+        "role_changed": "{name} is now {role}",
+        "user_disabled": "{name} is disabled: their desk sessions ended, their tokens are refused",
+        "user_enabled": "{name} is enabled again",
+        "user_deleted": "{name} is deleted; their entries stay, with the byline {byline}",
+        "delete_confirm": "Delete {name}? Their entries stay, with their byline",
+        "not_deleted": "Nothing deleted.",
+        "reset_link": "A one-time link for {name} to choose a new password (valid until {until}):",
+        "tokens_revoked": "{n} token(s) of {name} revoked",
+        "sockets_not_told": (
+            "Note: without Redis (TICKER_REDIS_URL) no running node hears of this, so a desk page {name} has open "
+            "keeps its live feed (their session is ended: it can change nothing) until it is reloaded. "
+            "The desk's /desk/users closes it at once."
+        ),
+        "exported": "{n} audit rows written to {path}",
         "no_tokens": "No tokens.",
         "tokens_head": "id\tuser\tcreated\trevoked\tlabel",
         "revoked": "token {id} of {name} revoked",
@@ -95,9 +110,24 @@ TEXT: dict[str, dict[str, str]] = {
         "database": "Databas: {what}",
         "upgraded": "databasen har det senaste schemat",
         "no_users": "Inga användare än. Lägg till en: ticker user add NAMN --role editor",
-        "users_head": "namn\troll\tlösenord\tbyline",
+        "users_head": "namn\troll\tinloggning\tbyline",
         "yes": "ja",
         "no": "nej",
+        "disabled": "avstängd",
+        "role_changed": "{name} är nu {role}",
+        "user_disabled": "{name} är avstängd: inloggningarna på desken är avslutade, personens token avvisas",
+        "user_enabled": "{name} är aktiverad igen",
+        "user_deleted": "{name} är borttagen; inläggen finns kvar med bylinen {byline}",
+        "delete_confirm": "Ta bort {name}? Inläggen finns kvar med sin byline",
+        "not_deleted": "Inget borttaget.",
+        "reset_link": "En engångslänk där {name} väljer ett nytt lösenord (gäller till {until}):",
+        "tokens_revoked": "{n} token för {name} återkallade",
+        "sockets_not_told": (
+            "Obs: utan Redis (TICKER_REDIS_URL) får ingen körande nod veta detta, så en desksida som {name} har "
+            "öppen behåller sitt liveflöde (sessionen är avslutad: den kan inte ändra något) tills den laddas om. "
+            "Desken (/desk/users) stänger den direkt."
+        ),
+        "exported": "{n} rader ur ändringsloggen skrivna till {path}",
         "no_tokens": "Inga token.",
         "tokens_head": "id\tanvändare\tskapad\tåterkallad\tetikett",
         "revoked": "token {id} för {name} är återkallad",

@@ -40,6 +40,8 @@ class Settings:
     login_max_failures: int = 5  # wrong passwords in a row before logins for that name are slowed down
     login_lockout_seconds: int = 60  # how long each further attempt then waits
     password_min_chars: int = 10  # a new password's least length (ticker.passwords; the commonest are refused too)
+    password_reset_seconds: int = 24 * 3600  # how long an admin's one-time link to choose a new password works
+    audit_page_size: int = 50  # rows per page of the desk's audit log (/desk/audit)
 
     # Websocket limits and timings.
     max_connections: int = 50_000

@@ -107,6 +107,8 @@ BOUNDS: dict[str, tuple[Any, ...]] = {
     "session_seconds": (Ge(60),),
     "login_max_failures": AT_LEAST_ONE,
     "password_min_chars": (Ge(8),),  # shorter is no password policy at all
+    "password_reset_seconds": (Ge(60), Le(30 * 24 * 3600)),  # a link that outlives a month is a standing key
+    "audit_page_size": (Ge(1), Le(1000)),
     "max_connections": AT_LEAST_ONE,
     "ws_max_message_bytes": (Ge(256),),  # a subscribe message is up to ~200 bytes
     "max_subscriptions": AT_LEAST_ONE,

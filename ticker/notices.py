@@ -154,3 +154,15 @@ class Notices:
 def notices(connection: HTTPConnection) -> Notices:
     found: Notices = connection.app.state.notices
     return found
+
+
+async def announce_logouts(redis_url: str, sessions: list[int]) -> None:
+    """From outside any node (``ticker user disable``, ``user delete``): every node closes the sockets of these
+    ended sessions when it reads the notices, as if another node had announced their logouts."""
+    sender = aioredis.from_url(redis_url, socket_timeout=5.0, socket_connect_timeout=2.0)
+    try:
+        for session in sessions:
+            data = json.dumps({"node": "cli", "kind": "logout", "session": session})
+            await sender.xadd(STREAM, {FIELD: data}, maxlen=KEEP, approximate=True)
+    finally:
+        await sender.aclose()

@@ -28,6 +28,7 @@ class Action(StrEnum):
     MANAGE_SOURCES = "manage_sources"  # the public sources the desk's "Händelser" panel follows
     ACT_ON_SOURCE_ITEMS = "act_on_source_items"  # dismiss or watch a source's item, start a ticker from it
     SEE_NODE_STATUS = "see_node_status"  # /desk/status: the whole installation's nodes
+    SEE_AUDIT_LOG = "see_audit_log"  # /desk/audit: who changed what, and its export
 
 
 EDITORS = frozenset({"admin", "editor"})
@@ -51,6 +52,7 @@ RULES: dict[Action, frozenset[str]] = {
     Action.MANAGE_SOURCES: frozenset({"admin"}),
     Action.ACT_ON_SOURCE_ITEMS: EDITORS,
     Action.SEE_NODE_STATUS: frozenset({"admin"}),
+    Action.SEE_AUDIT_LOG: frozenset({"admin"}),
 }
 
 # What each action is, for people: the rows of docs/newsroom.md's table and the API's 403 messages.
@@ -65,11 +67,13 @@ DESCRIPTIONS: dict[Action, str] = {
     Action.CHANGE_ANY_ENTRY: "edit and retract anyone's entries",
     Action.PIN_ENTRY: "pin and unpin entries, also by posting one pinned",
     Action.REVIEW_SUBMISSIONS: "approve and reject contributors' posts",
-    Action.MANAGE_USERS: "add users",
+    Action.MANAGE_USERS: "add users, change their roles, disable, enable and delete them, reset their passwords"
+    " and revoke their tokens",
     Action.MANAGE_PARTNERS: "manage partner sites",
     Action.MANAGE_SOURCES: "add, change and remove the public sources the desk follows",
     Action.ACT_ON_SOURCE_ITEMS: "dismiss or watch a source's item, or start a ticker from it",
     Action.SEE_NODE_STATUS: "see the nodes' status",
+    Action.SEE_AUDIT_LOG: "see and export the audit log",
 }
 
 

@@ -1,10 +1,10 @@
-"""The newsroom's pages: the incident list, an incident's desk (composer, live feed, review queue), API tokens
-and users. Every page needs a login; its forms and newsroom.js's requests carry the session's CSRF token.
+"""The newsroom's pages: the incident list, an incident's desk (composer, live feed, review queue) and API
+tokens (the admin pages are ticker.http.admin's). Every page needs a login; its forms and newsroom.js's requests
+carry the session's CSRF token.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,25 +14,21 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route
 
 from ticker.assets import STATIC
-from ticker.exceptions import APIError, Invalid, NotFound
+from ticker.exceptions import NotFound
 from ticker.http import csrf
 from ticker.http.desk_text import render_desk
 from ticker.http.login import form_text
 from ticker.http.params import whole_number
 from ticker.http.session_auth import current_login, require_login
 from ticker.http.sources_text import panel_text
-from ticker.passwords import check_password
-from ticker.roles import ROLES, Action, allowed
+from ticker.roles import Action, allowed
 from ticker.services import services
-from ticker.store.accounts import Account, accounts, add_user, create_token, revoke_token, tokens
+from ticker.store.accounts import Account, create_token, revoke_token, tokens
 from ticker.store.logins import Login
 from ticker.store.newsroom import entries_by, submissions
-from ticker.store.sql import Store
 from ticker.textrules import Kind
 
 DESK_ENTRIES = 100  # newest entries on an incident's desk; the reader page has the rest
-USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-USER_FIELDS = ("name", "display_name", "role")
 
 
 async def _login(request: Request) -> Login | Response:
@@ -133,53 +129,6 @@ async def token_revoke(request: Request) -> Response:
     return RedirectResponse("/desk/tokens", status_code=303)
 
 
-async def _admin(request: Request) -> Login | Response:
-    login = await _login(request)
-    if isinstance(login, Login) and not login.account.may(Action.MANAGE_USERS):
-        return render_desk("not_found.html", request, status=404)
-    return login
-
-
-async def users_page(request: Request) -> Response:
-    login = await _admin(request)
-    if isinstance(login, Response):
-        return login
-    return _page("desk/users.html", request, login, users=await accounts(services(request).store), roles=ROLES)
-
-
-async def user_add(request: Request) -> Response:
-    login = await _admin(request)
-    if isinstance(login, Response):
-        return login
-    form = await _checked_form(request, login)
-    store = services(request).store
-    problem: str | None
-    try:
-        fields = {k: form_text(form, k, Kind.NAME).strip() for k in USER_FIELDS}
-    except Invalid as error:  # the form again, saying which field; what was typed is not shown back
-        fields, problem = dict.fromkeys(USER_FIELDS, ""), error.message
-    else:
-        problem = await _new_user(store, fields, form, services(request).settings.password_min_chars)
-    context = {"users": await accounts(store), "roles": ROLES, "problem": problem, "added": problem is None}
-    return _page("desk/users.html", request, login, status=422 if problem else 201, form=fields, **context)
-
-
-async def _new_user(store: Store, fields: dict[str, str], form: FormData, min_chars: int) -> str | None:
-    """Add the user the form describes; None once it is added, else what is wrong (the password under
-    ticker.passwords' policy)."""
-    if not USER_NAME.match(fields["name"]):
-        return "name: 1–64 lower-case letters, digits, '.', '_' or '-'"
-    try:
-        password = form_text(form, "password")
-        if not password:
-            return "password: required"
-        check_password(password, min_chars, fields["name"], fields["display_name"])
-        await add_user(store, fields["name"], fields["display_name"] or fields["name"], fields["role"], password)
-    except APIError as error:
-        return error.message
-    return None
-
-
 async def service_worker(request: Request) -> Response:
     """Served from /desk/ so that it may keep the desk's pages for field mode (see newsroom-sw.js)."""
     return FileResponse(STATIC / "newsroom-sw.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"})
@@ -194,6 +143,4 @@ def routes() -> list[BaseRoute]:
         Route("/desk/tokens", tokens_page, methods=["GET", "HEAD"]),
         Route("/desk/tokens", token_create, methods=["POST"]),
         Route("/desk/tokens/{token_id}/revoke", token_revoke, methods=["POST"]),
-        Route("/desk/users", users_page, methods=["GET", "HEAD"]),
-        Route("/desk/users", user_add, methods=["POST"]),
     ]

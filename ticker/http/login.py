@@ -100,6 +100,10 @@ async def login(request: Request) -> Response:
         metrics(request).failed_login("locked_out")
         return _slowed(request, wait, context)
     account = await check_password(store, name, password)
+    if account is not None and account.disabled:  # the right password: saying so tells them nothing new
+        await record_failure(store, name, "disabled")
+        log_event("login_refused", logging.WARNING, user=name, reason="disabled")
+        return _form(request, 403, problem="account_disabled", **context)
     if account is None:
         failures = await record_failure(store, name)
         metrics(request).failed_login("wrong_password")

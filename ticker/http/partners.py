@@ -24,6 +24,7 @@ from ticker.roles import Action
 from ticker.services import services
 from ticker.store import partners as store
 from ticker.store.accounts import Account
+from ticker.store.audit import Actor
 from ticker.textrules import Line, Name
 
 Origin = Annotated[Line, Field(min_length=1, max_length=300)]
@@ -60,7 +61,7 @@ async def list_partners(request: Request) -> Response:
 
 
 async def add_partner(request: Request) -> Response:
-    await require_admin(request)
+    account = await require_admin(request)
     data, _raw = await parse_body(request, PartnerIn)
     svc = services(request)
     partner = await store.add_partner(
@@ -70,6 +71,7 @@ async def add_partner(request: Request) -> Response:
         data.incidents,
         allow_subdomains=data.allow_subdomains,
         max_origins=svc.settings.max_partner_origins,
+        by=Actor.of(account),
     )
     origin_policy(request).invalidate()
     return JSONResponse({"partner": _view(request, partner)}, status_code=201)
@@ -85,7 +87,7 @@ async def get_partner(request: Request) -> Response:
 
 
 async def change_partner(request: Request) -> Response:
-    await require_admin(request)
+    account = await require_admin(request)
     data, _raw = await parse_body(request, PartnerPatch)
     if not data.model_fields_set - {"allow_subdomains"}:
         raise Invalid("body", "nothing to change: give origins and/or incidents")
@@ -97,6 +99,7 @@ async def change_partner(request: Request) -> Response:
         origins=data.origins,
         allow_subdomains=data.allow_subdomains,
         max_origins=svc.settings.max_partner_origins,
+        by=Actor.of(account),
         **changes,
     )
     origin_policy(request).invalidate()
@@ -106,13 +109,17 @@ async def change_partner(request: Request) -> Response:
 async def remove_partner(request: Request) -> Response:
     """Remove a partner; its embeds' open sockets are closed with 4100 (do not reconnect), here at once and on
     the other nodes when they hear of it (ticker.notices)."""
-    await require_admin(request)
-    name = request.path_params["name"]
-    await store.remove_partner(services(request).store, name)
+    account = await require_admin(request)
+    await end_partnership(request, request.path_params["name"], Actor.of(account))
+    return Response(status_code=204)
+
+
+async def end_partnership(request: Request, name: str, by: Actor) -> None:
+    """Remove the partner (the API's DELETE and the desk's partners page) and close its embeds' sockets."""
+    await store.remove_partner(services(request).store, name, by=by)
     origin_policy(request).invalidate()
     close_partner(services(request).hub, name)
     await notices(request).partner_removed(name)
-    return Response(status_code=204)
 
 
 async def partner_snippet(request: Request) -> Response:

@@ -12,9 +12,11 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticker.exceptions import Conflict, Invalid, NotFound
 from ticker.roles import ROLES, Action, may
+from ticker.store.audit import SYSTEM, Actor, AuditKind, created, record
 from ticker.store.newsroom import LoginSession
 from ticker.store.sql import Store, now
 from ticker.store.tables import ApiToken, User
@@ -29,6 +31,7 @@ class Account:
     name: str
     display_name: str
     role: str
+    disabled: bool = False  # such an account gets no session and its tokens are refused (ticker.store.admin)
 
     def may(self, action: Action) -> bool:
         """What the account's role allows: ticker.roles."""
@@ -44,7 +47,7 @@ class TokenInfo:
 
 
 def account_of(user: User) -> Account:
-    return Account(user.id, user.name, user.display_name, user.role)
+    return Account(user.id, user.name, user.display_name, user.role, user.disabled_at is not None)
 
 
 def _digest(token: str) -> bytes:
@@ -52,7 +55,13 @@ def _digest(token: str) -> bytes:
 
 
 async def add_user(
-    store: Store, name: str, display_name: str, role: str = "reporter", password: str | None = None
+    store: Store,
+    name: str,
+    display_name: str,
+    role: str = "reporter",
+    password: str | None = None,
+    *,
+    by: Actor = SYSTEM,
 ) -> Account:
     if role not in ROLES:
         raise Invalid("role", f"role must be one of {', '.join(ROLES)}")
@@ -68,21 +77,28 @@ async def add_user(
         )
         session.add(user)
         await session.flush()
+        facts = created({"display_name": display_name, "role": role, "password": password is not None})
+        record(session, by, AuditKind.USER_ADDED, subject=name, changes=facts)
         return account_of(user)
 
 
 async def user_by_name(store: Store, name: str) -> Account:
     async with store.reading() as session:
-        user = await session.scalar(select(User).where(User.name == name))
+        user = await session.scalar(select(User).where(User.name == name, User.deleted_at.is_(None)))
     if user is None:
         raise NotFound("user")
     return account_of(user)
 
 
-async def create_token(store: Store, user: Account, label: str = "") -> str:
+async def create_token(store: Store, user: Account, label: str = "", *, by: Actor | None = None) -> str:
+    """A new token for ``user`` (made by ``by``: the user themself unless said)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     async with store.writing() as session:
-        session.add(ApiToken(user_id=user.id, token_hash=_digest(token), label=label, created_at=now()))
+        row = ApiToken(user_id=user.id, token_hash=_digest(token), label=label, created_at=now())
+        session.add(row)
+        await session.flush()
+        facts = {"user": user.name, **created({"label": label})}
+        record(session, by or Actor.of(user), AuditKind.TOKEN_CREATED, subject=row.id, changes=facts)
     return token
 
 
@@ -91,7 +107,7 @@ async def account_for_token(store: Store, token: str) -> Account | None:
         user = await session.scalar(
             select(User)
             .join(ApiToken, ApiToken.user_id == User.id)
-            .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
+            .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None), User.disabled_at.is_(None))
         )
     return account_of(user) if user is not None else None
 
@@ -119,27 +135,50 @@ async def check_password(store: Store, name: str, password: str) -> Account | No
     return account_of(user)
 
 
+async def hash_password(password: str) -> str:
+    """The password's argon2id hash, made off the event loop."""
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
 async def set_password(store: Store, account: Account, password: str) -> None:
-    password_hash = await asyncio.to_thread(_hasher.hash, password)
+    password_hash = await hash_password(password)
     async with store.writing() as session:
         await session.execute(update(User).where(User.id == account.id).values(password_hash=password_hash))
 
 
-async def change_password(store: Store, account: Account, password: str) -> None:
-    """A new password chosen by a person (ticker.passwords checks it first): their desk sessions end with it."""
+async def change_password(
+    store: Store, account: Account, password: str, *, by: Actor | None = None, how: str = "set"
+) -> list[int]:
+    """A new password chosen by a person (ticker.passwords checks it first): their desk sessions end with it.
+    Returns the ended sessions' ids (whose sockets the caller closes: ticker.http.admin)."""
     await set_password(store, account, password)
     async with store.writing() as session:
-        await session.execute(
-            update(LoginSession)
-            .where(LoginSession.user_id == account.id, LoginSession.ended_at.is_(None))
-            .values(ended_at=now())
+        ended = await end_sessions(session, account.id)
+        record(
+            session,
+            by or Actor.of(account),
+            AuditKind.USER_PASSWORD_CHANGED,
+            subject=account.name,
+            changes={"how": how},
         )
+    return ended
+
+
+async def end_sessions(session: AsyncSession, user_id: int) -> list[int]:
+    """End the user's open desk sessions, in ``session``'s transaction; their ids."""
+    result = await session.execute(
+        update(LoginSession)
+        .where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))
+        .values(ended_at=now())
+        .returning(LoginSession.id)
+    )
+    return list(result.scalars())
 
 
 async def users_with_passwords(store: Store) -> list[tuple[Account, bool]]:
     """Every user by name, and whether they have a password (may log into the desk)."""
     async with store.reading() as session:
-        users = await session.scalars(select(User).order_by(User.name))
+        users = await session.scalars(select(User).where(User.deleted_at.is_(None)).order_by(User.name))
         return [(account_of(u), u.password_hash is not None) for u in users]
 
 
@@ -150,15 +189,18 @@ async def tokens(store: Store, account: Account) -> list[TokenInfo]:
         return [TokenInfo(t.id, t.label, t.created_at, t.revoked_at) for t in await session.scalars(query)]
 
 
-async def revoke_token(store: Store, account: Account, token_id: int) -> None:
+async def revoke_token(store: Store, account: Account, token_id: int, *, by: Actor | None = None) -> None:
     async with store.writing() as session:
         found = await session.scalar(select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == account.id))
         if found is None:
             raise NotFound("token")
         if found.revoked_at is None:
             found.revoked_at = now()
+            facts = {"user": account.name, "label": found.label}
+            record(session, by or Actor.of(account), AuditKind.TOKEN_REVOKED, subject=token_id, changes=facts)
 
 
 async def accounts(store: Store) -> list[Account]:
     async with store.reading() as session:
-        return [account_of(u) for u in await session.scalars(select(User).order_by(User.name))]
+        query = select(User).where(User.deleted_at.is_(None)).order_by(User.name)
+        return [account_of(u) for u in await session.scalars(query)]

@@ -13,8 +13,10 @@ migration) as ``system``.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -261,5 +263,25 @@ def csv_cells(row: Mapping[str, Any]) -> list[str]:
     return cells
 
 
-def kinds() -> Iterable[str]:
-    return (k.value for k in AuditKind)
+def csv_line(cells: list[str]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow(cells)
+    return out.getvalue()
+
+
+async def export_lines(rows: AsyncIterator[dict[str, Any]], kind: str) -> AsyncIterator[str]:
+    """An export's lines (the desk's download, ``ticker audit export``): ``csv`` with a header row, or ``jsonl``,
+    one JSON object per row."""
+    if kind == "csv":
+        yield csv_line(list(CSV_COLUMNS))
+        async for row in rows:
+            yield csv_line(csv_cells(row))
+    else:
+        async for row in rows:
+            yield json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def kind_choices() -> list[str]:
+    """What the ``kind`` filter takes: a kind, or the part before its dot for all of them (``entry``)."""
+    kinds = [k.value for k in AuditKind]
+    return sorted({k.split(".")[0] for k in kinds}) + kinds

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 
 from ticker.store.accounts import Account, account_of
+from ticker.store.audit import Actor, AuditKind, record
 from ticker.store.newsroom import LoginFailure, LoginSession
 from ticker.store.sql import Store, now
 from ticker.store.tables import User
@@ -53,6 +54,7 @@ async def start_session(store: Store, account: Account, lifetime_seconds: int) -
         )
         session.add(row)
         await session.flush()
+        record(session, Actor.of(account), AuditKind.LOGIN_SUCCEEDED, at=at, subject=account.name)
     return token, Login(row.id, account, row.csrf_token, row.expires_at)
 
 
@@ -63,7 +65,11 @@ async def find_session(store: Store, token: str) -> Login | None:
             await session.execute(
                 select(LoginSession, User)
                 .join(User, User.id == LoginSession.user_id)
-                .where(LoginSession.token_hash == _digest(token), LoginSession.ended_at.is_(None))
+                .where(
+                    LoginSession.token_hash == _digest(token),
+                    LoginSession.ended_at.is_(None),
+                    User.disabled_at.is_(None),  # disabling ends the sessions too; this covers a race with it
+                )
             )
         ).first()
     if row is None:
@@ -94,8 +100,9 @@ async def wait_seconds(store: Store, name: str, max_failures: int, lockout_secon
     return max(0, int(left.total_seconds() + 0.999))
 
 
-async def record_failure(store: Store, name: str) -> int:
-    """Count one more wrong password for this name; returns how many in a row there now are."""
+async def record_failure(store: Store, name: str, reason: str = "wrong_password") -> int:
+    """Count one more refused login for this name (and log it for the audit, by the name as typed); returns how
+    many in a row there now are."""
     key, at = failure_key(name), now()
     async with store.writing() as session:
         await session.execute(delete(LoginFailure).where(LoginFailure.last_failed_at < at - FAILURES_KEPT))
@@ -105,6 +112,8 @@ async def record_failure(store: Store, name: str) -> int:
             session.add(found)
         found.failures += 1
         found.last_failed_at = at
+        facts = {"reason": reason, "in_a_row": found.failures}
+        record(session, Actor(None, name), AuditKind.LOGIN_FAILED, at=at, subject=key, changes=facts)
         return found.failures
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticker.exceptions import Conflict, Invalid, NotFound
+from ticker.store.audit import SYSTEM, Actor, AuditKind, created, diff, record
 from ticker.store.sql import Store, now
 from ticker.store.tables import Base, Incident, UTCDateTime
 
@@ -163,6 +164,7 @@ async def add_partner(
     *,
     allow_subdomains: bool = False,
     max_origins: int,
+    by: Actor = SYSTEM,
 ) -> PartnerInfo:
     if not NAME.match(name):
         raise Invalid("name", "name must be 1–64 lowercase letters, digits and hyphens, e.g. 'gp' or 'kommunen'")
@@ -175,6 +177,8 @@ async def add_partner(
         await session.flush()
         await _set_origins(session, partner, entries)
         await _set_incidents(session, partner, incidents)
+        facts = created({"origins": entries, "incidents": None if incidents is None else list(incidents)})
+        record(session, by, AuditKind.PARTNER_ADDED, subject=name, changes=facts)
     return await partner_info(store, name)
 
 
@@ -195,21 +199,32 @@ async def change_partner(
     incidents: Sequence[str] | Keep | None = KEEP,
     allow_subdomains: bool = False,
     max_origins: int,
+    by: Actor = SYSTEM,
 ) -> PartnerInfo:
     """Replace the partner's origins and/or incidents (``incidents=None``: every incident)."""
     entries = None if origins is None else _origin_entries(origins, allow_subdomains, max_origins)
+    before = await partner_info(store, name)
     async with store.writing() as session:
         partner = await _partner(session, name)
         if entries is not None:
             await _set_origins(session, partner, entries)
         if not isinstance(incidents, Keep):
             await _set_incidents(session, partner, incidents)
+        after = {
+            "origins": before.view()["origins"] if entries is None else entries,
+            "incidents": before.view()["incidents"] if isinstance(incidents, Keep) else incidents,
+        }
+        changes = diff(before.view(), {**before.view(), **after})
+        record(session, by, AuditKind.PARTNER_CHANGED, subject=name, changes=changes)
     return await partner_info(store, name)
 
 
-async def remove_partner(store: Store, name: str) -> None:
+async def remove_partner(store: Store, name: str, *, by: Actor = SYSTEM) -> None:
+    before = await partner_info(store, name)
     async with store.writing() as session:
         partner = await _partner(session, name)
+        facts = {k: [v, None] for k, v in before.view().items() if k != "name"}
+        record(session, by, AuditKind.PARTNER_REMOVED, subject=name, changes=facts)
         for table in (PartnerOrigin, PartnerIncident, PartnerReaderDay):
             await session.execute(delete(table).where(table.partner_id == partner.id))
         await session.delete(partner)
