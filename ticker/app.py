@@ -37,6 +37,8 @@ from ticker.http import (
     sse,
 )
 from ticker.http import metrics as metrics_endpoint
+from ticker.http import push as push_routes
+from ticker.http import push_desk
 from ticker.http import status as status_page
 from ticker.http.compression import Compression
 from ticker.http.errors import api_error, client_gone, http_error
@@ -53,6 +55,7 @@ from ticker.node_stats import NodeFigures, Nodes, read_figures
 from ticker.notices import Notices
 from ticker.partner_readers import PartnerReaders
 from ticker.presence import Presence
+from ticker.push.sender import Sender as PushSender
 from ticker.relay import Relay
 from ticker.services import Services, services
 from ticker.sources.panel import Panel
@@ -115,6 +118,13 @@ def create_app(
         app.state.sources_panel = sources_panel = Panel(settings, node_store, hub, notices)
         app.state.sources_poller = sources_poller = Poller(settings, node_store, sources_panel)
         sources_poller.start()
+        app.state.push_sender = push_sender = PushSender(
+            settings,
+            node_store,
+            on_outcome=lambda outcome: metrics.push_sends.labels(outcome).inc(),
+            on_alert=lambda state: metrics.push_alerts.labels(state).inc(),
+        )
+        push_sender.start()  # Web Push alerts (ticker.push)
         app.state.partner_readers = readers = PartnerReaders(
             node_store, hub, settings.partner_counts_flush_seconds, lambda: presence.counts("partners")
         )
@@ -145,6 +155,7 @@ def create_app(
             await nodes.stop()
             await metrics.detach()
             await sources_poller.stop()
+            await push_sender.stop()
             await sources_panel.stop()
             await notices.stop()
             await presence.stop()
@@ -168,6 +179,8 @@ def create_app(
         *admin.routes(),  # /desk/users, /desk/partners, /desk/audit, /reset/{token}
         *sources.routes(),
         *status_page.routes(),  # /desk/status
+        *push_routes.routes(),  # Web Push: /api/push/…, /sw.js, /push/unsubscribe/… (ticker.push)
+        *push_desk.routes(),  # /desk/i/{slug}/alert: an editor's urgent alert
         *pages.routes(),
         *front.routes(),
         *feeds.routes(),

@@ -114,6 +114,22 @@ class Settings:
     fetch_max_redirects: int = 3
     fetch_allow_loopback: bool = False  # tests' fixture servers only: never private or other internal addresses
 
+    # Web Push alerts for readers who follow an incident ("Bevaka", issue 16, docs/reader.md; ticker.push).
+    # Push services a browser's subscription may name (a host, or a domain its subdomains are under): a reader
+    # gives us the address we POST to, so only the browsers' own push services are ever sent to.
+    push_services: str = "fcm.googleapis.com,updates.push.services.mozilla.com,web.push.apple.com,notify.windows.com"
+    push_contact: str = ""  # VAPID's "sub" (RFC 8292): mailto:… or https://…; "": TICKER_PUBLIC_URL
+    push_max_subscriptions: int = 100_000  # followers per incident (409 past it)
+    push_alerts_per_hour: int = 6  # alerts per incident in any hour; more are held back (an editor may send urgent)
+    push_ttl_seconds: int = 4 * 3600  # how long a push service keeps an alert for a browser that is offline
+    push_concurrency: int = 50  # requests to push services at once, per node
+    push_batch: int = 200  # deliveries a node claims at a time
+    push_timeout_seconds: float = 10.0  # one request to a push service
+    push_max_attempts: int = 8  # a delivery that failed this often (5xx, 429, no answer) is given up
+    push_retry_seconds: float = 5.0  # the wait after a delivery's first failure; it doubles with each failure
+    push_retry_max_seconds: float = 600.0  # the longest wait between two attempts
+    push_sweep_seconds: float = 1.0  # how often a node looks for alerts to send
+
     # Compression (ticker.http.compression; /static keeps its files compressed at the best level instead).
     compress_min_bytes: int = 1024  # smaller bodies are sent as they are: the saving would not pay for the work
     compress_brotli_quality: int = 5  # 0–11; 5: the reader page in 0.65 ms, 10 % smaller than gzip

@@ -81,6 +81,21 @@ def _host_and_port(parts: Any) -> None:
         raise ValueError("it needs a host (and, if given, a port from 1 to 65535)")
 
 
+def _push_services(text: str) -> str:
+    from ticker.push.subscriptions import service_hosts
+
+    if not service_hosts(text):
+        raise ValueError("name at least one push service's host, e.g. fcm.googleapis.com")
+    return text
+
+
+def _push_contact(contact: str) -> str:
+    """VAPID's "sub" (RFC 8292): how a push service's operator reaches ours; "" means TICKER_PUBLIC_URL."""
+    if contact and not re.match(r"^(mailto:[^@\s]+@[^@\s]+|https://[^/\s]+\S*)$", contact):
+        raise ValueError("a mailto: address or an https:// URL, e.g. mailto:webb@example.se")
+    return contact
+
+
 NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
 HOST = r"^[A-Za-z0-9.:_\-\[\]%]+$"  # a name, an IPv4 or an IPv6 address (0.0.0.0 and :: listen everywhere)
 PATTERN_TEXT = {
@@ -134,6 +149,13 @@ BOUNDS: dict[str, tuple[Any, ...]] = {
     "compress_brotli_quality": (Le(11),),  # brotli's own range, 0–11
     "compress_gzip_level": (Ge(1), Le(9)),  # zlib's, 1–9 (0 would store, not compress)
     "request_id_max_chars": (Ge(8), Le(1024)),  # a proxy's ids are 32 to 64 characters
+    "push_services": (AfterValidator(_push_services),),
+    "push_contact": (AfterValidator(_push_contact),),
+    "push_max_subscriptions": AT_LEAST_ONE,
+    "push_ttl_seconds": (Le(28 * 24 * 3600),),  # 0: only to a browser that is online; push services keep four weeks
+    "push_concurrency": (Ge(1), Le(1000)),
+    "push_batch": AT_LEAST_ONE,
+    "push_max_attempts": AT_LEAST_ONE,
     "photo_max_bytes": (Ge(64 * 1024),),  # a phone's photo scaled down by the desk is a few hundred kilobytes
     "photo_max_pixels": (Ge(1_000_000),),  # below a megapixel a newsroom's photo would be refused
     "photo_widths": (AfterValidator(widths_of),),
@@ -182,6 +204,8 @@ class _Rules(BaseModel):
             )
         if values["embed_entries"] > values["embed_max_entries"]:
             problems.append("TICKER_EMBED_ENTRIES must not exceed TICKER_EMBED_MAX_ENTRIES")
+        if values["push_retry_seconds"] > values["push_retry_max_seconds"]:
+            problems.append("TICKER_PUSH_RETRY_SECONDS must not exceed TICKER_PUSH_RETRY_MAX_SECONDS")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -127,6 +127,11 @@ class Metrics:
             registry=live,
         )
         self.failed_logins = counter("ticker_failed_logins", "Refused newsroom logins, by reason", ["reason"])
+        # Web Push (ticker.push): readers who followed an incident, alerts by what became of them, and requests
+        # to push services by their outcome (sent, gone, retry, failed, expired, cancelled).
+        self.push_subscribed = counter("ticker_push_subscriptions", "Incidents followed with Web Push on this node")
+        self.push_alerts = counter("ticker_push_alerts", "Alerts this node turned into deliveries, by state", ["state"])
+        self.push_sends = counter("ticker_push_sends", "Web Push deliveries this node handled, by outcome", ["outcome"])
         # A process's CPU and memory: the standard collector where one process is scraped; under several
         # workers each copies its own into the files (summed over the workers).
         self._process = ProcessCollector(registry=self.registry if not self.multiprocess else None)

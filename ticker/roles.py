@@ -22,6 +22,7 @@ class Action(StrEnum):
     CHANGE_OWN_ENTRY = "change_own_entry"  # edit and retract one's own entries
     CHANGE_ANY_ENTRY = "change_any_entry"  # edit and retract anyone's
     PIN_ENTRY = "pin_entry"  # pin and unpin, and post an entry pinned ("pinned": true)
+    SEND_URGENT_ALERT = "send_urgent_alert"  # a Web Push alert to an incident's followers, past the hourly bound
     REVIEW_SUBMISSIONS = "review_submissions"  # see every pending submission, approve and reject
     MANAGE_USERS = "manage_users"
     MANAGE_PARTNERS = "manage_partners"
@@ -46,6 +47,7 @@ RULES: dict[Action, frozenset[str]] = {
     Action.CHANGE_OWN_ENTRY: EDITORS | {"reporter"},
     Action.CHANGE_ANY_ENTRY: EDITORS,
     Action.PIN_ENTRY: EDITORS,
+    Action.SEND_URGENT_ALERT: EDITORS,  # it reaches every follower's screen, whatever the hour's count
     Action.REVIEW_SUBMISSIONS: EDITORS,
     Action.MANAGE_USERS: frozenset({"admin"}),
     Action.MANAGE_PARTNERS: frozenset({"admin"}),
@@ -66,6 +68,7 @@ DESCRIPTIONS: dict[Action, str] = {
     Action.CHANGE_OWN_ENTRY: "edit and retract their own entries",
     Action.CHANGE_ANY_ENTRY: "edit and retract anyone's entries",
     Action.PIN_ENTRY: "pin and unpin entries, also by posting one pinned",
+    Action.SEND_URGENT_ALERT: "send an entry to the incident's followers as an urgent alert, past the hourly limit",
     Action.REVIEW_SUBMISSIONS: "approve and reject contributors' posts",
     Action.MANAGE_USERS: "add users, change their roles, disable, enable and delete them, reset their passwords"
     " and revoke their tokens",

@@ -19,6 +19,7 @@ from ticker.http import csrf
 from ticker.http.desk_text import render_desk
 from ticker.http.login import form_text
 from ticker.http.params import whole_number
+from ticker.http.push import desk_panel
 from ticker.http.session_auth import current_login, require_login
 from ticker.http.sources_text import panel_text
 from ticker.roles import Action, allowed
@@ -89,7 +90,8 @@ async def incident_desk(request: Request) -> Response:
         "csrf": login.csrf_token,
         "max_chars": services(request).settings.max_entry_chars,
     }
-    return _page("desk/incident.html", request, login, incident=snapshot["incident"], state=state)
+    push = await desk_panel(request, slug)  # followers and alerts (ticker.push)
+    return _page("desk/incident.html", request, login, incident=snapshot["incident"], state=state, push=push)
 
 
 async def desk_state(request: Request) -> JSONResponse:

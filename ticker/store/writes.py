@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from ticker.events import EventType
 from ticker.exceptions import Conflict, Forbidden, NotFound
+from ticker.push import alerts as push_alerts
 from ticker.roles import Action, may_change_entry, refusal
 from ticker.store.accounts import Account
 from ticker.store.audit import AuditKind, created
@@ -73,7 +74,10 @@ def set_status(slug: str, status: str) -> WriteOp:
         incident.status = status
         incident.closed_at = tx.at if status == "closed" else None
         kind = EventType.INCIDENT_CLOSED if status == "closed" else EventType.INCIDENT_REOPENED
-        return await _incident_event(tx, incident, kind)
+        result = await _incident_event(tx, incident, kind)
+        if status == "closed":
+            push_alerts.closed(tx, incident)  # its followers' last alert (ticker.push)
+        return result
 
     return op
 
@@ -85,7 +89,9 @@ def post_entry(slug: str, author: Author, body: str, label: str, key_event: bool
             await _unpin_current(tx, incident, author)
         entry = _new_entry(tx, incident, author, body, label, key_event, pinned)
         await tx.session.flush()
-        return await _entry_event(tx, incident, entry, EventType.ENTRY_POSTED, author)
+        result = await _entry_event(tx, incident, entry, EventType.ENTRY_POSTED, author)
+        push_alerts.key_event(tx, incident, entry, was_key=False)
+        return result
 
     return op
 
@@ -127,6 +133,7 @@ def approve_submission(slug: str, submission_id: int, by: Author) -> WriteOp:
         submission.status, submission.entry_id = "approved", entry.id
         submission.decided_by, submission.decided_at = by.name, tx.at
         result = await _entry_event(tx, incident, entry, EventType.ENTRY_POSTED, by, action="approved")
+        push_alerts.key_event(tx, incident, entry, was_key=False)
         return {**result, "submission": submission_view(submission, slug)}
 
     return op
@@ -149,7 +156,7 @@ def edit_entry(slug: str, entry_id: int, changes: dict[str, Any], by: Account) -
     async def op(tx: Tx) -> dict[str, Any]:
         incident = await tx.incident(slug)
         entry = await _own_live_entry(tx, incident, entry_id, by)
-        text_changed = False
+        was_key, text_changed = entry.key_event, False
         for name in ("body", "label"):
             if name in changes and changes[name] != getattr(entry, name):
                 setattr(entry, name, changes[name])
@@ -158,7 +165,9 @@ def edit_entry(slug: str, entry_id: int, changes: dict[str, Any], by: Account) -
             entry.key_event = changes["key_event"]
         if text_changed:
             entry.edited_at = tx.at
-        return await _entry_event(tx, incident, entry, EventType.ENTRY_EDITED, author_of(by))
+        result = await _entry_event(tx, incident, entry, EventType.ENTRY_EDITED, author_of(by))
+        push_alerts.key_event(tx, incident, entry, was_key)  # only an entry that becomes a key event alerts
+        return result
 
     return op
 

@@ -51,6 +51,7 @@ a:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
 a { color: var(--accent); }
 .empty { color: var(--muted); }
 .full { display: inline-block; margin-top: .5em; font-weight: 600; }
+.bevaka { display: inline-block; margin: .5em 0 0 1em; }
 .compact { padding: .4em .6em; font-size: 14px; }
 .compact .byline, .compact .edited { display: none; }
 .compact .entry { padding: .35em 0; }
@@ -154,12 +155,18 @@ a { color: var(--accent); }
       // what is new or withdrawn.
       box.innerHTML = '<header class="head"><span class="badge"></span><a class="title" target="_blank"></a>' +
         '<span class="conn" role="status" hidden></span></header><p class="empty"></p>' +
-        '<ol class="entries"></ol><a class="full" target="_blank"></a><div class="sr-only announcer" aria-live="polite"></div>';
+        '<ol class="entries"></ol><a class="full" target="_blank"></a><a class="bevaka" target="_blank"></a>' +
+        '<div class="sr-only announcer" aria-live="polite"></div>';
       $(".empty", box).textContent = this.T.no_entries;
       const full = $(".full", box);
       full.href = $(".title", box).href = state.url;
       full.textContent = this.T.full_story;
       full.hidden = !o.link;
+      // "Bevaka" (Web Push) works on our own origin only: a partner's page cannot hold our service worker, so the
+      // link opens the incident's page at its button (docs/embeds.md).
+      const bevaka = $(".bevaka", box);
+      bevaka.href = state.url + "#bevaka";
+      bevaka.textContent = this.T.push_embed;
       this.template = document.createElement("template");
       this.template.innerHTML = state.template;
       this.box = box;
@@ -196,6 +203,7 @@ a { color: var(--accent); }
       const badge = $(".badge", this.box);
       badge.className = "badge " + incident.status;
       badge.textContent = incident.status === "live" ? this.T.live : this.T.closed;
+      $(".bevaka", this.box).hidden = incident.status !== "live";
     }
 
     status(state, transport) {

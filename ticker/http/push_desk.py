@@ -1,0 +1,36 @@
+"""The desk's form for an editor's urgent alert (the panel itself is ticker.http.push.desk_panel)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ticker.exceptions import Forbidden, Invalid
+from ticker.http.desk import _checked_form, _login
+from ticker.http.login import form_text
+from ticker.http.params import whole_number
+from ticker.push import alerts
+from ticker.roles import Action, refusal
+from ticker.services import services
+
+
+async def urgent_alert(request: Request) -> Response:
+    login = await _login(request)
+    if isinstance(login, Response):
+        return login
+    form = await _checked_form(request, login)
+    account = login.account
+    if not account.may(Action.SEND_URGENT_ALERT):
+        raise Forbidden(refusal(account.role, Action.SEND_URGENT_ALERT))
+    entry = whole_number(form_text(form, "entry"))
+    if entry is None:
+        raise Invalid("entry", "entry: choose the entry to send")
+    slug = request.path_params["slug"]
+    await alerts.send_urgent(services(request).store, slug, entry, account.display_name)
+    request.app.state.push_sender.notify()
+    return RedirectResponse(f"/desk/i/{slug}?alert=sent#push", status_code=303)
+
+
+def routes() -> list[BaseRoute]:
+    return [Route("/desk/i/{slug}/alert", urgent_alert, methods=["POST"])]
