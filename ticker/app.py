@@ -44,6 +44,7 @@ from ticker.http.compression import Compression
 from ticker.http.errors import api_error, client_gone, http_error
 from ticker.http.headers import SecurityHeaders
 from ticker.http.limits import BodyLimit, UrlText
+from ticker.http.link_cards import start as start_link_cards
 from ticker.http.live import LANE_STATE, Lane, lane, live
 from ticker.http.metrics import RequestMetrics
 from ticker.http.origins import OriginPolicy
@@ -118,6 +119,7 @@ def create_app(
         app.state.sources_panel = sources_panel = Panel(settings, node_store, hub, notices)
         app.state.sources_poller = sources_poller = Poller(settings, node_store, sources_panel)
         sources_poller.start()
+        app.state.link_cards = link_cards = start_link_cards(settings)  # ticker.media.cards
         app.state.push_sender = push_sender = PushSender(
             settings,
             node_store,
@@ -155,6 +157,7 @@ def create_app(
             await nodes.stop()
             await metrics.detach()
             await sources_poller.stop()
+            await link_cards.aclose()
             await push_sender.stop()
             await sources_panel.stop()
             await notices.stop()

@@ -113,6 +113,12 @@ class Settings:
     fetch_max_bytes: int = 2 * 1024 * 1024  # largest answer read from another server
     fetch_max_redirects: int = 3
     fetch_allow_loopback: bool = False  # tests' fixture servers only: never private or other internal addresses
+    # Link cards (issue 15, ticker.media.cards): a provider's link on a line of its own in an entry becomes a card.
+    card_timeout_seconds: float = 3.0  # an entry's cards, thumbnails included, are made within this or stay links
+    cards_per_entry: int = 4  # links of one entry that may become cards (0: none); the others stay plain links
+    card_endpoints: str = ""  # provider=URL,…: where a provider's card data is asked for instead of its own address
+    card_players: str = ""  # provider=ORIGIN,…: where a provider's player is loaded from instead of its own
+    card_mastodon_hosts: str = "mastodon.social,mastodon.nu"  # Mastodon servers whose posts become cards
 
     # Web Push alerts for readers who follow an incident ("Bevaka", issue 16, docs/reader.md; ticker.push).
     # Push services a browser's subscription may name (a host, or a domain its subdomains are under): a reader

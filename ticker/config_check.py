@@ -24,6 +24,7 @@ from annotated_types import Ge, Gt, Le
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from ticker.config import Settings
+from ticker.media.providers import mastodon_hosts, overrides
 from ticker.media.sizes import widths_of
 
 PORT = (Ge(1), Le(65535))
@@ -96,6 +97,17 @@ def _push_contact(contact: str) -> str:
     return contact
 
 
+def _card_setting(value: str, what: str) -> str:
+    """provider=URL pairs (ticker.media.providers): a known provider each, an http(s) address each."""
+    overrides(value, what)
+    return value
+
+
+def _mastodon_hosts(value: str) -> str:
+    mastodon_hosts(value)
+    return value
+
+
 NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
 HOST = r"^[A-Za-z0-9.:_\-\[\]%]+$"  # a name, an IPv4 or an IPv6 address (0.0.0.0 and :: listen everywhere)
 PATTERN_TEXT = {
@@ -146,6 +158,11 @@ BOUNDS: dict[str, tuple[Any, ...]] = {
     "sources_keep_hours": AT_LEAST_ONE,
     "sources_panel_items": AT_LEAST_ONE,
     "fetch_max_bytes": (Ge(1024),),
+    "card_timeout_seconds": (Le(30),),  # a post waits for its cards: longer is a post that hangs
+    "cards_per_entry": (Le(20),),
+    "card_endpoints": (AfterValidator(lambda v: _card_setting(v, "endpoint")),),
+    "card_players": (AfterValidator(lambda v: _card_setting(v, "player origin")),),
+    "card_mastodon_hosts": (AfterValidator(_mastodon_hosts),),
     "compress_brotli_quality": (Le(11),),  # brotli's own range, 0–11
     "compress_gzip_level": (Ge(1), Le(9)),  # zlib's, 1–9 (0 would store, not compress)
     "request_id_max_chars": (Ge(8), Le(1024)),  # a proxy's ids are 32 to 64 characters

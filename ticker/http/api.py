@@ -17,7 +17,9 @@ from starlette.routing import BaseRoute, Route
 from ticker.exceptions import APIError, Forbidden, Invalid
 from ticker.http import caching
 from ticker.http.auth import require, require_account
+from ticker.http.link_cards import cards_of, link_cards, replayed, with_notes
 from ticker.http.params import MAX_INT, whole_number
+from ticker.media.cards import CardNote
 from ticker.roles import Action, refusal
 from ticker.sanitize import clean_html
 from ticker.services import services
@@ -309,8 +311,12 @@ async def post_entry_handler(request: Request) -> JSONResponse:
             raise Forbidden(refusal(account.role, Action.SUBMIT_ENTRY))
         # Kept for an editor: 202, and no event until it is approved.
         return await run_write(request, submit_entry(slug, author, body, label, data.key_event), account, raw, 202)
-    op = post_entry(slug, author, body, label, data.key_event, data.pinned)
-    return await run_write(request, op, account, raw, status=201)
+    # Cards are fetched before the write (ticker.media.cards), and not at all for a retry the store answers.
+    if (replay := await replayed(request, idempotency(request, account, raw))) is not None:
+        return replay
+    made = await link_cards(request).make(body)
+    op = post_entry(slug, author, made.body, label, data.key_event, data.pinned, made.cards)
+    return await run_write(request, with_notes(op, made.notes), account, raw, status=201)
 
 
 async def patch_entry(request: Request) -> JSONResponse:
@@ -319,10 +325,17 @@ async def patch_entry(request: Request) -> JSONResponse:
     changes = data.model_dump(exclude_unset=True)
     if not changes:
         raise Invalid("body", "nothing to change")
+    notes: list[CardNote] = []
     if "body" in changes:
         changes["body"] = entry_body(changes["body"], services(request).settings.max_entry_chars)
+        if (replay := await replayed(request, idempotency(request, account, raw))) is not None:
+            return replay
+        slug, number = request.path_params["slug"], entry_id(request)
+        kept = await cards_of(services(request).store, slug, number)
+        made = await link_cards(request).make(changes["body"], kept)
+        changes["body"], changes["cards"], notes = made.body, made.cards, made.notes
     op = edit_entry(request.path_params["slug"], entry_id(request), changes, account)
-    return await run_write(request, op, account, raw)
+    return await run_write(request, with_notes(op, notes), account, raw)
 
 
 async def retract_entry_handler(request: Request) -> JSONResponse:

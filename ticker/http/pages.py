@@ -21,6 +21,7 @@ from ticker.exceptions import NotFound
 from ticker.http import caching
 from ticker.http.api import _int_param, entry_id
 from ticker.http.jsonld import live_blog
+from ticker.http.link_cards import register as register_link_cards
 from ticker.http.static import assets, static_url
 from ticker.presence import presence
 from ticker.sanitize import text_of
@@ -33,6 +34,7 @@ env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoesca
 # JSON-LD and the strings for reader.js: compact, and readable UTF-8 (tojson still escapes < > & ').
 env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "separators": (",", ":")}
 env.globals["static"] = static_url  # {{ static("reader.js") }}: a file's hashed, immutable URL
+register_link_cards(env)  # {{ entry_body(e, t) }}: an entry's body with its link cards in place
 
 # The entry the page's <template> is rendered from: reader.js clones it and fills in a real entry.
 BLANK_ENTRY: dict[str, Any] = {

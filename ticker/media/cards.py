@@ -108,7 +108,7 @@ def read_oembed(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("type") not in OEMBED_TYPES:
         raise CardProblem("bad_answer", "the answer is not an oEmbed object (no type video, rich, photo or link)")
     # X and Bluesky give no title: the post's own text is the first paragraph of their html, read as text only.
-    markup = data.get("html") if isinstance(data.get("html"), str) else ""
+    markup = data["html"] if isinstance(data.get("html"), str) else ""
     first = re.search(r"<p\b[^>]*>(.*?)</p>", markup, re.S)
     title = _text(data.get("title"), TITLE_CHARS) or _text(first.group(1) if first else markup, TITLE_CHARS)
     author = _text(data.get("author_name"), AUTHOR_CHARS)

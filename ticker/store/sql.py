@@ -213,6 +213,12 @@ class Store:
             self.replays += 1
             return replay
 
+    async def replayed(self, idem: Idempotency) -> WriteResult | None:
+        """The stored result for a key already used, looked up before work that must not be done twice (a link
+        card's fetch); ``write`` still decides, in its transaction."""
+        async with self.reading() as session:
+            return await _replay(session, idem)
+
     # Reads.
 
     async def incident(self, slug: str) -> Incident:

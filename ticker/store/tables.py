@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     DateTime,
     ForeignKey,
@@ -119,6 +121,7 @@ class Entry(Base):
     retracted: Mapped[bool] = mapped_column(Boolean)
     correction: Mapped[str | None] = mapped_column(Text)
     body_text: Mapped[str] = mapped_column(Text, server_default="")  # what search reads: the body without markup
+    cards: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # link cards (ticker.media.cards); None: none
 
     @validates("body")
     def _with_text(self, _key: str, body: str) -> str:

@@ -38,4 +38,6 @@ def entry_view(entry: Entry, slug: str) -> dict[str, Any]:
         "pinned": entry.pinned,
         "retracted": entry.retracted,
         "correction": entry.correction,
+        # Only an entry with link cards has the field (docs/protocol.md): older clients and files see no change.
+        **({"cards": entry.cards} if entry.cards and not entry.retracted else {}),
     }

@@ -82,12 +82,21 @@ def set_status(slug: str, status: str) -> WriteOp:
     return op
 
 
-def post_entry(slug: str, author: Author, body: str, label: str, key_event: bool, pinned: bool) -> WriteOp:
+def post_entry(
+    slug: str,
+    author: Author,
+    body: str,
+    label: str,
+    key_event: bool,
+    pinned: bool,
+    cards: list[dict[str, Any]] | None = None,
+) -> WriteOp:
     async def op(tx: Tx) -> dict[str, Any]:
         incident = await _live_incident(tx, slug)
         if pinned:
             await _unpin_current(tx, incident, author)
         entry = _new_entry(tx, incident, author, body, label, key_event, pinned)
+        entry.cards = cards or None  # made before the transaction (ticker.media.cards)
         await tx.session.flush()
         result = await _entry_event(tx, incident, entry, EventType.ENTRY_POSTED, author)
         push_alerts.key_event(tx, incident, entry, was_key=False)
@@ -163,6 +172,8 @@ def edit_entry(slug: str, entry_id: int, changes: dict[str, Any], by: Account) -
                 text_changed = True
         if "key_event" in changes:
             entry.key_event = changes["key_event"]
+        if "cards" in changes:  # made for the new body before the transaction (ticker.media.cards)
+            entry.cards = changes["cards"] or None
         if text_changed:
             entry.edited_at = tx.at
         result = await _entry_event(tx, incident, entry, EventType.ENTRY_EDITED, author_of(by))

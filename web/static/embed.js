@@ -47,6 +47,22 @@
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 a:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
 .body p { margin: .3em 0; }
+.link-card { margin: .5rem 0; border: 1px solid var(--line); border-radius: 6px; overflow: hidden; max-width: 32rem; }
+.link-card .card-link { display: block; color: inherit; text-decoration: none; }
+.link-card .card-link:hover .card-title { text-decoration: underline; }
+.link-card .card-thumb { display: block; width: 100%; height: auto; aspect-ratio: 16 / 9; object-fit: cover; }
+.link-card .card-text { display: flex; flex-direction: column; gap: .1rem; padding: .5rem .75rem; }
+.link-card .card-provider { font-size: .8rem; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
+.link-card .card-title { font-weight: 600; }
+.link-card .card-author { font-size: .85rem; color: var(--muted); }
+.link-card .card-play { display: block; width: 100%; padding: .5rem .75rem; border: 0; border-top: 1px solid var(--line);
+  background: transparent; color: var(--fg); font: inherit; font-size: .9rem; text-align: left; cursor: pointer; }
+.link-card .card-play:hover { text-decoration: underline; }
+.link-card .card-play[hidden] { display: none; }
+.link-card .card-link:focus-visible, .link-card .card-play:focus-visible { outline: 3px solid var(--accent);
+  outline-offset: -3px; }
+.link-card .card-player { display: block; width: 100%; aspect-ratio: 16 / 9; border: 0; }
+.link-card:not([data-provider="youtube"]):not([data-provider="vimeo"]) .card-player { aspect-ratio: auto; height: 36rem; }
 .correction { font-style: italic; color: var(--muted); }
 a { color: var(--accent); }
 .empty { color: var(--muted); }
@@ -172,6 +188,7 @@ a { color: var(--accent); }
       this.box = box;
       this.list = $(".entries", box);
       styleRoot(this.root, box);
+      this.live.enableCards(box); // link cards: the provider's player loads only on a click (cards.js)
       this.applyIncident(state.incident);
       for (const entry of state.entries.slice().reverse()) this.applyEntry(entry);
       this.settle();

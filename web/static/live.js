@@ -3,6 +3,10 @@
 // websocket cannot open, resuming from the last seq applied and ignoring any event already applied
 // (docs/protocol.md). An ES module: importing it adds no name to the page.
 
+import { enableCards, fillCards } from "./cards.js";
+
+export { enableCards }; // the pages and embed.js make their cards playable through live.js
+
 const $ = (selector, el) => el.querySelector(selector);
 
 // Fill a clone of web/templates/_entry.html with an entry. T: the page's strings; clock: ISO time -> "22:37";
@@ -30,6 +34,7 @@ export function fillEntry(li, entry, { T, clock, base = "", newTab = false, lang
     body.replaceChildren(note);
   } else {
     body.innerHTML = entry.body; // sanitised by the server on the way in
+    fillCards(body, entry.cards, { T, base, newTab }); // its link cards in place of their links (cards.js)
     if (newTab) for (const a of body.querySelectorAll("a")) a.target = "_blank";
   }
   const permalink = $(".permalink", li);

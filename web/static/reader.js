@@ -282,6 +282,8 @@ function frontPage(front) {
   setTimeout(lookForNew, Number(front.dataset.refresh) * 1000);
 }
 
+live.enableCards(document.body); // link cards: the provider's player loads only on a click (cards.js)
+
 for (const button of document.querySelectorAll(".copy-link")) {
   if (!navigator.clipboard) continue;
   button.hidden = false;
