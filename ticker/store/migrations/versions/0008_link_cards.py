@@ -1,7 +1,7 @@
 """link cards: an entry's cards (title, author, thumbnail, player) beside its body
 
 Revision ID: 0008
-Revises: 0006 (beside 0007, which another change adds at the same time: upgrades go to every head)
+Revises: 0007
 Create Date: 2026-12-06 16:00:00.000000
 
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0008"
-down_revision: str | Sequence[str] | None = "0006"
+down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
