@@ -29,6 +29,14 @@ UNKNOWN = "ingen-sadan"  # writes go to an incident that does not exist: 404, an
 WEBSOCKET = "WEBSOCKET"
 
 
+# The link cards' players (ticker.media.providers), framed only after a reader's click (tests/test_link_cards_browser.py).
+PLAYERS = (
+    "'self' https://www.youtube-nocookie.com https://player.vimeo.com https://platform.twitter.com "
+    "https://www.instagram.com https://www.facebook.com https://www.tiktok.com https://embed.bsky.app "
+    "https://mastodon.nu https://mastodon.social"
+)
+
+
 def policy(port: int, framing: str) -> dict[str, str]:
     """The pages' Content-Security-Policy, directive by directive, written out here rather than imported."""
     return {
@@ -37,6 +45,7 @@ def policy(port: int, framing: str) -> dict[str, str]:
         "style-src": "'self'",
         "img-src": "'self' https:",
         "connect-src": f"'self' ws://127.0.0.1:{port}",
+        "frame-src": PLAYERS,
         "object-src": "'none'",
         "base-uri": "'none'",
         "form-action": "'self'",

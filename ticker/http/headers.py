@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ticker.config import Settings
 from ticker.http.origins import own_origin
+from ticker.media.providers import Directory
 
 SAME_ORIGIN_FRAMING = "frame-ancestors 'self'"
 NO_FRAMING = "frame-ancestors 'none'"
@@ -38,9 +39,13 @@ def page_policy(settings: Settings, frame_ancestors: str = SAME_ORIGIN_FRAMING) 
     Scripts and styles only from our origin: no inline script, style element or style attribute (scripts set
     styles through the CSSOM, which CSP leaves alone; JSON data blocks are not scripts). ``connect-src`` names
     the websocket's origin beside 'self': current browsers match 'self' to ws:/wss: of our host too, but CSP
-    Level 2 matched our own scheme only. Photos are hot-linked from wherever the newsroom found them, so any https: image may load
+    Level 2 matched our own scheme only. ``frame-src`` names the link cards' players (ticker.media.providers) on
+    every page: a policy is fixed per response, and nothing is framed before the reader's click, when cards.js
+    makes the iframe. Photos are hot-linked from wherever the newsroom found them, so any https: image may load
     (an http: one would be mixed content on our https pages anyway).
     """
+    players = Directory.of_settings(settings).frame_origins()
+    frames = " ".join(["'self'", *players])
     return "; ".join(
         (
             "default-src 'self'",
@@ -48,6 +53,7 @@ def page_policy(settings: Settings, frame_ancestors: str = SAME_ORIGIN_FRAMING) 
             "style-src 'self'",
             "img-src 'self' https:",
             f"connect-src 'self' {live_origin(settings)}",
+            f"frame-src {frames}",
             "object-src 'none'",
             "base-uri 'none'",
             "form-action 'self'",

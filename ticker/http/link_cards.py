@@ -46,9 +46,8 @@ def link_cards(request: Request) -> LinkCards:
 
 def start(settings: Settings, thumbnails: Thumbnails | None = None) -> LinkCards:
     """The node's card maker, over a guarded fetcher of its own (``aclose`` it at shutdown)."""
-    directory = Directory.of(settings.card_endpoints, settings.card_players, settings.card_mastodon_hosts)
     return LinkCards(
-        directory,
+        Directory.of_settings(settings),
         Fetcher(fetch_limits(settings)),
         timeout=settings.card_timeout_seconds,
         most=settings.cards_per_entry,

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
+from ticker.config import Settings
+
 
 @dataclass(frozen=True)
 class Link:
@@ -170,6 +172,10 @@ class Directory:
     @classmethod
     def of(cls, endpoints: str, players: str, mastodon: str) -> Directory:
         return cls(overrides(endpoints, "endpoint"), overrides(players, "player origin"), mastodon_hosts(mastodon))
+
+    @classmethod
+    def of_settings(cls, settings: Settings) -> Directory:
+        return cls.of(settings.card_endpoints, settings.card_players, settings.card_mastodon_hosts)
 
     def match(self, url: str) -> Link | None:
         """The provider's link ``url`` is, or None (then it stays a plain link)."""
