@@ -129,6 +129,20 @@ ROWS: dict[tuple[str, str], Row | list[Row]] = {
     ("GET", "/desk/i/{slug}/state"): Row("/desk/i/{slug}/state", 200, "other", JSON, "desk"),
     ("GET", "/desk/tokens"): Row("/desk/tokens", 200, "desk", HTML, "desk"),
     ("POST", "/desk/tokens"): Row("/desk/tokens", 403, "other", JSON, "desk"),  # no CSRF token
+    ("POST", "/desk/i/{slug}/alert"): Row("/desk/i/{slug}/alert", 403, "other", JSON, "desk"),  # no CSRF token
+    ("GET", "/api/push/key"): Row("/api/push/key", 200, "other", JSON),
+    ("POST", "/api/incidents/{slug}/subscriptions"): Row(
+        f"/api/incidents/{UNKNOWN}/subscriptions", 422, "other", JSON, body={}
+    ),
+    ("GET", "/api/push/subscriptions/{token}"): Row("/api/push/subscriptions/ps_ingen", 404, "other", JSON),
+    ("DELETE", "/api/push/subscriptions/{token}"): Row("/api/push/subscriptions/ps_ingen", 404, "other", JSON),
+    ("GET", "/api/incidents/{slug}/alerts"): Row(f"/api/incidents/{UNKNOWN}/alerts", 404, "other", JSON, "bearer"),
+    ("POST", "/api/incidents/{slug}/alerts"): Row(
+        f"/api/incidents/{UNKNOWN}/alerts", 404, "other", JSON, "bearer", {"entry": 1}
+    ),
+    ("GET", "/sw.js"): Row("/sw.js", 200, "other", JS),  # the reader's service worker (Web Push)
+    ("GET", "/push/unsubscribe/{token}"): Row("/push/unsubscribe/ps_ingen", 404, "page", HTML),
+    ("POST", "/push/unsubscribe/{token}"): Row("/push/unsubscribe/ps_ingen", 404, "page", HTML),
     ("POST", "/desk/tokens/{token_id}/revoke"): Row("/desk/tokens/1/revoke", 403, "other", JSON, "desk"),
     ("GET", "/desk/users"): Row("/desk/users", 200, "desk", HTML, "desk"),
     ("POST", "/desk/users"): Row("/desk/users", 403, "other", JSON, "desk"),

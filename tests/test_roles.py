@@ -112,6 +112,7 @@ async def test_the_api_and_the_desk_follow_the_roles_table(role: str, browser: B
             Action.SEE_NODE_STATUS: await shown(page.locator(".desk-bar a[href='/desk/status']")),
             Action.MANAGE_PARTNERS: await shown(page.locator(".desk-bar a[href='/desk/partners']")),
             Action.SEE_AUDIT_LOG: await shown(page.locator(".desk-bar a[href='/desk/audit']")),
+            Action.SEND_URGENT_ALERT: await shown(page.locator("#push form.push-urgent")),
         }
         if allowed(role)[Action.REVIEW_SUBMISSIONS]:  # wait for the queue, which newsroom.js fills in
             await expect(page.locator(".submissions .submission")).to_have_count(1)
@@ -143,6 +144,7 @@ async def test_the_api_and_the_desk_follow_the_roles_table(role: str, browser: B
                 await call(page, "POST", f"{base}/submissions/{pending[0]}/approve", {}), 200
             ),
             Action.MANAGE_USERS: answer(await call(page, "POST", "/desk/users", form=new_user("nils")), 201),
+            Action.SEND_URGENT_ALERT: answer(await call(page, "POST", f"{base}/alerts", {"entry": others[0]}), 201),
             Action.MANAGE_PARTNERS: answer(await call(page, "GET", "/api/partners"), 200),
             Action.SEE_NODE_STATUS: answer(await call(page, "GET", "/desk/status/nodes"), 200),
             Action.SEE_AUDIT_LOG: answer(await call(page, "GET", "/desk/audit/export"), 200),

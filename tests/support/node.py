@@ -40,6 +40,9 @@ class Node:
 
 
 def node_settings(database_url: str, redis_url: str | None = None, **overrides: Any) -> Settings:
+    # No test node sends Web Push to a real push service: a subscription must name the loopback one
+    # (tests/support/push_service.py), whatever a test or a fuzzer gives it.
+    overrides.setdefault("push_services", "127.0.0.1")
     return Settings(database_url=database_url, redis_url=redis_url, **overrides)
 
 

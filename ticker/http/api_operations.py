@@ -20,6 +20,8 @@ from ticker.config import Settings
 from ticker.http import api, health, partners, review, sources
 from ticker.http.embed import THEMES, EmbedOptions
 from ticker.http.params import MAX_INT
+from ticker.http.push import TOKEN as PUSH_TOKEN
+from ticker.http.push import SubscriptionIn, UrgentIn
 from ticker.roles import ROLES, RULES, Action
 from ticker.session import SLUG
 from ticker.store.partners import NAME as PARTNER_NAME
@@ -281,6 +283,59 @@ class TickerStarted(Answer):
     item: int
 
 
+class PushKey(Answer):
+    public_key: str = Field(description="The VAPID public key (base64url): pushManager.subscribe's applicationServerKey.")
+
+
+class FollowedOut(Answer):
+    incident: str
+    token: str = Field(pattern=PUSH_TOKEN.pattern, description="Removes the subscription; in every alert's link too.")
+    unsubscribe: str = Field(description="The page that ends the alerts (the link every alert carries).")
+
+
+class Followed(Answer):
+    subscription: FollowedOut
+
+
+class FollowingOut(Answer):
+    incident: str
+
+
+class Following(Answer):
+    subscription: FollowingOut
+
+
+class AlertOut(Answer):
+    """An alert to an incident's followers and how its deliveries went."""
+
+    id: int
+    kind: Literal["key_event", "closed", "urgent"]
+    entry_id: int | None
+    body: str
+    state: Literal["queued", "sending", "held", "cancelled"] = Field(
+        description="held: past TICKER_PUSH_ALERTS_PER_HOUR; cancelled: its entry retracted or the incident deleted."
+    )
+    created_at: AwareDatetime
+    created_by: str | None = Field(description="The editor who sent it as urgent.")
+    recipients: int
+    sent: int
+    gone: int = Field(description="Push services said the subscription is no more (404/410): it was removed.")
+    failed: int
+    pending: int
+
+
+class AlertSummary(Answer):
+    followers: int
+    sent: int
+    held: int
+    alerts_per_hour: int
+    alerts: list[AlertOut] = Field(description="The newest ten, newest first.")
+
+
+class AlertSent(Answer):
+    alert: AlertOut
+
+
 class Health(BaseModel):
     """Open: the node adds its counters as it grows them."""
 
@@ -304,6 +359,8 @@ REQUESTS: tuple[type[BaseModel], ...] = (
     sources.SourcePatch,
     sources.ItemStateIn,
     sources.TickerFromItem,
+    SubscriptionIn,
+    UrgentIn,
 )
 # An example of each request body, for the reference page (and schemathesis mixes them into what it sends).
 BODY_EXAMPLES: dict[str, dict[str, Any]] = {
@@ -329,6 +386,16 @@ BODY_EXAMPLES: dict[str, dict[str, Any]] = {
     },
     "SourcePatch": {"interval_seconds": 300, "enabled": False},
     "ItemStateIn": {"state": "watched"},
+    "SubscriptionIn": {
+        "endpoint": "https://fcm.googleapis.com/fcm/send/dK3nVxP0aOM:APA91bH",
+        "expirationTime": None,
+        "keys": {
+            "p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+            "auth": "tBHItJI5svbpez7KI4CCXg",
+        },
+        "lang": "sv",
+    },
+    "UrgentIn": {"entry": 1},
     "TickerFromItem": {
         "title": "Brand i hamnen",
         "location": "Göteborg",
@@ -357,6 +424,11 @@ ANSWERS: tuple[type[BaseModel], ...] = (
     ItemList,
     ItemWritten,
     TickerStarted,
+    PushKey,
+    Followed,
+    Following,
+    AlertSummary,
+    AlertSent,
     Health,
 )
 
@@ -875,8 +947,81 @@ def operations(settings: Settings) -> list[Operation]:
             description="For a readiness probe or a balancer: each dependency is asked now, within "
             f"TICKER_READY_TIMEOUT_SECONDS ({settings.ready_timeout_seconds:g} s).",
         ),
+        *push_operations(),
         Operation("GET", "/api/openapi.json", meta, "This document", None),
         Operation("GET", "/api/docs", meta, "The API reference page", None, media_type="text/html"),
+    ]
+
+
+def push_operations() -> list[Operation]:
+    """Web Push ("Bevaka"): readers follow an incident without an account; editors see and send alerts."""
+    reader, newsroom = "Readers", "Newsroom"
+    token = {
+        "name": "token",
+        "in": "path",
+        "required": True,
+        "description": "The unsubscribe token the subscription was given.",
+        "schema": {"type": "string", "pattern": PUSH_TOKEN.pattern},
+    }
+    return [
+        Operation("GET", "/api/push/key", reader, "The VAPID public key browsers subscribe with", PushKey),
+        Operation(
+            "POST",
+            INCIDENT + "/subscriptions",
+            reader,
+            "Follow an incident with Web Push (no account, no cookie)",
+            Followed,
+            status=201,
+            body=SubscriptionIn,
+            parameters=[SLUG_PARAM],
+            errors=(409,),
+            description="The body is the browser's `PushSubscription.toJSON()` and the reader's language. `endpoint` "
+            "must be https on a host among TICKER_PUSH_SERVICES, `keys.p256dh` a P-256 point and `keys.auth` 16 "
+            "bytes (422 naming the field otherwise). The same browser again gets the same token. 409: the incident "
+            "is closed, or has TICKER_PUSH_MAX_SUBSCRIPTIONS followers.",
+        ),
+        Operation(
+            "GET",
+            "/api/push/subscriptions/{token}",
+            reader,
+            "Whether a subscription is still kept",
+            Following,
+            parameters=[token],
+            errors=(404,),
+        ),
+        Operation(
+            "DELETE",
+            "/api/push/subscriptions/{token}",
+            reader,
+            "Stop following: the subscription is removed",
+            None,
+            status=204,
+            parameters=[token],
+            errors=(404,),
+        ),
+        Operation(
+            "GET",
+            INCIDENT + "/alerts",
+            newsroom,
+            "Followers of an incident and its alerts",
+            AlertSummary,
+            auth="account",
+            parameters=[SLUG_PARAM],
+        ),
+        Operation(
+            "POST",
+            INCIDENT + "/alerts",
+            newsroom,
+            "Send an entry to the incident's followers as an urgent alert",
+            AlertSent,
+            may=(Action.SEND_URGENT_ALERT,),
+            status=201,
+            body=UrgentIn,
+            parameters=[SLUG_PARAM],
+            errors=(409,),
+            description="Sent even past TICKER_PUSH_ALERTS_PER_HOUR, at Urgency high; once per entry (409 after, "
+            "and for a retracted entry).",
+        ),
     ]
 
 
