@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any, Protocol
 
+from ticker.exceptions import APIError
 from ticker.media.card_lines import card_links, split_out
 from ticker.media.providers import Directory, Link
 from ticker.net.fetch import Fetcher, FetchError
@@ -33,17 +34,12 @@ AUTHOR_CHARS = 120
 OEMBED_TYPES = {"video", "rich", "photo", "link"}
 
 
-@dataclass(frozen=True)
-class Thumbnail:
-    url: str  # on our origin (a path), immutable
-    width: int
-    height: int
-
-
 class Thumbnails(Protocol):
-    """The photo pipeline as cards use it: image bytes in, a thumbnail served from our origin out."""
+    """The photo pipeline as cards use it (ticker.media.photos.Photos): the provider's image in, a thumbnail
+    stripped of everything but its pixels and served from our origin out: ``{"url", "width", "height"}``. A
+    file it will not keep raises APIError, as an upload's would."""
 
-    async def store(self, data: bytes) -> Thumbnail: ...
+    async def thumbnail(self, data: bytes) -> dict[str, Any]: ...
 
 
 class CardProblem(Exception):
@@ -151,7 +147,7 @@ def _why(error: FetchError) -> tuple[str, str]:
 
 @dataclass
 class _Shared:
-    task: asyncio.Future[dict[str, Any]]
+    task: asyncio.Future[tuple[dict[str, Any], str | None]]
     waiting: int = 0
 
 
@@ -213,19 +209,19 @@ class LinkCards:
                 notes.append(CardNote(link.url, link.provider.label, "timeout", message))
                 continue
             try:
-                card = job.result()
+                card, no_picture = job.result()
             except CardProblem as problem_:
                 notes.append(CardNote(link.url, link.provider.label, problem_.code, problem_.message))
                 continue
-            if card.pop("thumbnail_problem", None):
+            if no_picture is not None:
                 notes.append(
-                    CardNote(link.url, link.provider.label, "thumbnail", "the card has no picture: " + card.pop("why"))
+                    CardNote(link.url, link.provider.label, "thumbnail", f"the card has no picture: {no_picture}")
                 )
             cards.append(card)
         made = [card["url"] for card in cards]
         return Made(split_out(body, made) if made else body, cards, notes)
 
-    async def _card(self, link: Link) -> dict[str, Any]:
+    async def _card(self, link: Link) -> tuple[dict[str, Any], str | None]:
         """One link's card, shared by every caller asking for the same URL at once."""
         shared = self._fetching.get(link.url)
         if shared is None:
@@ -233,13 +229,15 @@ class LinkCards:
             shared.task.add_done_callback(lambda _done: self._fetching.pop(link.url, None))
         shared.waiting += 1
         try:
-            return dict(await asyncio.shield(shared.task))
+            card, no_picture = await asyncio.shield(shared.task)
+            return dict(card), no_picture
         finally:
             shared.waiting -= 1
             if not shared.waiting and not shared.task.done():
                 shared.task.cancel()  # every caller gave up waiting (their time ran out): so does the fetch
 
-    async def _fetch(self, link: Link) -> dict[str, Any]:
+    async def _fetch(self, link: Link) -> tuple[dict[str, Any], str | None]:
+        """The link's card, and why it has no picture when its provider named one that we could not keep."""
         self.fetches += 1
         label = link.provider.label
         try:
@@ -267,13 +265,12 @@ class LinkCards:
         if data["thumbnail"] and self.thumbnails is not None:
             try:
                 card["thumbnail"] = await self._thumbnail(data["thumbnail"])
-            except (FetchError, CardProblem, ValueError) as error:
-                card["thumbnail_problem"] = True
-                card["why"] = getattr(error, "message", str(error))[:300]
-        return card
+            except (FetchError, APIError) as error:
+                return card, str(error.message)[:300]
+        return card, None
 
     async def _thumbnail(self, url: str) -> dict[str, Any]:
         assert self.thumbnails is not None
         fetched = await self.fetcher.get(url, accept="image/*")
-        stored = await self.thumbnails.store(fetched.body)
-        return {"url": stored.url, "width": stored.width, "height": stored.height}
+        stored = await self.thumbnails.thumbnail(fetched.body)
+        return {"url": stored["url"], "width": stored["width"], "height": stored["height"]}
