@@ -61,6 +61,33 @@ class ListedIncident(Incident):
     seq: int = Field(ge=0)
 
 
+class CardPicture(Answer):
+    url: str = Field(description="/media/<sha256>.jpg on this site: immutable.")
+    width: int = Field(ge=1)
+    height: int = Field(ge=1)
+
+
+class LinkCard(Answer):
+    """A provider's link on a line of its own, made a static card when the entry was posted (docs/link-cards.md)."""
+
+    url: str = Field(description="The link as the reporter wrote it; the body holds it as a paragraph of its own.")
+    provider: Literal["youtube", "vimeo", "x", "instagram", "facebook", "tiktok", "bluesky", "mastodon"]
+    provider_name: str = Field(description="The name readers know it by: 'Innehållet visas från YouTube'.")
+    title: str = Field(description="Plain text: the title, or the post's own text (X, Bluesky).")
+    author: str
+    thumbnail: CardPicture | None = Field(description="The provider's picture, re-encoded and served from here.")
+    player: str | None = Field(description="The player's address, framed only when the reader clicks the card.")
+
+
+class CardNote(Answer):
+    """A link that stayed a plain link (or a card without its picture), and why; the post itself stands."""
+
+    url: str
+    provider: str
+    code: Literal["timeout", "refused", "unreachable", "status", "too_large", "bad_answer", "too_many", "thumbnail"]
+    message: str
+
+
 class Entry(Answer):
     """An entry of an incident (ticker.store.views.entry_view); a retracted entry's body is empty."""
 
@@ -75,6 +102,7 @@ class Entry(Answer):
     pinned: bool
     retracted: bool
     correction: str | None
+    cards: list[LinkCard] = Field(default=[], description="Its link cards in order; left out when it has none.")
 
 
 class Submission(Answer):
@@ -145,6 +173,9 @@ class EntryPage(Answer):
 class EntryWritten(Answer):
     entry: Entry
     seq: int = Field(ge=0)
+    card_notes: list[CardNote] = Field(
+        default=[], description="Links of the body that stayed plain links, and why; left out when there are none."
+    )
 
 
 class SubmissionWritten(Answer):
@@ -683,7 +714,9 @@ def operations(settings: Settings) -> list[Operation]:
             idempotent=True,
             errors=(409,),
             also={202: ("A contributor's entry, kept for an editor to approve.", SubmissionWritten)},
-            description="`body` is plain text or a small safe HTML subset; `label` defaults to the time now "
+            description="`body` is plain text or a small safe HTML subset (a provider's link on a line of its own "
+            "becomes a link card, docs/link-cards.md; `card_notes` says which stayed plain links and why); "
+            "`label` defaults to the time now "
             "(Europe/Stockholm). A contributor's entry waits for an editor (202); `pinned` needs pin_entry (403).",
         ),
         Operation(
@@ -697,7 +730,8 @@ def operations(settings: Settings) -> list[Operation]:
             parameters=[SLUG_PARAM, ENTRY_ID],
             idempotent=True,
             errors=(409,),
-            description="change_own_entry for one's own entries, change_any_entry for anyone's.",
+            description="change_own_entry for one's own entries, change_any_entry for anyone's. A new `body` makes "
+            "cards for its new provider links and keeps the others' (`card_notes` as for a post).",
         ),
         Operation(
             "POST",
