@@ -76,6 +76,17 @@ async def test_read_times_out_empty(broker: Broker) -> None:
     assert await broker.read({"a": 5}, timeout=0.2) == []
 
 
+async def test_forget_drops_a_topics_history_and_nothing_else(broker: Broker) -> None:
+    await broker.publish([msg("a", 1), msg("a", 2), msg("b", 1)])
+    await broker.forget("a")
+    await broker.forget("never")  # nothing to forget: no error
+    assert await broker.history("a", 0, 100) == []
+    assert await broker.read({"a": 0}, timeout=0.05) == []
+    assert await broker.history("b", 0, 100) == [msg("b", 1)]
+    await broker.publish([msg("a", 1)])  # the topic starts anew (an incident imported back)
+    assert await broker.history("a", 0, 100) == [msg("a", 1)]
+
+
 async def test_history_is_bounded() -> None:
     memory = MemoryBroker(history=10)
     await memory.publish([msg("a", n) for n in range(1, 51)])
@@ -103,6 +114,8 @@ async def test_redis_down_raises_broker_unavailable() -> None:
         await broker.read({"a": 0}, timeout=0.1)
     with pytest.raises(BrokerUnavailable):
         await broker.ping()
+    with pytest.raises(BrokerUnavailable):
+        await broker.forget("a")
     await broker.close()
 
 

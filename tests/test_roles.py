@@ -18,7 +18,7 @@ from ticker.store.writes import Author, post_entry
 ROOT = Path(__file__).parent.parent
 
 # Actions the desk has no control for: the API alone is checked (tools and the OpenAPI document use them).
-NO_DESK_CONTROL = {Action.EDIT_INCIDENT}
+NO_DESK_CONTROL = {Action.EDIT_INCIDENT, Action.EXPORT_INCIDENT, Action.IMPORT_INCIDENT, Action.DELETE_INCIDENT}
 
 
 def test_docs_newsroom_carries_the_table_of_ticker_roles() -> None:
@@ -72,6 +72,8 @@ async def test_the_api_and_the_desk_follow_the_roles_table(role: str, browser: B
         tool = await node.reporter("verktyg", role="editor")
         contributor = await node.reporter("cia", role="contributor")
         live, to_close, closed = [await tool.incident(t) for t in ("Brand i hamnen", "Stormen", "Översvämning")]
+        to_delete = await tool.incident("Felaktig händelse")
+        exported = await tool.call("GET", f"/api/incidents/{to_delete}/export")
         await tool.call("POST", f"/api/incidents/{closed}/close")
         others = [(await tool.post(live, f"Verktyget skriver {n}."))["entry"]["id"] for n in (1, 2)]
         base = f"/api/incidents/{live}"
@@ -147,6 +149,9 @@ async def test_the_api_and_the_desk_follow_the_roles_table(role: str, browser: B
             Action.SEND_URGENT_ALERT: answer(await call(page, "POST", f"{base}/alerts", {"entry": others[0]}), 201),
             Action.MANAGE_PARTNERS: answer(await call(page, "GET", "/api/partners"), 200),
             Action.SEE_NODE_STATUS: answer(await call(page, "GET", "/desk/status/nodes"), 200),
+            Action.EXPORT_INCIDENT: answer(await call(page, "GET", f"/api/incidents/{live}/export"), 200),
+            Action.IMPORT_INCIDENT: answer(await call(page, "POST", "/api/incidents/import?slug=kopia", exported), 201),
+            Action.DELETE_INCIDENT: answer(await call(page, "DELETE", f"/api/incidents/{to_delete}"), 200),
             Action.SEE_AUDIT_LOG: answer(await call(page, "GET", "/desk/audit/export"), 200),
             Action.MANAGE_SOURCES: not_refused(await call(page, "DELETE", "/api/sources/999999")),
             Action.ACT_ON_SOURCE_ITEMS: not_refused(

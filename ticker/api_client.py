@@ -56,6 +56,8 @@ def call(url: str, token: str | None, method: str, path: str, body: dict[str, An
 
 def _refusal(status: int, answer: dict[str, Any], url: str) -> str:
     message = str(answer.get("message") or answer.get("error") or "")
+    if status == 503:  # a refusal with something to say (Redis away: try again)
+        return say("http_503", message=message)
     if status >= 500:
         return say("http_5xx", status=status)
     if status in (401, 403, 404, 409, 413, 415, 429):

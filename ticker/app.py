@@ -35,6 +35,7 @@ from ticker.http import (
     review,
     sources,
     sse,
+    transfer,
 )
 from ticker.http import metrics as metrics_endpoint
 from ticker.http import push as push_routes
@@ -63,6 +64,7 @@ from ticker.sources.panel import Panel
 from ticker.sources.poller import Poller
 from ticker.store.migrate import upgrade
 from ticker.store.sql import Store
+from ticker.takedown import listen as forget_deleted_incidents
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -115,6 +117,7 @@ def create_app(
         app.state.notices = notices = Notices(
             settings.redis_url, hub, origins.invalidate, block_seconds=settings.broker_block_seconds
         )
+        forget_deleted_incidents(notices, hub)  # a takedown on another node (ticker.takedown)
         notices.start()
         app.state.sources_panel = sources_panel = Panel(settings, node_store, hub, notices)
         app.state.sources_poller = sources_poller = Poller(settings, node_store, sources_panel)
@@ -190,6 +193,7 @@ def create_app(
         *sse.routes(),
         *embed.routes(),
         *partners.routes(),
+        *transfer.routes(),  # export, import, delete (a takedown)
         *openapi.routes(),
         *metrics_endpoint.routes(),  # /metrics
         Mount("/static", Static(settings), name="static"),
@@ -207,7 +211,11 @@ def create_app(
                 brotli_quality=settings.compress_brotli_quality,
                 gzip_level=settings.compress_gzip_level,
             ),
-            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+            Middleware(
+                BodyLimit,
+                max_bytes=settings.max_body_bytes,
+                larger={transfer.IMPORT_PATH: settings.import_max_bytes},  # an incident's file
+            ),
             Middleware(UrlText),  # no control characters in a path or query (422)
         ],
         exception_handlers={APIError: api_error, HTTPException: http_error, ClientDisconnect: client_gone},

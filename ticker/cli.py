@@ -515,7 +515,7 @@ def _node_url(ctx: click.Context, url: str | None) -> str:
 
 @main.group()
 def incident() -> None:
-    """Manage incidents (through a running node's API)."""
+    """Manage incidents (through a running node's API; export and import on the database)."""
 
 
 @incident.command("create")
@@ -562,6 +562,79 @@ def _status_command(action: str) -> Callable[..., None]:
 
 incident.command("close", help="Close an incident: readers see it ended.")(_status_command("close"))
 incident.command("reopen", help="Reopen a closed incident.")(_status_command("reopen"))
+
+
+@incident.command("delete")
+@click.argument("slug")
+@url_option
+@token_option
+@click.pass_context
+def incident_delete(ctx: click.Context, slug: str, url: str | None, token: str) -> None:
+    """Delete an incident and everything it holds (a takedown; an admin's token): its pages answer 410, every
+    node tells its open pages. Export it first to keep a copy."""
+    from ticker.api_client import call, segment
+
+    answer = call(_node_url(ctx, url), token, "DELETE", f"/api/incidents/{segment(slug)}")
+    removed = answer["removed"]
+    click.echo(say("deleted", slug=slug, entries=removed["entries"], events=removed["events"]))
+
+
+@incident.command("export")
+@click.argument("slug")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file [standard output]")
+@click.pass_context
+def incident_export(ctx: click.Context, slug: str, output: str | None) -> None:
+    """Write an incident to a JSON file, its entries, their history and its events, from the database (progress
+    on stderr): `ticker incident export SLUG > SLUG.json`."""
+    from ticker.cli_transfer import export_incident
+
+    settings = _settings(ctx)
+    tell = _stderr_line
+
+    def work(out: IO[str]) -> dict[str, Any]:
+        return _with_store(settings, lambda store: export_incident(store, settings, slug, out, tell))
+
+    if output is None:
+        found = work(sys.stdout)
+    else:
+        with open(output, "w", encoding="utf-8") as out:
+            found = work(out)
+    tell(say("exported_incident", slug=slug, entries=len(found["entries"]), events=len(found["events"])))
+
+
+@incident.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--slug", help="Import at this address instead of the file's")
+@click.option("--restore", is_flag=True, help="Take the address of a deleted incident (bring a takedown back)")
+@click.option("--user", "stand_in", help="The account that takes the entries of authors with no account here")
+@click.pass_context
+def incident_import(ctx: click.Context, file: IO[str], slug: str | None, restore: bool, stand_in: str | None) -> None:
+    """Import an incident from an exported file into the database (progress on stderr). An address in use is
+    refused, so importing a file twice imports it once."""
+    from ticker.cli_transfer import import_incident, load_file
+
+    settings = _settings(ctx)
+    loaded = load_file(file, file.name)
+    done = _with_store(
+        settings,
+        lambda store: import_incident(
+            store,
+            settings,
+            loaded,
+            slug=slug,
+            restore=restore,
+            stand_in=stand_in,
+            actor=_cli_actor(),
+            tell=_stderr_line,
+        ),
+    )
+    click.echo(
+        say("imported", slug=done.slug, entries=done.entries, events=done.events, ids=say(f"ids_{done.entry_ids}"))
+    )
+
+
+def _stderr_line(text: str) -> None:
+    click.echo(text, err=True)
 
 
 @main.command()
@@ -798,6 +871,20 @@ def db_upgrade(ctx: click.Context) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     asyncio.run(upgrade(settings.database_url))
     click.echo(say("upgraded"))
+
+
+@db.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.pass_context
+def db_backup(ctx: click.Context, path: str) -> None:
+    """Copy the SQLite database to PATH while nodes run (SQLite's online backup, progress on stderr). For
+    PostgreSQL use pg_dump (docs/deploy.md, "Backups")."""
+    from pathlib import Path
+
+    from ticker.cli_transfer import backup_sqlite, sqlite_file
+
+    made = backup_sqlite(sqlite_file(_settings(ctx)), Path(path), _stderr_line)
+    click.echo(say("backed_up", path=made.path, size=made.size, incidents=made.incidents, entries=made.entries))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,6 +26,8 @@ class Settings:
 
     # HTTP limits.
     max_body_bytes: int = 64 * 1024
+    import_max_bytes: int = 16 * 1024 * 1024  # an incident's file sent to POST /api/incidents/import
+    transfer_batch: int = 1000  # rows an incident's export or import reads or writes at a time (ticker incident)
     max_entry_chars: int = 10_000
     max_json_depth: int = 32  # deepest nesting of a JSON body or /live message (ours nest at most 2 levels)
     idempotency_ttl_seconds: int = 24 * 3600

@@ -127,6 +127,8 @@ BOUNDS: dict[str, tuple[Any, ...]] = {
     "log_format": (),
     # A count of zero would refuse or drop everything: at least one.
     "max_body_bytes": (Ge(1024),),  # the smallest API request is larger than a few bytes
+    "import_max_bytes": (Ge(64 * 1024),),  # an incident of a few entries is a few kilobytes
+    "transfer_batch": AT_LEAST_ONE,
     "max_entry_chars": AT_LEAST_ONE,
     "max_json_depth": (Ge(3),),  # our own bodies nest two levels
     "idempotency_ttl_seconds": AT_LEAST_ONE,

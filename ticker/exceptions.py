@@ -17,6 +17,7 @@ class CloseCode(IntEnum):
     SLOW_READER = 4000
     SESSION_ENDED = 4001
     ORIGIN_NOT_ALLOWED = 4100
+    INCIDENT_DELETED = 4101
 
     @property
     def reconnect(self) -> bool:
@@ -63,6 +64,13 @@ class Unauthorized(APIError):
 class Forbidden(APIError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(403, "forbidden", message, field)
+
+
+class Gone(APIError):
+    """A deleted incident (a takedown): its address answers 410 for good, never its old content."""
+
+    def __init__(self, what: str = "incident") -> None:
+        super().__init__(410, "gone", f"{what} was deleted")
 
 
 class Invalid(APIError):

@@ -22,7 +22,7 @@ from ticker.backoff import backoff_delay
 from ticker.broker import Broker
 from ticker.config import Settings
 from ticker.events import Message, dumps
-from ticker.exceptions import BrokerUnavailable, CloseCode
+from ticker.exceptions import BrokerUnavailable, CloseCode, Gone
 from ticker.logs import log_event
 from ticker.session import Join, ProtocolError, contiguous
 from ticker.store.sql import Store
@@ -49,6 +49,11 @@ class Sink(Protocol):
 
 def text_frame(payload: bytes) -> bytes:
     return Frame(Opcode.TEXT, payload).serialize(mask=False)
+
+
+def deleted_frame(slug: str) -> bytes:
+    """The message that tells a reader its incident was deleted (docs/protocol.md)."""
+    return text_frame(dumps({"type": "deleted", "incident": slug}))
 
 
 @dataclass(eq=False)
@@ -144,6 +149,33 @@ class Hub:
             self.disconnect(reader)
         return len(picked)
 
+    def forget(self, slug: str) -> int:
+        """The incident was deleted: drop its topic with its recent frames and snapshot, tell each of its readers
+        (``deleted``), and close the connections that followed nothing else (4101: do not reconnect). A
+        subscribe still waiting for the topic, or catching up on it, finds it gone and is told too (``subscribe``).
+        Returns how many readers were told."""
+        topic = self.topics.pop(slug, None)
+        if topic is None:
+            return 0
+        readers = [*topic.live, *topic.joining]
+        topic.live.clear()
+        topic.joining.clear()
+        topic.recent.clear()
+        topic.snapshot = None
+        for reader in readers:
+            reader.topics.pop(slug, None)
+            self.tell_deleted(reader, slug)
+        self.broker.wake()  # the listener stops reading its stream
+        return len(readers)
+
+    def tell_deleted(self, reader: Reader, slug: str) -> None:
+        """Tell a reader the incident was deleted; a connection that follows nothing else is closed with 4101,
+        so that it does not come back for it."""
+        _write(reader.write, deleted_frame(slug))
+        if not reader.topics:
+            reader.sink.close(CloseCode.INCIDENT_DELETED, "incident deleted")
+            self.disconnect(reader)
+
     def disconnect(self, reader: Reader) -> None:
         self.readers.discard(reader)
         for slug in list(reader.topics):
@@ -211,6 +243,8 @@ class Hub:
         if reader not in self.readers:
             self._drop_if_empty(topic)
             return
+        if self.topics.get(slug) is not topic:
+            raise Gone("incident")  # forgotten while this subscribe waited for it: the incident was deleted
         self._leave(reader, slug)
         target = topic.seq
         join = Join(after=target if since is None else since, buffer=[])
@@ -227,9 +261,11 @@ class Hub:
                 sent_upto = target
             else:
                 history, sent_upto = [], join.after
-        except BaseException:
+        except BaseException as exc:
             if topic.joining.get(reader) is join:  # not a newer subscribe's place, taken while we fetched
                 self.unsubscribe(reader, slug)
+            elif isinstance(exc, Exception) and self.topics.get(slug) is not topic:
+                return  # the incident was deleted meanwhile, its events with it: forget told the reader
             raise
         if topic.joining.get(reader) is not join:
             return  # gone, or resubscribed, while we fetched

@@ -83,6 +83,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "error_403": "Det här får du inte göra.",
         "error_404": "Sidan finns inte.",
         "error_405": "Adressen går inte att använda på det sättet.",
+        "error_410": "Händelsen har tagits bort.",
+        "error_hint_410": "Redaktionen har tagit bort den här händelsen. Börja om från startsidan.",
         "error_429": "För många förfrågningar på kort tid. Vänta en stund och försök igen.",
         "error_4xx": "Adressen går inte att använda.",
         "error_5xx": "Något gick fel hos oss. Försök igen om en stund.",
@@ -90,6 +92,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "site_nav": "Webbplatsen",
         "language": "In English",
         "full_story": "Läs hela händelsen på {site}",
+        "removed": "Händelsen har tagits bort av redaktionen.",
     },
     "en": {
         "live": "LIVE",
@@ -153,6 +156,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "error_403": "You may not do this.",
         "error_404": "There is no such page.",
         "error_405": "This address cannot be used that way.",
+        "error_410": "This story has been removed.",
+        "error_hint_410": "The newsroom has removed this story. Start again from the front page.",
         "error_429": "Too many requests in a short time. Wait a moment and try again.",
         "error_4xx": "This address cannot be used.",
         "error_5xx": "Something went wrong on our side. Try again in a moment.",
@@ -160,6 +165,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "site_nav": "Site",
         "language": "På svenska",
         "full_story": "Read the full story on {site}",
+        "removed": "This story has been removed by the newsroom.",
     },
 }
 

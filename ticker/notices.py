@@ -79,18 +79,20 @@ class Notices:
         """Hear the notices of ``kind`` that other nodes ``announce`` (a handler that must wait starts a task)."""
         self.handlers[kind] = handler
 
-    async def announce(self, kind: str, **fields: Any) -> None:
-        """Tell every other node (this node acts on its own news itself)."""
-        await self._announce({"kind": kind, **fields})
+    async def announce(self, kind: str, **fields: Any) -> bool:
+        """Tell every other node (this node acts on its own news itself); False when Redis did not take it."""
+        return await self._announce({"kind": kind, **fields})
 
-    async def _announce(self, notice: dict[str, Any]) -> None:
+    async def _announce(self, notice: dict[str, Any]) -> bool:
         if self._client is None:
-            return
+            return True  # embedded: there is no other node
         try:
             data = json.dumps({"node": self.node, **notice})
             await self._client.xadd(STREAM, {FIELD: data}, maxlen=KEEP, approximate=True)
         except REDIS_DOWN as exc:
             log_event("notice_failed", logging.WARNING, kind=notice["kind"], error=repr(exc))
+            return False
+        return True
 
     # Hearing.
 

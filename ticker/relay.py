@@ -20,6 +20,7 @@ from ticker.broker import Broker
 from ticker.exceptions import BrokerUnavailable
 from ticker.logs import log_event
 from ticker.store.sql import Store
+from ticker.store.takedown import deleted_among
 
 
 class Relay:
@@ -57,9 +58,18 @@ class Relay:
         acknowledged = datetime.now(UTC)
         for p in pending:
             self.on_published(max(0.0, (acknowledged - p.at).total_seconds()))
-        await self.store.mark_published([p.row for p in pending])
+        marked = await self.store.mark_published([p.row for p in pending])
+        if marked < len(pending):
+            await self._forget_deleted({p.message.topic for p in pending})
         self.published += len(pending)
         return len(pending)
+
+    async def _forget_deleted(self, topics: set[str]) -> None:
+        """Some of the events just published were deleted meanwhile, with their incident (a takedown): the
+        publish put them back into a stream the takedown had removed, so remove it again."""
+        for topic in await deleted_among(self.store, topics):
+            await self.broker.forget(topic)
+            log_event("relay_forgot_deleted", incident=topic)
 
     async def _run(self) -> None:
         failures = 0

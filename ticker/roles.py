@@ -17,6 +17,9 @@ class Action(StrEnum):
     EDIT_INCIDENT = "edit_incident"  # title, summary, category, location, photo
     CLOSE_INCIDENT = "close_incident"
     REOPEN_INCIDENT = "reopen_incident"
+    EXPORT_INCIDENT = "export_incident"  # as a file: entries, their history, events (ticker.http.incident_file)
+    IMPORT_INCIDENT = "import_incident"  # such a file, as an incident at an address not in use
+    DELETE_INCIDENT = "delete_incident"  # a takedown, and importing back at a deleted incident's address
     POST_ENTRY = "post_entry"  # published at once
     SUBMIT_ENTRY = "submit_entry"  # kept until an editor approves it (202, no event before that)
     CHANGE_OWN_ENTRY = "change_own_entry"  # edit and retract one's own entries
@@ -42,6 +45,9 @@ RULES: dict[Action, frozenset[str]] = {
     Action.EDIT_INCIDENT: EDITORS,
     Action.CLOSE_INCIDENT: EDITORS,
     Action.REOPEN_INCIDENT: EDITORS,
+    Action.EXPORT_INCIDENT: EDITORS,
+    Action.IMPORT_INCIDENT: EDITORS,
+    Action.DELETE_INCIDENT: frozenset({"admin"}),  # it cannot be undone but by an import of an export
     Action.POST_ENTRY: EDITORS | {"reporter"},
     Action.SUBMIT_ENTRY: frozenset({"contributor"}),
     Action.CHANGE_OWN_ENTRY: EDITORS | {"reporter"},
@@ -63,6 +69,9 @@ DESCRIPTIONS: dict[Action, str] = {
     Action.EDIT_INCIDENT: "change an incident's title, summary, category, location and photo",
     Action.CLOSE_INCIDENT: "close an incident",
     Action.REOPEN_INCIDENT: "reopen a closed incident",
+    Action.EXPORT_INCIDENT: "export an incident as a file, with its entries, their history and its events",
+    Action.IMPORT_INCIDENT: "import an incident from such a file, at an address not in use",
+    Action.DELETE_INCIDENT: "delete an incident and everything it holds (a takedown), or import one back there",
     Action.POST_ENTRY: "post an entry, published at once",
     Action.SUBMIT_ENTRY: "post an entry that waits for an editor's approval",
     Action.CHANGE_OWN_ENTRY: "edit and retract their own entries",

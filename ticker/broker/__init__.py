@@ -19,6 +19,9 @@ class Broker(Protocol):
     async def history(self, topic: str, after: int, limit: int) -> list[Message]:
         """What the broker still holds of ``topic`` after seq ``after``, oldest first (it may start later)."""
 
+    async def forget(self, topic: str) -> None:
+        """Drop ``topic``'s history (its incident was deleted): nothing of it may be read back afterwards."""
+
     async def read(self, positions: Mapping[str, int], timeout: float) -> list[Message]:
         """Messages after the given seq of each topic; waits up to ``timeout`` seconds for some to arrive."""
 

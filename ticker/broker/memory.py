@@ -29,6 +29,9 @@ class MemoryBroker:
     async def history(self, topic: str, after: int, limit: int) -> list[Message]:
         return self._after(topic, after, limit)
 
+    async def forget(self, topic: str) -> None:
+        self._streams.pop(topic, None)
+
     async def read(self, positions: Mapping[str, int], timeout: float) -> list[Message]:
         found = self._collect(positions)
         if found:

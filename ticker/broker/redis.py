@@ -99,6 +99,12 @@ class RedisBroker:
             raise BrokerUnavailable(f"history failed: {exc!r}") from exc
         return [Message(topic, _seq(entry_id), fields[FIELD]) for entry_id, fields in entries]
 
+    async def forget(self, topic: str) -> None:
+        try:
+            await self._commands.delete(stream_key(topic))
+        except REDIS_DOWN as exc:
+            raise BrokerUnavailable(f"forget failed: {exc!r}") from exc
+
     async def read(self, positions: Mapping[str, int], timeout: float) -> list[Message]:
         streams: dict[Any, Any] = {stream_key(t): f"{seq}-0" for t, seq in positions.items()}
         streams[self._wake_key] = "$"

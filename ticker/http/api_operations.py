@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ticker import i18n
 from ticker.config import Settings
-from ticker.http import api, health, partners, review, sources
+from ticker.http import api, health, incident_file, partners, review, sources
 from ticker.http.embed import THEMES, EmbedOptions
 from ticker.http.params import MAX_INT
 from ticker.http.push import TOKEN as PUSH_TOKEN
@@ -151,6 +151,37 @@ class ReaderDay(Answer):
 
 class IncidentList(Answer):
     incidents: list[ListedIncident]
+
+
+class IncidentImported(Answer):
+    incident: Incident
+    slug: str = Field(pattern=SLUG.pattern)
+    seq: int = Field(ge=1)
+    epoch: str = Field(description="A new one: readers who held the old history get a snapshot.")
+    entries: int = Field(ge=0)
+    events: int = Field(ge=1)
+    submissions: int = Field(ge=0)
+    entry_ids: Literal["kept", "new"] = Field(
+        description="kept: the file's (its permalinks work again); new: some were taken here, so all were renumbered "
+        "in the same order."
+    )
+
+
+class Removed(Answer):
+    """How many rows a takedown removed (all 0 when the incident was deleted already)."""
+
+    entries: int = Field(ge=0)
+    events: int = Field(ge=0)
+    revisions: int = Field(ge=0)
+    submissions: int = Field(ge=0)
+    idempotency_keys: int = Field(ge=0)
+    partner_incidents: int = Field(ge=0)
+
+
+class IncidentDeleted(Answer):
+    deleted: str = Field(pattern=SLUG.pattern)
+    removed: Removed
+    readers_told: int = Field(ge=0, description="Open pages on the node that took the request (others are told too).")
 
 
 class IncidentWritten(Answer):
@@ -392,6 +423,7 @@ REQUESTS: tuple[type[BaseModel], ...] = (
     sources.TickerFromItem,
     SubscriptionIn,
     UrgentIn,
+    incident_file.IncidentFile,
 )
 # An example of each request body, for the reference page (and schemathesis mixes them into what it sends).
 BODY_EXAMPLES: dict[str, dict[str, Any]] = {
@@ -433,6 +465,7 @@ BODY_EXAMPLES: dict[str, dict[str, Any]] = {
         "entry": "Polisen rapporterar en brand i ett lagerhus i hamnen.",
         "source_url": "https://polisen.se/aktuellt/handelser/",
     },
+    "IncidentFile": incident_file.EXAMPLE,
 }
 ANSWERS: tuple[type[BaseModel], ...] = (
     IncidentList,
@@ -460,6 +493,8 @@ ANSWERS: tuple[type[BaseModel], ...] = (
     Following,
     AlertSummary,
     AlertSent,
+    IncidentImported,
+    IncidentDeleted,
     Health,
 )
 
@@ -495,10 +530,18 @@ REFUSALS: dict[int, Refusal] = {
     ),
     413: Refusal("TooLarge", "The request body is over TICKER_MAX_BODY_BYTES.", ("too_large",)),
     415: Refusal("UnsupportedMediaType", "The request body is not application/json.", None),
+    410: Refusal("Gone", "The incident was deleted (a takedown); its address stays gone.", ("gone",)),
     422: Refusal(
         "Invalid",
         "A body field, parameter or header is invalid, or the URL holds a control character; `field` names it.",
         ("invalid",),
+    ),
+    503: Refusal(
+        "Unavailable",
+        "Redis did not answer: nothing was imported, or (a takedown) the incident is deleted but the nodes were "
+        "not all told: send the same request again. A photo upload: every photo worker is busy (`busy`); send it "
+        "again in a few seconds.",
+        ("unavailable", "busy"),
     ),
 }
 
@@ -687,6 +730,52 @@ def operations(settings: Settings) -> list[Operation]:
         ),
         Operation(
             "GET",
+            INCIDENT + "/export",
+            incidents,
+            "The incident as a file: its entries with their history, submissions, media and events",
+            incident_file.IncidentFile,
+            may=(Action.EXPORT_INCIDENT,),
+            parameters=[SLUG_PARAM],
+            description="What `POST /api/incidents/import` takes back (`ticker incident export` writes the same).",
+        ),
+        Operation(
+            "POST",
+            "/api/incidents/import",
+            incidents,
+            "Import an incident from an exported file",
+            IncidentImported,
+            may=(Action.IMPORT_INCIDENT,),
+            status=201,
+            body=incident_file.IncidentFile,
+            parameters=[
+                query("slug", SLUG_SCHEMA, "Import at this address instead of the file's."),
+                query(
+                    "restore",
+                    {"type": "boolean", "default": False},
+                    "Take the address of a deleted incident (delete_incident: admins).",
+                ),
+            ],
+            errors=(409, 503),
+            description="An address in use is refused (409): sending a file twice imports it once. Entries, their "
+            "history, events (seqs, times, order), pins and retractions come back as they were, with a new epoch; "
+            "authors are the accounts of the same login here, else the importer (bylines are kept). The body may "
+            f"be up to {settings.import_max_bytes} bytes (TICKER_IMPORT_MAX_BYTES).",
+        ),
+        Operation(
+            "DELETE",
+            INCIDENT,
+            incidents,
+            "Delete an incident and everything it holds (a takedown)",
+            IncidentDeleted,
+            may=(Action.DELETE_INCIDENT,),
+            parameters=[SLUG_PARAM],
+            errors=(503,),
+            description="Its entries, their history, events, submissions, partners' rows and stored answers go; open "
+            "pages on every node are told (`deleted`, then close code 4101); its addresses answer 410 from then on "
+            "and it is not given to a new incident. Deleting it again answers 200 with nothing removed.",
+        ),
+        Operation(
+            "GET",
             INCIDENT + "/entries",
             entries,
             "Older entries, newest first",
@@ -871,6 +960,7 @@ def operations(settings: Settings) -> list[Operation]:
                 PARTNER_PARAM,
                 query("incident", SLUG_SCHEMA, "The incident's slug.", True),
             ],
+            errors=(410,),
         ),
         Operation(
             "GET", "/api/sources", tips, "Sources of tips, with how their polling goes", SourceList, auth="account"

@@ -19,7 +19,8 @@ from starlette.routing import BaseRoute, Route
 
 from ticker import i18n
 from ticker.config import Settings
-from ticker.exceptions import APIError, Invalid, NotFound
+from ticker.exceptions import APIError, Gone, Invalid, NotFound
+from ticker.http.error_pages import error_page, wants_page
 from ticker.http.errors import error_response
 from ticker.http.headers import page_policy
 from ticker.http.origins import admit, origin_policy, own_origin
@@ -140,6 +141,14 @@ async def embed_page(request: Request) -> Response:
         page = await reads.incident_page(svc.store, slug, limit=options.entries)
     except NotFound:
         return render("not_found.html", request, status=404)
+    except Gone:
+        if not wants_page(request):
+            raise
+        removed = error_page(request, 410)  # said inside the partner's frame, which may show it as it did the incident
+        removed.headers["Content-Security-Policy"] = page_policy(
+            svc.settings, await origin_policy(request).frame_ancestors(slug)
+        )
+        return removed
     query = {k: v for k, v in request.query_params.items() if k in OPTIONS}
     response = render(
         "embed.html",

@@ -54,9 +54,9 @@ def heading(status: int, lang: str) -> str:
 
 def error_page(request: Request, status: int, headers: Mapping[str, str] | None = None) -> Response:
     """The error page for ``status``; it varies by Accept too, since the same address answers JSON elsewhere."""
-    response = render(
-        "error.html", request, status=status, heading=heading(status, i18n.language(request)), code=status
-    )
+    lang = i18n.language(request)
+    hint = i18n.STRINGS[lang].get(f"error_hint_{status}")  # None: the template's general hint
+    response = render("error.html", request, status=status, heading=heading(status, lang), code=status, hint=hint)
     response.headers.update(headers or {})
     response.headers["Vary"] = "Accept, Accept-Language"
     response.headers["Cache-Control"] = "no-store"

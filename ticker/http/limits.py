@@ -7,6 +7,7 @@ here covers every route, present and future, instead of each handler remembering
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,17 +22,19 @@ def too_large(limit: int) -> APIError:
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = dict(larger or {})  # path → its own limit (an incident's file to import)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope["path"], self.max_bytes)
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await error_response(too_large(self.max_bytes))(scope, receive, send)
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await error_response(too_large(limit))(scope, receive, send)
             return
         seen = 0
 
@@ -40,8 +43,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise too_large(self.max_bytes)
+                if seen > limit:
+                    raise too_large(limit)
             return message
 
         await self.app(scope, limited, send)

@@ -18,7 +18,7 @@ from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
 from ticker.config import Settings
-from ticker.exceptions import CloseCode, NotFound
+from ticker.exceptions import CloseCode, Gone, NotFound
 from ticker.http.origins import Admission, OriginPolicy, admit_socket
 from ticker.http.session_auth import reporter_session
 from ticker.hub import Hub, Reader, Sink
@@ -180,6 +180,8 @@ class LiveSession:
                 self.hub.unsubscribe(reader, request.incident)
         except NotFound:
             reader.send(ProtocolError("unknown_incident", "no such incident", "incident").reply())
+        except Gone:
+            self.hub.tell_deleted(reader, request.incident)
         except ProtocolError as error:
             reader.send(error.reply())
         except Exception as exc:  # the store is away, say: the reader comes back and resumes (1013)

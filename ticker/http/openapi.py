@@ -24,6 +24,7 @@ from ticker.http.api_operations import (
     REF,
     REFUSALS,
     REQUESTS,
+    SLUG_PARAM,
     Operation,
     operations,
 )
@@ -93,6 +94,8 @@ def _operation(op: Operation) -> dict[str, Any]:
         errors |= {401, 403}  # 403: the role, or a session request's Origin or CSRF token
     if any(p["in"] == "path" for p in op.parameters):
         errors.add(404)
+    if SLUG_PARAM in op.parameters:
+        errors.add(410)  # a deleted incident (ticker.store.tombstone)
     if op.body is not None:
         errors |= {408, 413, 415}  # 408: a body that is too slow (ticker.partial_requests)
     for status in sorted(errors):

@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from ticker.exceptions import APIError, CloseCode, Invalid
+from ticker.exceptions import APIError, CloseCode, Gone, Invalid
 from ticker.http.origins import admit
 from ticker.http.params import MAX_INT, whole_number
 from ticker.hub import Hub, Reader
@@ -205,9 +205,15 @@ async def _open(request: Request, follows: list[tuple[str, int | None, str | Non
         raise APIError(503, "full", "this node is full: try again later")
     sink = SSESink(svc.settings.send_buffer_bytes)
     reader = svc.hub.connect(sink, opened_by(request, admission.partner))
+    deleted = []
     try:
         for slug, since, epoch in follows:
-            await svc.hub.subscribe(reader, slug, since, epoch)
+            try:
+                await svc.hub.subscribe(reader, slug, since, epoch)
+            except Gone:  # told in the stream, as a live reader is: EventSource cannot read a 410
+                deleted.append(slug)
+        for slug in deleted:  # the stream ends with 4101 when it follows nothing else
+            svc.hub.tell_deleted(reader, slug)
     except BaseException:
         svc.hub.disconnect(reader)
         raise

@@ -50,6 +50,7 @@ class AuditKind(StrEnum):
     INCIDENT_CLOSED = "incident.closed"
     INCIDENT_REOPENED = "incident.reopened"
     INCIDENT_DELETED = "incident.deleted"
+    INCIDENT_IMPORTED = "incident.imported"  # ticker.store.transfer: its rows and events as a file gave them
     LOGIN_SUCCEEDED = "login.succeeded"
     LOGIN_FAILED = "login.failed"
     TOKEN_CREATED = "token.created"

@@ -24,6 +24,7 @@ from ticker.exceptions import Conflict, Invalid, NotFound
 from ticker.store.audit import SYSTEM, Actor, AuditKind, created, diff, record
 from ticker.store.sql import Store, now
 from ticker.store.tables import Base, Incident, UTCDateTime
+from ticker.store.tombstone import DELETED
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
@@ -129,7 +130,8 @@ def _origin_entries(origins: Sequence[str], allow_subdomains: bool, max_origins:
 
 
 async def _incident_ids(session: AsyncSession, slugs: Sequence[str]) -> list[int]:
-    found = dict((await session.execute(select(Incident.slug, Incident.id).where(Incident.slug.in_(slugs)))).all())
+    standing = select(Incident.slug, Incident.id).where(Incident.slug.in_(slugs), Incident.status != DELETED)
+    found = dict((await session.execute(standing)).all())
     for slug in slugs:
         if slug not in found:
             raise Invalid("incidents", f"no incident {slug!r}")

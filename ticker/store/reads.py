@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from ticker.exceptions import NotFound
 from ticker.store.sql import Store
 from ticker.store.tables import Entry, Incident
+from ticker.store.tombstone import DELETED, standing
 from ticker.store.views import entry_view, incident_view
 
 
@@ -27,9 +28,7 @@ class IncidentPage:
 async def incident_page(store: Store, slug: str, *, limit: int, before: int | None = None) -> IncidentPage:
     """One page of entries with the pinned entry and the key events, read in one transaction."""
     async with store.reading() as session, session.begin():
-        incident = await session.scalar(select(Incident).where(Incident.slug == slug))
-        if incident is None:
-            raise NotFound("incident")
+        incident = standing(await session.scalar(select(Incident).where(Incident.slug == slug)))
         mine = Entry.incident_id == incident.id
         page = select(Entry).where(mine).order_by(Entry.id.desc()).limit(limit + 1)
         if before is not None:
@@ -61,6 +60,7 @@ async def entry(store: Store, slug: str, entry_id: int) -> tuple[Incident, dict[
             )
         ).first()
     if row is None:
+        await store.incident(slug)  # 410 for an entry of a deleted incident (its entries are gone), not 404
         raise NotFound("entry")
     return row[0], entry_view(row[1], slug)
 
@@ -86,7 +86,8 @@ async def incidents_by_slug(store: Store, slugs: Sequence[str]) -> dict[str, Inc
     if not slugs:
         return {}
     async with store.reading() as session:
-        return {i.slug: i for i in await session.scalars(select(Incident).where(Incident.slug.in_(slugs)))}
+        query = select(Incident).where(Incident.slug.in_(slugs), Incident.status != DELETED)
+        return {i.slug: i for i in await session.scalars(query)}
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ async def search(
     text = case((Entry.body_text == "", Entry.body), else_=Entry.body_text)
     in_entry = and_(_matches(text, patterns), ~Entry.retracted)
     where = in_title if titles_only else or_(in_title, exists().where(Entry.incident_id == Incident.id, in_entry))
+    where = and_(where, Incident.status != DELETED)  # an emptied row has nothing to find, and is not offered
     async with store.reading() as session:
         incidents = list(
             await session.scalars(select(Incident).where(where).order_by(Incident.updated_at.desc()).limit(limit))

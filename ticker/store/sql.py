@@ -17,9 +17,10 @@ from sqlalchemy.orm.util import identity_key
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from ticker.events import EventType, Message, encode
-from ticker.exceptions import Invalid, NotFound
+from ticker.exceptions import Gone, Invalid, NotFound
 from ticker.store.audit import AUDIT, SYSTEM, Actor, AuditKind, created, record, row_values
 from ticker.store.tables import Entry, Event, IdempotencyKey, Incident
+from ticker.store.tombstone import DELETED, standing
 from ticker.store.views import entry_view, incident_view
 
 
@@ -65,11 +66,8 @@ class Tx:
         record(self.session, self.actor, kind, at=self.at, incident=incident, subject=subject, changes=changes)
 
     async def incident(self, slug: str) -> Incident:
-        """The incident, locked for this transaction (its seq is ours to advance)."""
-        found = await self.session.scalar(select(Incident).where(Incident.slug == slug).with_for_update())
-        if found is None:
-            raise NotFound("incident")
-        return found
+        """The incident, locked for this transaction (its seq is ours to advance); 410 for a deleted one."""
+        return standing(await self.session.scalar(select(Incident).where(Incident.slug == slug).with_for_update()))
 
     async def entry(self, incident: Incident, entry_id: int) -> Entry:
         found = await self.session.scalar(select(Entry).where(Entry.id == entry_id, Entry.incident_id == incident.id))
@@ -223,13 +221,11 @@ class Store:
 
     async def incident(self, slug: str) -> Incident:
         async with self.reading() as session:
-            found = await session.scalar(select(Incident).where(Incident.slug == slug))
-        if found is None:
-            raise NotFound("incident")
-        return found
+            return standing(await session.scalar(select(Incident).where(Incident.slug == slug)))
 
     async def incidents(self, status: str | None = None, limit: int = 100) -> list[Incident]:
-        query = select(Incident).order_by(Incident.updated_at.desc()).limit(limit)
+        """Incidents, the latest activity first; never a deleted one (ticker.store.tombstone)."""
+        query = select(Incident).where(Incident.status != DELETED).order_by(Incident.updated_at.desc()).limit(limit)
         if status is not None:
             query = query.where(Incident.status == status)
         async with self.reading() as session:
@@ -250,9 +246,7 @@ class Store:
     async def snapshot(self, slug: str, limit: int | None = None) -> dict[str, Any]:
         """The incident and its entries (newest first), consistent with ``seq``."""
         async with self.reading() as session, session.begin():
-            incident = await session.scalar(select(Incident).where(Incident.slug == slug))
-            if incident is None:
-                raise NotFound("incident")
+            incident = standing(await session.scalar(select(Incident).where(Incident.slug == slug)))
             query = select(Entry).where(Entry.incident_id == incident.id).order_by(Entry.id.desc())
             if limit is not None:
                 query = query.limit(limit)
@@ -264,11 +258,14 @@ class Store:
         }
 
     async def position(self, slug: str) -> tuple[int, str]:
-        """The incident's current seq and epoch."""
+        """The incident's current seq and epoch (404 for none, 410 for a deleted one)."""
+        query = select(Incident.seq, Incident.epoch, Incident.status).where(Incident.slug == slug)
         async with self.reading() as session:
-            row = (await session.execute(select(Incident.seq, Incident.epoch).where(Incident.slug == slug))).first()
+            row = (await session.execute(query)).first()
         if row is None:
             raise NotFound("incident")
+        if row[2] == DELETED:
+            raise Gone("incident")
         return row[0], row[1]
 
     async def events_after(self, slug: str, after: int, upto: int | None = None) -> list[Message]:
@@ -307,9 +304,11 @@ class Store:
             found = found.replace(tzinfo=UTC)
         return found
 
-    async def mark_published(self, ids: Sequence[int]) -> None:
+    async def mark_published(self, ids: Sequence[int]) -> int:
+        """Mark the events published; returns how many were still there (a deleted incident's are not)."""
         async with self.writing() as session:
-            await session.execute(update(Event).where(Event.id.in_(ids)).values(published_at=now()))
+            result = await session.execute(update(Event).where(Event.id.in_(ids)).values(published_at=now()))
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def expire_idempotency_keys(self, ttl_seconds: int) -> int:
         async with self.writing() as session:

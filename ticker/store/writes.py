@@ -18,6 +18,7 @@ from ticker.store.audit import AuditKind, created
 from ticker.store.newsroom import EntryRevision, Submission, submission_view
 from ticker.store.sql import Tx, WriteOp
 from ticker.store.tables import Entry, Incident
+from ticker.store.tombstone import DELETED
 from ticker.store.views import entry_view, incident_view
 
 INCIDENT_FIELDS = ("title", "summary", "category", "location", "photo_url", "photo_credit")
@@ -31,7 +32,10 @@ class Author:
 
 def create_incident(slug: str, fields: dict[str, Any]) -> WriteOp:
     async def op(tx: Tx) -> dict[str, Any]:
-        if await tx.session.scalar(select(Incident.id).where(Incident.slug == slug)) is not None:
+        taken = await tx.session.scalar(select(Incident.status).where(Incident.slug == slug))
+        if taken == DELETED:  # its old links must not lead to new content (ticker.store.tombstone)
+            raise Conflict(f"{slug!r} was a deleted incident's address and is not used again", "slug")
+        if taken is not None:
             raise Conflict(f"an incident with slug {slug!r} exists", "slug")
         incident = Incident(
             slug=slug,

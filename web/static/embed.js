@@ -66,6 +66,7 @@ a:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
 .correction { font-style: italic; color: var(--muted); }
 a { color: var(--accent); }
 .empty { color: var(--muted); }
+.removed { margin: .25em 0; font-weight: 600; }
 .full { display: inline-block; margin-top: .5em; font-weight: 600; }
 .bevaka { display: inline-block; margin: .5em 0 0 1em; }
 .compact { padding: .4em .6em; font-size: 14px; }
@@ -225,6 +226,7 @@ a { color: var(--accent); }
 
     status(state, transport) {
       const conn = $(".conn", this.box);
+      if (!conn) return; // the incident was deleted: the box says only that
       conn.hidden = false;
       conn.dataset.state = state;
       conn.textContent = this.T["status_" + state];
@@ -233,6 +235,10 @@ a { color: var(--accent); }
 
     // Each event or snapshot once, in order (live.js drops what was already applied).
     receive(msg) {
+      if (msg.type === "deleted") { // taken down: the box says so, and the page's own copy (the iframe's) goes too
+        this.replaceChildren();
+        return this.box.replaceChildren(this.live.removedNotice(this.T));
+      }
       if (msg.type === "snapshot") {
         this.list.replaceChildren();
         this.applyIncident(msg.data.incident);

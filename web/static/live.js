@@ -89,12 +89,23 @@ export function placeEntry(list, li, entry) {
 // The close codes after which a reader does not come back (docs/protocol.md): a normal close, 4100–4199.
 export const endsFollowing = (code) => code === 1000 || (code >= 4100 && code < 4200);
 
+// What a page shows in place of an incident that was deleted (the server's "deleted", docs/protocol.md): one
+// notice in the page's language (T.removed), which a screen reader says too.
+export function removedNotice(T) {
+  const note = document.createElement("p");
+  note.className = "removed";
+  note.setAttribute("role", "status");
+  note.textContent = T.removed;
+  return note;
+}
+
 // Follow incidents. positions maps slug -> {seq, epoch} and is kept at what has been applied; onMessage gets each
-// event or snapshot once, in order; onState(state, transport, code) hears "live", "reconnecting" and "offline"
-// (with the close code when the server ended it), and whether it goes over "websocket" or "sse". live: the
-// websocket URL (this page's /live when not given); base: the origin of /sse; query: added to both (?partner=);
-// ends(code): whether a close code ends following (endsFollowing when not given). Returns {add(slug, {seq,
-// epoch}), which follows one more incident, and stop(), which ends it for good}.
+// event or snapshot once, in order, and an incident's "deleted" once (drop what shows it; it is followed no more,
+// and a connection that followed nothing else ends with 4101); onState(state, transport, code) hears "live",
+// "reconnecting" and "offline" (with the close code when the server ended it), and whether it goes over
+// "websocket" or "sse". live: the websocket URL (this page's /live when not given); base: the origin of /sse;
+// query: added to both (?partner=); ends(code): whether a close code ends following (endsFollowing when not
+// given). Returns {add(slug, {seq, epoch}), which follows one more incident, and stop(), which ends it for good}.
 export function follow(positions, onMessage, onState, { live, base = "", query = {}, ends = endsFollowing } = {}) {
   const liveUrl = live || (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/live";
   const withQuery = (url, params) => {
@@ -134,6 +145,10 @@ export function follow(positions, onMessage, onState, { live, base = "", query =
       return state("live");
     }
     if (msg.type === "error") return console.error(`Ticker: ${msg.code}: ${msg.message}`);
+    if (msg.type === "deleted") {
+      if (positions.delete(msg.incident)) onMessage(msg);
+      return;
+    }
     const pos = positions.get(msg.incident);
     if (!pos || (msg.type !== "event" && msg.type !== "snapshot")) return;
     if (msg.type === "event" && msg.seq <= pos.seq) return; // already applied

@@ -145,6 +145,12 @@ function incidentPage(root) {
     updated.textContent = when(at);
   }
   function onMessage(msg) {
+    if (msg.type === "deleted") { // taken down: nothing of it stays on the page
+      root.replaceChildren(live.removedNotice(T));
+      document.title = T.removed + document.title.slice(document.title.lastIndexOf(" – "));
+      pending.clear();
+      return;
+    }
     if (msg.type === "snapshot") {
       list.replaceChildren();
       $("ul", keyBox).replaceChildren();
@@ -227,6 +233,12 @@ function frontPage(front) {
   let follower = null;
   function onMessage(msg) {
     const card = cards.get(msg.incident);
+    if (msg.type === "deleted") {
+      card.remove();
+      cards.delete(msg.incident);
+      $(".empty", front).hidden = cards.size > 0;
+      return;
+    }
     const incident = msg.data.incident;
     const entry = msg.type === "snapshot"
       ? msg.data.entries.find((e) => !e.retracted)
