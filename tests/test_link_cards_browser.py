@@ -1,8 +1,8 @@
 """Link cards in Chromium (issue 15): a YouTube link is a static card, and until the reader clicks "Innehållet
 visas från YouTube – klicka för att visa" the page asks nothing of any origin but ours (Playwright's request log);
 after the click the player's request goes to the player's origin — a second loopback origin serving a tiny fake
-player, so "another origin" is real and observable. The same holds for a card that arrives live, and a page
-without JavaScript shows the static card, a plain link to the post."""
+player, so "another origin" is real and observable. The same holds for a card that arrives live and for the
+embed's, and a page without JavaScript shows the static card, a plain link to the post."""
 
 from __future__ import annotations
 
@@ -87,6 +87,21 @@ async def test_a_youtube_card_loads_nothing_from_another_origin_until_the_click(
         assert log.origins() == {node.url, player.url("")}, log.urls
         assert len(player.seen("/embed/dQw4w9WgXcQ")) == 1  # the other card still loads nothing
         await expect(live_card.locator(".card-play")).to_be_visible()
+
+        # The iframe embed's page: embed.js draws the cards in its shadow root, and they wait for a click too.
+        embed = await context.new_page()
+        embed_log = RequestLog(embed)
+        await embed.goto(f"{node.url}/embed/{slug}")
+        embed_card = embed.locator(f"ticker-live .ticker #entry-{first['id']} .link-card")
+        await expect(embed_card.locator(".card-play")).to_have_text(CONSENT)
+        await expect(embed_card.locator(".card-title")).to_have_text(
+            "Räddningstjänsten släcker branden i Hammarby sjöstad"
+        )
+        assert embed_log.origins() == {node.url}, embed_log.urls
+        await embed_card.locator(".card-play").click()
+        await expect(
+            embed.frame_locator("ticker-live .ticker iframe.card-player").locator("#fake-player")
+        ).to_be_visible()
         await context.close()
 
 

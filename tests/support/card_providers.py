@@ -5,9 +5,14 @@ requests each endpoint saw."""
 
 from __future__ import annotations
 
+import io
+import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+
+from PIL import Image
 
 from tests.support.source_server import SourceServer, source_server
 
@@ -35,12 +40,35 @@ def recorded(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
 
+def jpeg(width: int = 480, height: int = 360) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 40, 40)).save(out, "JPEG")
+    return out.getvalue()
+
+
 class Providers:
     def __init__(self, server: SourceServer) -> None:
         self.server = server
         for name, (_link, path, fixture) in LINKS.items():
             kind = "text/html; charset=utf-8" if name in OPENGRAPH else "application/json"
-            server.answer(path, recorded(fixture), content_type=kind)
+            server.answer(path, self.local_pictures(name, recorded(fixture)), content_type=kind)
+
+    def local_pictures(self, name: str, answer: bytes) -> bytes:
+        """``answer`` with its picture's address on the stand-in (which serves a small JPEG there): the recorded
+        one is on the provider's CDN, which this machine cannot reach."""
+        picture = f"/thumbs/{name}.jpg"
+        self.server.answer(picture, jpeg(), content_type="image/jpeg")
+        if name in OPENGRAPH:
+            return re.sub(
+                rb'(property="og:image" content=")[^"]+', rb"\g<1>" + self.server.url(picture).encode(), answer
+            )
+        data = json.loads(answer)
+        if "thumbnail_url" in data:
+            data["thumbnail_url"] = self.server.url(picture)
+        return json.dumps(data).encode()
+
+    def picture_asked(self, name: str) -> int:
+        return len(self.server.seen(f"/thumbs/{name}.jpg"))
 
     def endpoints(self) -> str:
         """TICKER_CARD_ENDPOINTS for the node: every provider asked here."""
