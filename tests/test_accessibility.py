@@ -69,7 +69,7 @@ async def skip_link_problems(page: Page) -> list[str]:
     return []
 
 
-@pytest.mark.timeout(600)  # 11 pages × 2 languages, each checked 4 times (2 themes × 2 widths) on a loaded machine
+@pytest.mark.timeout(600)  # 13 pages × 2 languages, each checked 4 times (2 themes × 2 widths) on a loaded machine
 async def test_every_page_passes_axe_in_both_themes_languages_and_widths_and_starts_with_a_skip_link(
     browser: Browser, sqlite_url: str, tmp_path: Path
 ) -> None:

@@ -7,6 +7,7 @@ shows in their desk; deleting keeps their entries and byline; the last admin can
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -142,6 +143,10 @@ async def test_a_reset_link_lets_the_user_choose_a_new_password_once(sqlite_url:
             assert (await person.get(f"/reset/{first.group(1)}")).status_code == 404
             assert (await person.get(f"/reset/{second.group(1)}")).status_code == 200
             assert (await person.get("/reset/ingen-sadan")).status_code == 404
+            # Disabling voids the link for good: enabled again, the person needs a new one.
+            for change in ("disable", "enable"):
+                assert (await admin.post(f"/desk/users/{pia.id}/{change}")).status_code == 200
+            assert (await person.get(f"/reset/{second.group(1)}")).status_code == 404
 
 
 async def test_a_new_role_shows_in_the_persons_desk_at_their_next_page(sqlite_url: str) -> None:
@@ -307,6 +312,16 @@ async def test_the_user_commands(tmp_path: Path, sqlite_url: str, redis_server: 
         assert "pia\t" not in await asyncio.to_thread(run, "list")
         missing = await asyncio.to_thread(_fails, env, "user", "disable", "pia")
         assert "user not found" in missing
+        # The audit log has each, by the command line's actor (the system user who ran it).
+        exported = await asyncio.to_thread(ticker, "audit", "export", "--kind", "user", env=env)
+        rows = [json.loads(line) for line in exported.splitlines() if '"subject":"pia"' in line]
+        assert [r["kind"] for r in rows if r["actor"].startswith("cli:")] == [
+            "user.role_changed",
+            "user.disabled",
+            "user.enabled",
+            "user.password_reset",
+            "user.deleted",
+        ]
 
 
 def _fails(env: dict[str, str], *args: str) -> str:

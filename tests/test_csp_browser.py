@@ -160,7 +160,7 @@ async def test_login_and_the_desk_work_live_with_no_csp_violation(browser: Brows
     await expect(page.locator(".desk-incident")).to_have_attribute("data-offline-ready", "true")  # its worker
     await watch.clean(page)
 
-    for path in ("/desk/tokens", "/desk/users"):
+    for path in ("/desk/tokens", "/desk/users", "/desk/partners", "/desk/audit"):
         await page.goto(node.url + path)
         await expect(page.locator("main")).to_be_visible()
         await watch.clean(page)

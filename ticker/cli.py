@@ -443,7 +443,7 @@ def user_revoke_tokens(ctx: click.Context, name: str) -> None:
     """Revoke every API token of a user (one token: ticker token revoke)."""
     from ticker.store.admin import revoke_tokens
 
-    _settings_used, revoked = _user_command(ctx, name, revoke_tokens)
+    _settings_used, (_account, revoked) = _user_command(ctx, name, revoke_tokens)
     click.echo(say("tokens_revoked", n=len(revoked), name=name))
 
 

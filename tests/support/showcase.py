@@ -84,6 +84,8 @@ PAGES = (
     PageSpec("desk-incident", "/desk/i/{slug}", desk=True, ready='.conn[data-state="live"]'),
     PageSpec("tokens", "/desk/tokens", desk=True),
     PageSpec("users", "/desk/users", desk=True),
+    PageSpec("partners", "/desk/partners", desk=True),
+    PageSpec("audit", "/desk/audit", desk=True),
 )
 
 

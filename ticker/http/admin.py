@@ -180,10 +180,8 @@ async def _reset(request: Request, login: Login, user_id: int, _form: dict[str, 
 
 
 async def _revoke_tokens(request: Request, login: Login, user_id: int, _form: dict[str, str]) -> dict[str, Any]:
-    store, by = services(request).store, Actor.of(login.account)
-    revoked = await admin.revoke_tokens(store, user_id, by)
-    name = next((u.account.name for u in await admin.users(store) if u.account.id == user_id), "")
-    return {"notice": admin_text(request)["tokens_revoked"].format(name=name, n=len(revoked))}
+    account, revoked = await admin.revoke_tokens(services(request).store, user_id, Actor.of(login.account))
+    return {"notice": admin_text(request)["tokens_revoked"].format(name=account.name, n=len(revoked))}
 
 
 # Partners.

@@ -139,6 +139,7 @@ async def disable(store: Store, user_id: int, by: Actor) -> tuple[Account, list[
         await _keep_an_admin(session, user, "disabling them")
         user.disabled_at = now()
         ended = await end_sessions(session, user.id)
+        await _void_resets(session, user.id, user.disabled_at)  # enabling them must not bring a link back
         record(session, by, AuditKind.USER_DISABLED, subject=user.name, changes={"sessions_ended": len(ended)})
         return account_of(user), ended
 
@@ -162,11 +163,7 @@ async def delete(store: Store, user_id: int, by: Actor) -> tuple[Account, list[i
         was = account_of(user)
         revoked = await _revoke_tokens(session, user.id, at)
         ended = await end_sessions(session, user.id)
-        await session.execute(
-            update(PasswordReset)
-            .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
-            .values(expires_at=at)
-        )
+        await _void_resets(session, user.id, at)
         user.name = f"{DELETED_PREFIX}{user.id}"
         user.password_hash = None
         user.deleted_at = at
@@ -192,7 +189,7 @@ async def _revoke_tokens(session: AsyncSession, user_id: int, at: datetime) -> l
     return sorted(result.scalars())
 
 
-async def revoke_tokens(store: Store, user_id: int, by: Actor) -> list[int]:
+async def revoke_tokens(store: Store, user_id: int, by: Actor) -> tuple[Account, list[int]]:
     """Revoke every token of the user's that is not revoked yet; their ids (none: nothing is recorded)."""
     async with store.writing() as session:
         user = await _user(session, user_id)
@@ -200,7 +197,7 @@ async def revoke_tokens(store: Store, user_id: int, by: Actor) -> list[int]:
         if revoked:
             facts = {"user": user.name, "tokens": revoked}
             record(session, by, AuditKind.TOKEN_REVOKED, subject=",".join(map(str, revoked)), changes=facts)
-        return revoked
+        return account_of(user), revoked
 
 
 # Password reset links.
@@ -213,15 +210,20 @@ async def create_reset(store: Store, user_id: int, by: Actor, lifetime_seconds: 
     async with store.writing() as session:
         user = await _user(session, user_id)
         at = now()
-        await session.execute(
-            update(PasswordReset)
-            .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None), PasswordReset.expires_at > at)
-            .values(expires_at=at)
-        )
+        await _void_resets(session, user.id, at)
         expires = at + timedelta(seconds=lifetime_seconds)
         session.add(PasswordReset(user_id=user.id, token_hash=_digest(token), created_at=at, expires_at=expires))
         record(session, by, AuditKind.USER_PASSWORD_RESET, at=at, subject=user.name, changes={"valid_until": expires})
         return account_of(user), token
+
+
+async def _void_resets(session: AsyncSession, user_id: int, at: datetime) -> None:
+    """The user's links that still work stop working now."""
+    await session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user_id, PasswordReset.used_at.is_(None), PasswordReset.expires_at > at)
+        .values(expires_at=at)
+    )
 
 
 async def reset_account(store: Store, token: str) -> Account | None:
