@@ -21,6 +21,7 @@ from tests.support.node import Node, node_settings, running_node
 from tests.support.services import free_port
 from ticker.config import Settings
 from ticker.config_check import SettingsError, check
+from ticker.http.api_operations import Approved, EntryWritten
 from ticker.media.cards import LinkCards
 from ticker.media.providers import Directory
 from ticker.net.fetch import Fetcher, FetchLimits
@@ -62,6 +63,7 @@ async def test_each_providers_link_on_a_line_of_its_own_becomes_a_card(sqlite_ur
         for name, (link, _path, _fixture) in LINKS.items():
             posted = await editor.post(slug, f"Se inlägget:\n{link}\nMer följer.")
             assert "card_notes" not in posted, posted
+            EntryWritten.model_validate(posted)  # as the OpenAPI document describes it
             (card,) = posted["entry"]["cards"]
             assert card["url"] == link and card["provider"] == name
             assert card["title"] == TITLES[name]
@@ -129,6 +131,7 @@ async def _plain_link_and_note(editor: Any, code: str) -> None:
     assert f'<a href="{link}" rel="noopener nofollow ugc">' in entry["body"]
     (note,) = posted["card_notes"]
     assert note["url"] == link and note["provider"] == "YouTube" and note["code"] == code, note
+    EntryWritten.model_validate(posted)  # as the OpenAPI document describes it
     assert "YouTube" in note["message"]
     state = await editor.state(slug)
     assert [e["id"] for e in state["entries"].values()] == [entry["id"]]  # the post itself was written
@@ -263,3 +266,24 @@ class Recording(httpcore.AsyncNetworkBackend):
 def test_card_settings_are_checked(name: str, value: object, problem: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(problem)):
         check(Settings(**{name: value}))  # type: ignore[arg-type]
+
+
+async def test_a_contributors_link_becomes_a_card_when_an_editor_approves_it(sqlite_url: str) -> None:
+    async with card_node(sqlite_url) as (node, providers):
+        editor = await node.reporter()
+        contributor = await node.reporter("kim", role="contributor")
+        slug = await editor.incident()
+        link = LINKS["tiktok"][0]
+        path = f"/api/incidents/{slug}/entries"
+        kept = await contributor.call("POST", path, 202, json={"body": f"Från läsare:\n\n{link}"})
+        assert providers.asked("tiktok") == 0  # nothing is fetched for what no reader sees yet
+        approve = f"/api/incidents/{slug}/submissions/{kept['submission']['id']}/approve"
+        approved = await editor.call("POST", approve, json={}, headers={"Idempotency-Key": "a-1"})
+        assert [c["provider"] for c in approved["entry"]["cards"]] == ["tiktok"]
+        Approved.model_validate(approved)  # as the OpenAPI document describes it
+        assert (
+            approved["entry"]["body"]
+            == f'<p>Från läsare:</p><p><a href="{link}" rel="noopener nofollow ugc">{link}</a></p>'
+        )
+        again = await editor.call("POST", approve, json={}, headers={"Idempotency-Key": "a-1"})
+        assert again == approved and providers.asked("tiktok") == 1

@@ -217,6 +217,7 @@ class Approved(Answer):
     entry: Entry
     seq: int = Field(ge=0)
     submission: Submission
+    card_notes: list[CardNote] = Field(default=[], description="As for a post: links that stayed plain links.")
 
 
 class SubmissionList(Answer):

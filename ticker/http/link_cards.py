@@ -23,6 +23,7 @@ from ticker.media.providers import Directory
 from ticker.net.fetch import Fetcher
 from ticker.services import services
 from ticker.sources.poller import fetch_limits
+from ticker.store.newsroom import Submission
 from ticker.store.sql import Idempotency, Store, Tx, WriteOp
 from ticker.store.tables import Entry, Incident
 
@@ -80,3 +81,11 @@ async def cards_of(store: Store, slug: str, entry_id: int) -> list[dict[str, Any
     async with store.reading() as session:
         found = await session.scalar(query.where(Incident.slug == slug, Entry.id == entry_id))
     return list(found or ())
+
+
+async def submission_body(store: Store, slug: str, submission_id: int) -> str | None:
+    """A pending submission's body, whose cards its approval makes; None when there is none to approve."""
+    query = select(Submission.body).join(Incident, Incident.id == Submission.incident_id)
+    query = query.where(Incident.slug == slug, Submission.id == submission_id, Submission.status == "pending")
+    async with store.reading() as session:
+        return await session.scalar(query)

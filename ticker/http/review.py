@@ -12,8 +12,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from ticker.http.api import Strict, entry_id, parse_body, path_id, run_write
+from ticker.http.api import Strict, entry_id, idempotency, parse_body, path_id, run_write
 from ticker.http.auth import require, require_account
+from ticker.http.link_cards import link_cards, replayed, submission_body, with_notes
 from ticker.roles import Action
 from ticker.services import services
 from ticker.store.newsroom import history, submissions
@@ -38,8 +39,14 @@ async def list_submissions(request: Request) -> JSONResponse:
 async def approve(request: Request) -> JSONResponse:
     account = await require(request, Action.REVIEW_SUBMISSIONS)
     _data, raw = await parse_body(request, Strict)
-    op = approve_submission(request.path_params["slug"], path_id(request, "submission_id"), author_of(account))
-    return await run_write(request, op, account, raw)
+    slug, number = request.path_params["slug"], path_id(request, "submission_id")
+    # Its link cards are made now, when it is published, as a post's are (and not again for a retry).
+    if (replay := await replayed(request, idempotency(request, account, raw))) is not None:
+        return replay
+    body = await submission_body(services(request).store, slug, number)
+    made = await link_cards(request).make(body) if body is not None else None
+    op = approve_submission(slug, number, author_of(account), (made.body, made.cards) if made else None)
+    return await run_write(request, with_notes(op, made.notes if made else []), account, raw)
 
 
 async def reject(request: Request) -> JSONResponse:

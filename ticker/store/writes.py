@@ -133,14 +133,19 @@ def submit_entry(slug: str, author: Author, body: str, label: str, key_event: bo
     return op
 
 
-def approve_submission(slug: str, submission_id: int, by: Author) -> WriteOp:
-    """Publish a contributor's post as the contributor's entry: this is when its entry.posted is emitted."""
+def approve_submission(
+    slug: str, submission_id: int, by: Author, made: tuple[str, list[dict[str, Any]]] | None = None
+) -> WriteOp:
+    """Publish a contributor's post as the contributor's entry: this is when its entry.posted is emitted. ``made``:
+    its body and link cards, made from the submission's body before the transaction (ticker.media.cards)."""
 
     async def op(tx: Tx) -> dict[str, Any]:
         incident = await _live_incident(tx, slug)
         submission = await _pending(tx, incident, submission_id)
         author = Author(submission.author_id, submission.author_name)
-        entry = _new_entry(tx, incident, author, submission.body, submission.label, submission.key_event, False)
+        body, cards = made if made is not None else (submission.body, None)
+        entry = _new_entry(tx, incident, author, body, submission.label, submission.key_event, False)
+        entry.cards = cards or None
         await tx.session.flush()
         _revision(tx, entry, "submitted", author, submission.created_at)
         submission.status, submission.entry_id = "approved", entry.id
