@@ -88,6 +88,8 @@ ROWS: dict[tuple[str, str], Row | list[Row]] = {
     (WEBSOCKET, "/live"): [],  # no HTTP answer: the test opens a socket through the middleware instead
     ("GET", "/api/incidents"): Row("/api/incidents", 200, "other", JSON),
     ("POST", "/api/incidents"): Row("/api/incidents", 422, "other", JSON, "bearer", {}),
+    ("POST", "/api/photos"): Row("/api/photos", 415, "other", JSON, "bearer", {}),  # a photo comes as a form
+    ("GET", "/media/{name}"): Row("/media/" + "0" * 64 + ".jpg", 404, "other", JSON),
     ("GET", "/api/incidents/{slug}"): Row("/api/incidents/{slug}", 200, "other", JSON),
     ("PATCH", "/api/incidents/{slug}"): Row(f"/api/incidents/{UNKNOWN}", 404, "other", JSON, "bearer", {"title": "Ny"}),
     ("DELETE", "/api/incidents/{slug}"): Row(f"/api/incidents/{UNKNOWN}", 404, "other", JSON, "bearer"),

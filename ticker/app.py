@@ -31,6 +31,7 @@ from ticker.http import (
     openapi,
     pages,
     partners,
+    photos,
     request_id,
     review,
     sources,
@@ -52,6 +53,8 @@ from ticker.http.origins import OriginPolicy
 from ticker.http.static import Static
 from ticker.hub import Hub
 from ticker.logs import log_event
+from ticker.media.photos import Photos
+from ticker.media.storage import storage_for
 from ticker.metrics import Metrics
 from ticker.node_stats import NodeFigures, Nodes, read_figures
 from ticker.notices import Notices
@@ -109,6 +112,8 @@ def create_app(
         hub = Hub(settings, node_broker, node_store)
         relay = Relay(node_store, node_broker, sweep_seconds=settings.relay_sweep_seconds, batch=settings.relay_batch)
         app.state.services = Services(settings, node_store, node_broker, hub, relay)
+        # Photos: the pipeline's workers and the files' storage (ticker.media; docs/design.md, "Photos").
+        app.state.photos = node_photos = Photos(settings, node_store, storage_for(settings.media_dir, node_store))
         hub.start()
         relay.start()
         app.state.presence = presence = Presence(settings, hub)
@@ -168,6 +173,7 @@ def create_app(
             await readers.stop()
             await relay.stop()
             await hub.stop()
+            node_photos.close()
             if broker is None:
                 await node_broker.close()
             if store is None:
@@ -179,6 +185,7 @@ def create_app(
         *health.routes(),  # /livez, /readyz
         WebSocketRoute("/live", live),
         *api.routes(),
+        *photos.routes(),  # POST /api/photos, GET /media/{name}
         *review.routes(),
         *login.routes(),
         *desk.routes(),
@@ -214,7 +221,10 @@ def create_app(
             Middleware(
                 BodyLimit,
                 max_bytes=settings.max_body_bytes,
-                larger={transfer.IMPORT_PATH: settings.import_max_bytes},  # an incident's file
+                larger={
+                    transfer.IMPORT_PATH: settings.import_max_bytes,  # an incident's file
+                    photos.UPLOAD_PATH: photos.body_limit(settings),  # a photo and its texts
+                },
             ),
             Middleware(UrlText),  # no control characters in a path or query (422)
         ],

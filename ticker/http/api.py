@@ -19,6 +19,7 @@ from ticker.http import caching
 from ticker.http.auth import require, require_account
 from ticker.http.link_cards import cards_of, link_cards, replayed, with_notes
 from ticker.http.params import MAX_INT, whole_number
+from ticker.media.photos import Photos
 from ticker.media.cards import CardNote
 from ticker.roles import Action, refusal
 from ticker.sanitize import clean_html
@@ -64,26 +65,39 @@ class Strict(BaseModel):
     nullable: ClassVar[frozenset[str]] = frozenset()
 
 
+class PhotoRef(Strict):
+    """A photo uploaded with POST /api/photos, by its id; alt text, credit and caption given here take the place
+    of the upload's for this entry or incident (ticker.media.photos.Photos.resolve checks them)."""
+
+    nullable = frozenset({"caption"})  # no caption
+    id: Annotated[Line, Field(pattern=r"^ph_[A-Za-z0-9_-]{8,40}$")]
+    alt: Line | None = None
+    credit: Name | None = None
+    caption: MultiLine | None = None
+
+
 class IncidentIn(Strict):
-    nullable = frozenset({"slug", "photo_url", "photo_credit"})  # made from the title; no photo; no credit
+    nullable = frozenset({"slug", "photo_url", "photo_credit", "photo"})  # made from the title; no photo; no credit
     title: Title
     slug: Slug | None = None
     summary: Text = ""
     category: Category = ""
     location: Location = ""
-    photo_url: Url | None = None
+    photo_url: Url | None = None  # a hot-linked photo, as before uploads (kept for existing data and clients)
     photo_credit: Credit | None = None
+    photo: PhotoRef | None = None  # the lead photo, uploaded: it takes the place of photo_url
 
 
 class IncidentPatch(Strict):
     # Null empties the field (ticker.store.writes.update_incident); a title cannot be emptied.
-    nullable = frozenset({"summary", "category", "location", "photo_url", "photo_credit"})
+    nullable = frozenset({"summary", "category", "location", "photo_url", "photo_credit", "photo"})
     title: Title | None = None
     summary: Text | None = None
     category: Category | None = None
     location: Location | None = None
     photo_url: Url | None = None
     photo_credit: Credit | None = None
+    photo: PhotoRef | None = None
 
 
 class EntryIn(Strict):
@@ -92,12 +106,14 @@ class EntryIn(Strict):
     label: Label | None = None
     key_event: bool = False
     pinned: bool = False
+    photos: list[PhotoRef] = []  # at most TICKER_PHOTO_MAX_PER_ENTRY, in the order shown
 
 
 class EntryPatch(Strict):
     body: MultiLine | None = None
     label: Label | None = None
     key_event: bool | None = None
+    photos: list[PhotoRef] | None = None  # the whole gallery as it is to be: adds, replaces and removes photos
 
 
 class RetractIn(Strict):
@@ -179,7 +195,8 @@ def slugify(title: str) -> str:
     return slug or "incident"
 
 
-def idempotency(request: Request, account: Account, raw: bytes) -> Idempotency | None:
+def idempotency_key(request: Request) -> str | None:
+    """The request's Idempotency-Key, checked (it is stored), or None."""
     key = request.headers.get("idempotency-key")
     if key is None:
         return None
@@ -187,8 +204,22 @@ def idempotency(request: Request, account: Account, raw: bytes) -> Idempotency |
         raise Invalid("Idempotency-Key", "Idempotency-Key must be 1 to 200 characters")
     if (found := problem(key, Kind.LINE)) is not None:  # it is stored
         raise Invalid("Idempotency-Key", f"Idempotency-Key: {found}")
+    return key
+
+
+def idempotency(request: Request, account: Account, raw: bytes) -> Idempotency | None:
+    key = idempotency_key(request)
+    if key is None:
+        return None
     fingerprint = hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + raw).hexdigest()
     return Idempotency(account.id, key, fingerprint)
+
+
+async def resolve_photos(request: Request, refs: list[PhotoRef], field: str = "photos") -> list[dict[str, Any]]:
+    """What an entry (or, as ``photo``, an incident) will carry of each uploaded photo it names: 422 naming the
+    ref at fault for an unknown id, a missing alt text or credit, or too many photos."""
+    photos: Photos = request.app.state.photos
+    return await photos.resolve([ref.model_dump(exclude_unset=True) for ref in refs], field)
 
 
 async def run_write(request: Request, op: WriteOp, account: Account, raw: bytes, status: int = 200) -> JSONResponse:
@@ -225,6 +256,8 @@ async def post_incident(request: Request) -> JSONResponse:
     account = await require(request, Action.OPEN_INCIDENT)
     data, raw = await parse_body(request, IncidentIn)
     fields = data.model_dump(exclude={"slug"})
+    if data.photo is not None:
+        fields["photo"] = (await resolve_photos(request, [data.photo], "photo"))[0]
     slug = data.slug or await _free_slug(request, slugify(data.title))
     return await run_write(request, create_incident(slug, fields), account, raw, status=201)
 
@@ -283,6 +316,8 @@ async def patch_incident(request: Request) -> JSONResponse:
     changes = data.model_dump(exclude_unset=True)
     if not changes:
         raise Invalid("body", "nothing to change")
+    if data.photo is not None:
+        changes["photo"] = (await resolve_photos(request, [data.photo], "photo"))[0]
     return await run_write(request, update_incident(request.path_params["slug"], changes), account, raw)
 
 
@@ -304,18 +339,20 @@ async def post_entry_handler(request: Request) -> JSONResponse:
     slug, author = request.path_params["slug"], author_of(account)
     body = entry_body(data.body, settings.max_entry_chars)
     label = data.label or datetime.now(STOCKHOLM).strftime("%H:%M")
+    photos = await resolve_photos(request, data.photos)
     if data.pinned and not account.may(Action.PIN_ENTRY):
         raise Forbidden(refusal(account.role, Action.PIN_ENTRY), "pinned")
     if not account.may(Action.POST_ENTRY):
         if not account.may(Action.SUBMIT_ENTRY):
             raise Forbidden(refusal(account.role, Action.SUBMIT_ENTRY))
         # Kept for an editor: 202, and no event until it is approved.
-        return await run_write(request, submit_entry(slug, author, body, label, data.key_event), account, raw, 202)
+        op = submit_entry(slug, author, body, label, data.key_event, photos)
+        return await run_write(request, op, account, raw, 202)
     # Cards are fetched before the write (ticker.media.cards), and not at all for a retry the store answers.
     if (replay := await replayed(request, idempotency(request, account, raw))) is not None:
         return replay
     made = await link_cards(request).make(body)
-    op = post_entry(slug, author, made.body, label, data.key_event, data.pinned, made.cards)
+    op = post_entry(slug, author, made.body, label, data.key_event, data.pinned, made.cards, photos)
     return await run_write(request, with_notes(op, made.notes), account, raw, status=201)
 
 
@@ -325,6 +362,8 @@ async def patch_entry(request: Request) -> JSONResponse:
     changes = data.model_dump(exclude_unset=True)
     if not changes:
         raise Invalid("body", "nothing to change")
+    if data.photos is not None:
+        changes["photos"] = await resolve_photos(request, data.photos)
     notes: list[CardNote] = []
     if "body" in changes:
         changes["body"] = entry_body(changes["body"], services(request).settings.max_entry_chars)

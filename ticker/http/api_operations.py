@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ticker import i18n
 from ticker.config import Settings
-from ticker.http import api, health, incident_file, partners, review, sources
+from ticker.http import api, health, incident_file, partners, photos, review, sources
 from ticker.http.embed import THEMES, EmbedOptions
 from ticker.http.params import MAX_INT
 from ticker.http.push import TOKEN as PUSH_TOKEN
@@ -38,6 +38,33 @@ class Answer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class PhotoFile(Answer):
+    """One of a photo's variants: a file at a width, in a format."""
+
+    url: str = Field(description="/media/<sha256>.<ext> on this site: immutable, the same on every node.")
+    type: Literal["image/avif", "image/webp", "image/jpeg"]
+    width: int = Field(ge=1)
+    height: int = Field(ge=1)
+
+
+class Photo(Answer):
+    """An uploaded photo as an entry or an incident carries it (ticker.media.photos): no metadata of the file
+    is kept, only its pixels, upright, in sRGB, at TICKER_PHOTO_WIDTHS."""
+
+    id: str = Field(pattern=r"^ph_[A-Za-z0-9_-]+$")
+    alt: str = Field(description="What the photo shows, for those who cannot see it.")
+    credit: str = Field(description='Who took it: shown as "Foto: …".')
+    caption: str | None
+    width: int = Field(ge=1, description="Of its largest variant; every variant has its aspect ratio.")
+    height: int = Field(ge=1)
+    src: str = Field(description="Its JPEG of about 1024 pixels wide, for an <img src> without srcset.")
+    files: list[PhotoFile] = Field(description="Every variant: AVIF, WebP and JPEG, narrowest first within each.")
+
+
+class PhotoWritten(Answer):
+    photo: Photo
+
+
 class Incident(Answer):
     """An incident as every reader sees it (ticker.store.views.incident_view)."""
 
@@ -47,8 +74,9 @@ class Incident(Answer):
     status: Literal["live", "closed"]
     category: str
     location: str
-    photo_url: str | None
+    photo_url: str | None = Field(description="A hot-linked photo (before uploads); `photo` wins over it.")
     photo_credit: str | None
+    photo: Photo | None = Field(default=None, description="The lead photo, uploaded; left out when there is none.")
     epoch: str = Field(description="Changes when the incident's event history starts anew; readers resume by it.")
     created_at: AwareDatetime
     updated_at: AwareDatetime
@@ -102,6 +130,7 @@ class Entry(Answer):
     pinned: bool
     retracted: bool
     correction: str | None
+    photos: list[Photo] = Field(default=[], description="Its photos in order; left out when it has none.")
     cards: list[LinkCard] = Field(default=[], description="Its link cards in order; left out when it has none.")
 
 
@@ -120,6 +149,7 @@ class Submission(Answer):
     decided_at: AwareDatetime | None
     reason: str | None
     entry_id: int | None = Field(description="The entry an approval made.")
+    photos: list[Photo] = Field(description="The photos its entry will carry.")
 
 
 class Revision(Answer):
@@ -415,6 +445,7 @@ REQUESTS: tuple[type[BaseModel], ...] = (
     api.EntryPatch,
     api.RetractIn,
     api.Strict,
+    photos.PhotoForm,
     review.RejectIn,
     partners.PartnerIn,
     partners.PartnerPatch,
@@ -439,6 +470,7 @@ BODY_EXAMPLES: dict[str, dict[str, Any]] = {
     "EntryPatch": {"body": "Räddningstjänsten har sex enheter på plats.", "key_event": True},
     "RetractIn": {"correction": "Uppgiften om evakuering stämde inte."},
     "Strict": {},
+    "PhotoForm": {"alt": "Rökpelare över hamnen, sedd från Älvsborgsbron.", "credit": "Anna Svensson"},
     "RejectIn": {"reason": "Uppgiften är inte bekräftad."},
     "PartnerIn": {"name": "kommunen", "origins": ["https://www.goteborg.se"], "incidents": [EXAMPLE_SLUG]},
     "PartnerPatch": {"origins": ["https://www.gp.se", "https://*.gp.se"], "allow_subdomains": True},
@@ -471,6 +503,7 @@ BODY_EXAMPLES: dict[str, dict[str, Any]] = {
 ANSWERS: tuple[type[BaseModel], ...] = (
     IncidentList,
     IncidentWritten,
+    PhotoWritten,
     Snapshot,
     EntryPage,
     EntryWritten,
@@ -529,13 +562,25 @@ REFUSALS: dict[int, Refusal] = {
     409: Refusal(
         "Conflict", "The request conflicts with the current state (a slug taken, an incident closed, …).", ("conflict",)
     ),
-    413: Refusal("TooLarge", "The request body is over TICKER_MAX_BODY_BYTES.", ("too_large",)),
+    413: Refusal(
+        "TooLarge",
+        "The request body is over TICKER_MAX_BODY_BYTES (a photo's: TICKER_PHOTO_MAX_BYTES).",
+        ("too_large",),
+    ),
     415: Refusal("UnsupportedMediaType", "The request body is not application/json.", None),
     410: Refusal("Gone", "The incident was deleted (a takedown); its address stays gone.", ("gone",)),
     422: Refusal(
         "Invalid",
-        "A body field, parameter or header is invalid, or the URL holds a control character; `field` names it.",
-        ("invalid",),
+        "A body field, parameter or header is invalid, or the URL holds a control character; `field` names it. "
+        "A photo that is not one we keep (POST /api/photos, `field`: file) has its own code: not a JPEG, PNG, WebP, "
+        "HEIC/HEIF or GIF by its bytes (`unsupported_type`), not decodable to its end or carrying markup "
+        "(`not_an_image`), more than TICKER_PHOTO_MAX_PIXELS pixels (`too_many_pixels`), or empty (`empty`).",
+        ("invalid", "unsupported_type", "not_an_image", "too_many_pixels", "empty"),
+    ),
+    429: Refusal(
+        "TooManyRequests",
+        "More photo uploads in the last minute than TICKER_PHOTO_UPLOADS_PER_MINUTE allows this account.",
+        ("too_many_uploads",),
     ),
     503: Refusal(
         "Unavailable",
@@ -631,6 +676,7 @@ class Operation:
     also: dict[int, tuple[str, type[BaseModel] | None]] = field(default_factory=dict)  # other successes
     description: str = ""
     media_type: str = "application/json"
+    body_type: str = "application/json"  # multipart/form-data: a form with a file (a photo)
 
     @property
     def label(self) -> str:
@@ -807,7 +853,28 @@ def operations(settings: Settings) -> list[Operation]:
             description="`body` is plain text or a small safe HTML subset (a provider's link on a line of its own "
             "becomes a link card, docs/link-cards.md; `card_notes` says which stayed plain links and why); "
             "`label` defaults to the time now "
-            "(Europe/Stockholm). A contributor's entry waits for an editor (202); `pinned` needs pin_entry (403).",
+            "(Europe/Stockholm). A contributor's entry waits for an editor (202); `pinned` needs pin_entry (403). "
+            f"`photos`: up to {settings.photo_max_per_entry} photos uploaded with `POST /api/photos` "
+            "(TICKER_PHOTO_MAX_PER_ENTRY), by id; alt text, credit or caption given here replace the upload's.",
+        ),
+        Operation(
+            "POST",
+            photos.UPLOAD_PATH,
+            entries,
+            "Upload a photo for an entry or an incident",
+            PhotoWritten,
+            may=photos.UPLOADERS,
+            status=201,
+            body=photos.PhotoForm,
+            body_type="multipart/form-data",
+            idempotent=True,
+            errors=(429, 503),
+            description="The photo is decoded to prove it is one, turned upright, stripped of every metadata block "
+            "(EXIF with GPS, XMP, IPTC, ICC: converted to sRGB) and kept as variants in AVIF, WebP and JPEG at "
+            f"TICKER_PHOTO_WIDTHS ({settings.photo_widths}), served immutable at their `url` by every node. At most "
+            f"{settings.photo_max_bytes} bytes (TICKER_PHOTO_MAX_BYTES), {settings.photo_max_pixels} pixels "
+            f"(TICKER_PHOTO_MAX_PIXELS) and {settings.photo_uploads_per_minute} uploads a minute per account "
+            "(TICKER_PHOTO_UPLOADS_PER_MINUTE). Then name it in an entry's `photos` or an incident's `photo`.",
         ),
         Operation(
             "PATCH",

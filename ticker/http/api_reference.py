@@ -76,6 +76,7 @@ class Documented:
     body_required: bool
     example: str | None
     replies: list[Reply]
+    body_type: str = "JSON"  # or "a form": multipart/form-data (a photo)
 
 
 _CODE_SPAN = re.compile(r"`([^`]+)`")
@@ -154,6 +155,7 @@ def reference(doc: dict[str, Any]) -> dict[str, Any]:
     for path, methods in doc["paths"].items():
         for method, op in methods.items():
             body = op.get("requestBody")
+            media, content = next(iter(body["content"].items())) if body else ("", {})
             sections[op["tags"][0]].append(
                 Documented(
                     anchor=op["operationId"],
@@ -173,11 +175,12 @@ def reference(doc: dict[str, Any]) -> dict[str, Any]:
                         )
                         for p in op.get("parameters", [])
                     ],
-                    body=type_of(body["content"]["application/json"]["schema"]) if body else None,
+                    body=type_of(content["schema"]) if body else None,
                     body_required=bool(body and body["required"]),
-                    example=json.dumps(body["content"]["application/json"]["example"], ensure_ascii=False, indent=2)
-                    if body
+                    example=json.dumps(content["example"], ensure_ascii=False, indent=2)
+                    if "example" in content
                     else None,
+                    body_type="a form, multipart/form-data" if media == "multipart/form-data" else "JSON",
                     replies=_replies(op, components["responses"]),
                 )
             )

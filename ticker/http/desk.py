@@ -14,6 +14,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route
 
 from ticker.assets import STATIC
+from ticker.config import Settings
 from ticker.exceptions import NotFound
 from ticker.http import csrf
 from ticker.http.desk_text import render_desk
@@ -59,7 +60,9 @@ async def index(request: Request) -> Response:
         return login
     store = services(request).store
     live, closed = await store.incidents("live"), await store.incidents("closed")
-    return _page("desk/index.html", request, login, live=live, closed=closed, s=panel_text(request))
+    limits = photo_limits(services(request).settings)  # the new incident's lead photo
+    text = panel_text(request)
+    return _page("desk/index.html", request, login, live=live, closed=closed, s=text, photo_limits=limits)
 
 
 async def _queue(request: Request, account: Account, slug: str) -> dict[str, Any]:
@@ -70,6 +73,16 @@ async def _queue(request: Request, account: Account, slug: str) -> dict[str, Any
     return {
         "mine": await entries_by(store, incident, account.id),
         "submissions": await submissions(store, incident, author_id=None if reviewer else account.id),
+    }
+
+
+def photo_limits(settings: Settings) -> dict[str, int]:
+    """The photo limits the desk checks before it sends (the server checks them all again)."""
+    return {
+        "long_side": settings.photo_client_long_side,
+        "max_bytes": settings.photo_max_bytes,
+        "max_per_entry": settings.photo_max_per_entry,
+        "text_max_chars": settings.photo_text_max_chars,
     }
 
 
@@ -89,6 +102,7 @@ async def incident_desk(request: Request) -> Response:
         "may": allowed(account.role),  # newsroom.js shows only these controls
         "csrf": login.csrf_token,
         "max_chars": services(request).settings.max_entry_chars,
+        "photo": photo_limits(services(request).settings),  # newsroom.js scales and checks photos by these
     }
     push = await desk_panel(request, slug)  # followers and alerts (ticker.push)
     return _page("desk/incident.html", request, login, incident=snapshot["incident"], state=state, push=push)

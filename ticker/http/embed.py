@@ -22,6 +22,7 @@ from ticker.config import Settings
 from ticker.exceptions import APIError, Gone, Invalid, NotFound
 from ticker.http.error_pages import error_page, wants_page
 from ticker.http.errors import error_response
+from ticker.http import photo_markup
 from ticker.http.headers import page_policy
 from ticker.http.origins import admit, origin_policy, own_origin
 from ticker.http.pages import BLANK_ENTRY, env, localized, render
@@ -187,6 +188,14 @@ async def oembed(request: Request) -> Response:
         f'<iframe src="{src}" width="{width}" height="{height}" title="{escape(incident.title, quote=True)}" '
         'loading="lazy" style="border:0;max-width:100%" data-ticker-embed></iframe>'
     )
+    thumbnail = {}
+    if incident.photo:  # the uploaded lead photo (a hot-linked photo_url has no known size, which oEmbed needs)
+        lead = photo_markup.src_file(incident.photo)
+        thumbnail = {
+            "thumbnail_url": settings.resolved_public_url() + lead["url"],
+            "thumbnail_width": lead["width"],
+            "thumbnail_height": lead["height"],
+        }
     return JSONResponse(
         {
             "version": "1.0",
@@ -198,6 +207,7 @@ async def oembed(request: Request) -> Response:
             "width": width,
             "height": height,
             "cache_age": 3600,
+            **thumbnail,
         }
     )
 

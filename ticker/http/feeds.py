@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 from ticker import i18n
 from ticker.exceptions import NotFound
 from ticker.http.pages import base_url, cacheable, localized, not_found
+from ticker.http.photo_markup import photo_html
 from ticker.services import services
 from ticker.store import reads
 
@@ -52,6 +53,7 @@ async def incident_feed(request: Request) -> Response:
     _add(feed, "link", rel="self", type="application/atom+xml", href=base + localized(f"/i/{slug}/feed.atom", lang))
     _add(_add(feed, "author"), "name", svc.settings.site_name)
     _add(feed, "icon", base + "/static/logo.png")
+    strings = i18n.STRINGS[lang]
     for e in entries:
         permalink = f"{base}/i/{slug}/e/{e['id']}"
         item = _add(feed, "entry")
@@ -61,7 +63,10 @@ async def incident_feed(request: Request) -> Response:
         _add(item, "updated", e["edited_at"] or e["created_at"])
         _add(_add(item, "author"), "name", e["author"])
         _add(item, "link", rel="alternate", type="text/html", href=permalink)
-        _add(item, "content", e["body"], type="html")
+        photos = "".join(photo_html(p, base, strings["photo"]) for p in e.get("photos", ()))
+        _add(item, "content", e["body"] + photos, type="html")
+        for photo in e.get("photos", ()):  # a feed reader that shows no HTML may still show the pictures
+            _add(item, "link", rel="enclosure", type="image/jpeg", href=base + photo["src"])
     body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     response = Response(body, media_type="application/atom+xml; charset=utf-8")
     return cacheable(request, response, "atom", slug, incident["epoch"], page.seq, last_modified=_moment(incident))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ticker import i18n
+from ticker.http.photo_markup import image_object
 from ticker.sanitize import text_of
 
 LOGO = "/static/logo.png"
@@ -30,6 +31,8 @@ def update(entry: dict[str, Any], *, base_url: str, lang: str) -> dict[str, Any]
     }
     if entry["edited_at"]:
         found["dateModified"] = entry["edited_at"]
+    if entry.get("photos"):
+        found["image"] = [image_object(p, base_url) for p in entry["photos"]]
     return found
 
 
@@ -58,6 +61,8 @@ def live_blog(
         data["coverageEndTime"] = incident["closed_at"]
     if incident["location"]:
         data["contentLocation"] = {"@type": "Place", "name": incident["location"]}
-    if incident["photo_url"]:
+    if incident.get("photo"):
+        data["image"] = [image_object(incident["photo"], base_url)]
+    elif incident["photo_url"]:  # hot-linked before photos were uploaded
         data["image"] = [incident["photo_url"]]
     return data

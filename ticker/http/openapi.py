@@ -116,7 +116,19 @@ def _operation(op: Operation) -> dict[str, Any]:
     if op.may:  # who may, from ticker.roles: the actions and the roles that have one of them
         found["x-ticker-may"] = {action.value: DESCRIPTIONS[action] for action in op.may}
         found["x-ticker-roles"] = op.roles
-    if op.body is not None:
+    if op.body is not None and op.body_type == "multipart/form-data":
+        found["requestBody"] = {
+            "required": True,
+            "description": "A form (multipart/form-data) with a file.",
+            "content": {
+                "multipart/form-data": {
+                    "schema": {"$ref": REF.format(model=op.body.__name__)},
+                    "example": BODY_EXAMPLES[op.body.__name__],
+                    "encoding": {"file": {"contentType": "image/*, application/octet-stream"}},
+                }
+            },
+        }
+    elif op.body is not None:
         found["requestBody"] = {
             "required": op.body_required,
             "description": "A JSON object" + ("" if op.body_required else " (or no body at all)") + ".",
@@ -182,6 +194,9 @@ def _components(settings: Settings) -> dict[str, Any]:
     # Limits that are settings, not model constraints: checked by the handlers, documented with their values.
     schemas["EntryIn"]["properties"]["body"]["maxLength"] = settings.max_entry_chars
     schemas["EntryIn"]["properties"]["body"]["description"] = "At most TICKER_MAX_ENTRY_CHARS characters."
+    schemas["EntryIn"]["properties"]["photos"]["maxItems"] = settings.photo_max_per_entry
+    for name in ("alt", "credit", "caption"):  # TICKER_PHOTO_TEXT_MAX_CHARS
+        schemas["PhotoForm"]["properties"][name]["maxLength"] = settings.photo_text_max_chars
     schemas["Error"] = error_schema()
     schemas["Strict"]["description"] = "An empty JSON object."
     return {

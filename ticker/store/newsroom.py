@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, select
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticker.events import isoformat
@@ -60,6 +60,7 @@ class Submission(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(Text)
     entry_id: Mapped[int | None] = mapped_column(ForeignKey("entries.id"))
+    photos: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # the entry's photos once approved
 
 
 class EntryRevision(Base):
@@ -93,6 +94,7 @@ def submission_view(submission: Submission, slug: str) -> dict[str, Any]:
         "decided_at": isoformat(submission.decided_at) if submission.decided_at else None,
         "reason": submission.reason,
         "entry_id": submission.entry_id,
+        "photos": submission.photos or [],
     }
 
 

@@ -39,8 +39,8 @@ class Idempotency:
 
 # What the audit log's diff of an entry or incident compares (ticker.store.audit): what readers and editors see.
 EVENTS = cast(Table, Event.__table__)
-ENTRY_AUDITED = ("author_name", "body", "label", "key_event", "pinned", "retracted", "correction")
-INCIDENT_AUDITED = ("title", "summary", "category", "location", "photo_url", "photo_credit", "status")
+ENTRY_AUDITED = ("author_name", "body", "label", "key_event", "pinned", "retracted", "correction", "photos")
+INCIDENT_AUDITED = ("title", "summary", "category", "location", "photo_url", "photo_credit", "photo", "status")
 
 
 @dataclass

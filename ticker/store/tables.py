@@ -97,6 +97,7 @@ class Incident(Base):
     location: Mapped[str] = mapped_column(String(120))
     photo_url: Mapped[str | None] = mapped_column(String(500))
     photo_credit: Mapped[str | None] = mapped_column(String(200))
+    photo: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the lead photo (ticker.media.photos), not photo_url
     epoch: Mapped[str] = mapped_column(String(16))
     seq: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -121,6 +122,7 @@ class Entry(Base):
     retracted: Mapped[bool] = mapped_column(Boolean)
     correction: Mapped[str | None] = mapped_column(Text)
     body_text: Mapped[str] = mapped_column(Text, server_default="")  # what search reads: the body without markup
+    photos: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # its gallery (ticker.media.photos); None: none
     cards: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # link cards (ticker.media.cards); None: none
 
     @validates("body")

@@ -18,6 +18,9 @@ def incident_view(incident: Incident) -> dict[str, Any]:
         "location": incident.location,
         "photo_url": incident.photo_url,
         "photo_credit": incident.photo_credit,
+        # The lead photo, uploaded (ticker.media.photos); only an incident with one has the field, as entries'
+        # photos: without it, photo_url (if any) is shown as before.
+        **({"photo": incident.photo} if incident.photo else {}),
         "epoch": incident.epoch,
         "created_at": isoformat(incident.created_at),
         "updated_at": isoformat(incident.updated_at),
@@ -38,6 +41,8 @@ def entry_view(entry: Entry, slug: str) -> dict[str, Any]:
         "pinned": entry.pinned,
         "retracted": entry.retracted,
         "correction": entry.correction,
+        # Only an entry with photos has the field, as with cards: a retracted entry shows none of them.
+        **({"photos": entry.photos} if entry.photos and not entry.retracted else {}),
         # Only an entry with link cards has the field (docs/protocol.md): older clients and files see no change.
         **({"cards": entry.cards} if entry.cards and not entry.retracted else {}),
     }

@@ -21,7 +21,7 @@ from ticker.store.tables import Entry, Incident
 from ticker.store.tombstone import DELETED
 from ticker.store.views import entry_view, incident_view
 
-INCIDENT_FIELDS = ("title", "summary", "category", "location", "photo_url", "photo_credit")
+INCIDENT_FIELDS = ("title", "summary", "category", "location", "photo_url", "photo_credit", "photo")
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ def create_incident(slug: str, fields: dict[str, Any]) -> WriteOp:
             location=fields.get("location") or "",
             photo_url=fields.get("photo_url"),
             photo_credit=fields.get("photo_credit"),
+            photo=fields.get("photo"),
             epoch=secrets.token_urlsafe(6),
             seq=0,
             created_at=tx.at,
@@ -65,6 +66,8 @@ def update_incident(slug: str, changes: dict[str, Any]) -> WriteOp:
         for name in INCIDENT_FIELDS:
             if name in changes:
                 setattr(incident, name, changes[name] if changes[name] is not None else _empty(name))
+        if changes.get("photo"):  # an uploaded lead photo takes the place of a hot-linked one (ticker.media.photos)
+            incident.photo_url = incident.photo_credit = None
         return await _incident_event(tx, incident, EventType.INCIDENT_UPDATED)
 
     return op
@@ -94,6 +97,7 @@ def post_entry(
     key_event: bool,
     pinned: bool,
     cards: list[dict[str, Any]] | None = None,
+    photos: list[dict[str, Any]] | None = None,
 ) -> WriteOp:
     async def op(tx: Tx) -> dict[str, Any]:
         incident = await _live_incident(tx, slug)
@@ -101,6 +105,7 @@ def post_entry(
             await _unpin_current(tx, incident, author)
         entry = _new_entry(tx, incident, author, body, label, key_event, pinned)
         entry.cards = cards or None  # made before the transaction (ticker.media.cards)
+        entry.photos = photos or None  # uploaded and checked before it (ticker.media.photos)
         await tx.session.flush()
         result = await _entry_event(tx, incident, entry, EventType.ENTRY_POSTED, author)
         push_alerts.key_event(tx, incident, entry, was_key=False)
@@ -109,7 +114,9 @@ def post_entry(
     return op
 
 
-def submit_entry(slug: str, author: Author, body: str, label: str, key_event: bool) -> WriteOp:
+def submit_entry(
+    slug: str, author: Author, body: str, label: str, key_event: bool, photos: list[dict[str, Any]] | None = None
+) -> WriteOp:
     """A contributor's post: kept for an editor's approval, with no event (readers see nothing yet)."""
 
     async def op(tx: Tx) -> dict[str, Any]:
@@ -123,6 +130,7 @@ def submit_entry(slug: str, author: Author, body: str, label: str, key_event: bo
             key_event=key_event,
             created_at=tx.at,
             status="pending",
+            photos=photos or None,
         )
         tx.session.add(submission)
         await tx.session.flush()
@@ -146,6 +154,7 @@ def approve_submission(
         body, cards = made if made is not None else (submission.body, None)
         entry = _new_entry(tx, incident, author, body, submission.label, submission.key_event, False)
         entry.cards = cards or None
+        entry.photos = submission.photos  # uploaded with the submission (ticker.media.photos)
         await tx.session.flush()
         _revision(tx, entry, "submitted", author, submission.created_at)
         submission.status, submission.entry_id = "approved", entry.id
@@ -183,6 +192,9 @@ def edit_entry(slug: str, entry_id: int, changes: dict[str, Any], by: Account) -
             entry.key_event = changes["key_event"]
         if "cards" in changes:  # made for the new body before the transaction (ticker.media.cards)
             entry.cards = changes["cards"] or None
+        if "photos" in changes and (changes["photos"] or None) != entry.photos:  # a photo added, replaced, removed
+            entry.photos = changes["photos"] or None
+            text_changed = True
         if text_changed:
             entry.edited_at = tx.at
         result = await _entry_event(tx, incident, entry, EventType.ENTRY_EDITED, author_of(by))
@@ -316,4 +328,4 @@ async def _incident_event(tx: Tx, incident: Incident, kind: EventType) -> dict[s
 
 
 def _empty(name: str) -> str | None:
-    return None if name.startswith("photo_") else ""
+    return None if name.startswith("photo") else ""

@@ -47,6 +47,10 @@
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 a:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
 .body p { margin: .3em 0; }
+.entry-photo { margin: .5em 0 0; }
+.entry-photo img { display: block; width: 100%; height: auto; }
+.entry-photo figcaption { font-size: .8em; color: var(--muted); margin-top: .2em; }
+.photos.gallery { display: grid; grid-template-columns: 1fr 1fr; gap: 0 .5em; }
 .link-card { margin: .5rem 0; border: 1px solid var(--line); border-radius: 6px; overflow: hidden; max-width: 32rem; }
 .link-card .card-link { display: block; color: inherit; text-decoration: none; }
 .link-card .card-link:hover .card-title { text-decoration: underline; }

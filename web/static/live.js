@@ -7,6 +7,8 @@ import { enableCards, fillCards } from "./cards.js";
 
 export { enableCards }; // the pages and embed.js make their cards playable through live.js
 
+import { fillPhotos } from "./photos.js";
+
 const $ = (selector, el) => el.querySelector(selector);
 
 // Fill a clone of web/templates/_entry.html with an entry. T: the page's strings; clock: ISO time -> "22:37";
@@ -46,6 +48,7 @@ export function fillEntry(li, entry, { T, clock, base = "", newTab = false, lang
     edited.setAttribute("datetime", entry.edited_at);
     edited.textContent = T.edited + " " + clock(entry.edited_at);
   }
+  fillPhotos(li, entry, { T, base }); // its photos after its text (photos.js), with the srcset the server gives
   return li;
 }
 

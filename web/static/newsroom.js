@@ -7,10 +7,16 @@
 import { announcement, enableCards, endsFollowing, follow } from "./live.js";
 import { fillCards } from "./cards.js";
 
+import { blobs, picker, upload } from "./desk-photos.js";
+import { fillPhotos } from "./photos.js";
+
 (() => {
   const T = JSON.parse(document.getElementById("desk-text").textContent);
   const state = JSON.parse(document.getElementById("desk-state").textContent);
   const CACHE = "ticker-desk";
+  const incidentForm = document.getElementById("incident-form");
+  // The photo limits (ticker.http.desk.photo_limits): the incident desk's state, or the new-incident form's.
+  const photoLimits = state.photo || JSON.parse((incidentForm && incidentForm.dataset.photo) || "{}");
   const fill = (text, values) => text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
 
   // Field mode: the service worker keeps incident desks so that they reload without a connection.
@@ -68,9 +74,29 @@ import { fillCards } from "./cards.js";
     if (status === 409 && data.field === "entry") return T.err_retracted;
     if (status === 413) return fill(T.err_too_long, { max: state.max_chars });
     if (status === 422 && data.field === "label") return T.err_label;
+    if (status === 422 && /^photos?\b/.test(data.field || "")) return photoProblem(status, data);
     if (status === 422) return fill(T.err_field, { field: field || data.field, message: data.message });
     if (status >= 500) return T.err_server;
     return fill(T.err_rejected, { message: data.message || status });
+  }
+
+  // A photo the server refused, or a photo an entry named that it did not take, in the desk's words.
+  function photoProblem(status, data) {
+    const code = data.error;
+    const field = (data.field || "").replace(/^photos?(\[\d+\])?\.?/, "");
+    if (status === 413 || code === "too_large") {
+      return fill(T.err_photo_too_large, { max: Math.floor(photoLimits.max_bytes / 1048576) });
+    }
+    if (code === "unsupported_type") return T.err_photo_type;
+    if (code === "not_an_image" || code === "empty") return T.err_photo_broken;
+    if (code === "too_many_pixels") return T.err_photo_pixels;
+    if (code === "too_many_uploads") return T.err_photo_rate;
+    if (code === "busy") return T.err_photo_busy;
+    if (field === "alt") return T.err_photo_alt;
+    if (field === "credit") return T.err_photo_credit;
+    if (field === "id") return T.err_photo_gone;
+    if (data.field === "photos") return fill(T.err_photo_count, { max: photoLimits.max_per_entry });
+    return fill(T.err_field, { field: data.field, message: data.message });
   }
 
   // A small formatting set, written as text: **fet**, _kursiv_, [text](https://…), "- " lists, "> " quotes.
@@ -142,6 +168,14 @@ import { fillCards } from "./cards.js";
 
   const incidentForm = document.getElementById("incident-form");
   if (incidentForm) {
+    // The lead photo: one photo, with its alt text and credit, uploaded before the incident is opened.
+    const leadPhoto = picker({ T, limits: { ...photoLimits, max_per_entry: 1 }, credit: "", onProblem: (text) => {
+      const problem = incidentForm.querySelector(".problem");
+      problem.textContent = text;
+      problem.hidden = false;
+    } });
+    incidentForm.querySelector(".lead-photo-field").append(leadPhoto.element);
+    leadPhoto.accept(incidentForm);
     incidentForm.addEventListener("submit", async (event) => {
       event.preventDefault();
       const problem = incidentForm.querySelector(".problem");
@@ -149,6 +183,14 @@ import { fillCards } from "./cards.js";
       for (const [name, value] of new FormData(incidentForm)) {
         if (name !== "csrf" && value.trim()) body[name] = value.trim();
       }
+      const lead = leadPhoto.check();
+      if (lead) { problem.textContent = lead; problem.hidden = false; return; }
+      const refs = await uploadAll(leadPhoto.items(), `lead-${crypto.randomUUID ? crypto.randomUUID() : Date.now()}`, (text) => {
+        problem.textContent = text;
+        problem.hidden = false;
+      });
+      if (!refs) return;
+      if (refs.length) body.photo = refs[0];
       try {
         const result = await api("POST", "/api/incidents", body);
         if (result.ok) { location.href = "/desk/i/" + result.data.incident.slug; return; }
@@ -178,6 +220,10 @@ import { fillCards } from "./cards.js";
   const textarea = composer.querySelector("textarea");
   const labelInput = composer.elements.label;
   const preview = composer.querySelector(".preview");
+  // The composer's photos: picked, shot, dropped onto it or pasted (desk-photos.js).
+  const photos = picker({ T, limits: photoLimits, credit: me.name, onProblem: say });
+  composer.querySelector(".composer-row").before(photos.element);
+  photos.accept(composer);
   const OUTBOX = "ticker.outbox." + me.id;
   const DRAFT = `ticker.draft.${me.id}.${slug}`;
   const clock = new Intl.DateTimeFormat("sv-SE", { hour: "2-digit", minute: "2-digit", timeZone: "Europe/Stockholm" });
@@ -252,6 +298,7 @@ import { fillCards } from "./cards.js";
     const note = el("p", { className: "entry-problem problem", hidden: true });
     note.setAttribute("role", "alert");
     li.append(top, body, actions, note);
+    fillPhotos(li, entry, { T, after: body }); // its photos under its text, as readers see them
     if (fresh) place(li, entry);
     desk.querySelector(".no-entries").hidden = list.children.length > 0;
   }
@@ -295,6 +342,10 @@ import { fillCards } from "./cards.js";
     const key = el("input", { type: "checkbox", checked: entry.key_event });
     const keyLabel = el("label", {}, key, " ", T.key_event);
     const save = el("button", { type: "submit", className: "save", textContent: T.save });
+    // Its photos: kept, their texts changed, removed, or new ones added (uploaded when it is saved).
+    const gallery = picker({ T, limits: photoLimits, credit: me.name, onProblem: (text) => entryProblem(li, text) });
+    gallery.set(entry.photos || []);
+    gallery.accept(form);
     const done = () => {
       form.remove();
       li.querySelector(".entry-body").hidden = false;
@@ -303,13 +354,17 @@ import { fillCards } from "./cards.js";
       delete li.dataset.latest;
       renderEntry(latest ? JSON.parse(latest) : entry);
     };
-    form.append(area, label, keyLabel, save, button(T.cancel, "cancel", done));
+    form.append(area, gallery.element, label, keyLabel, save, button(T.cancel, "cancel", done));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const html = toHtml(area.value);
       if (!html) { entryProblem(li, T.err_empty); return; }
+      const problem = gallery.check();
+      if (problem) { entryProblem(li, problem); return; }
+      const photos = await uploadAll(gallery.items(), `edit-${entry.id}-${newKey()}`, (text) => entryProblem(li, text));
+      if (!photos) return;
       const saved = await act(li, "PATCH", `/entries/${entry.id}`,
-        { body: html, label: label.value.trim(), key_event: key.checked });
+        { body: html, label: label.value.trim(), key_event: key.checked, photos });
       if (saved) { delete li.dataset.latest; entry = saved.entry; done(); }
     });
     area.addEventListener("keydown", (event) => {
@@ -317,8 +372,39 @@ import { fillCards } from "./cards.js";
     });
     li.querySelector(".entry-body").hidden = true;
     li.querySelector(".actions").hidden = true;
+    const shown = li.querySelector(":scope > .photos");
+    if (shown) shown.hidden = true; // the editor shows them
     li.querySelector(".entry-head").after(form);
     area.focus();
+  }
+
+  // An editor's photos as the PATCH names them: each new one uploaded first (its progress bar filling), the rest
+  // by id with their texts. null when an upload failed (the problem is said through onProblem).
+  async function uploadAll(items, keyPrefix, onProblem) {
+    const refs = [];
+    for (const [n, item] of items.entries()) {
+      const texts = { alt: item.alt.trim(), credit: item.credit.trim(), caption: item.caption.trim() || null };
+      if (!item.blob) {
+        refs.push({ id: item.id, ...texts });
+        continue;
+      }
+      if (!item.uploaded) {
+        const bar = item.row.querySelector(".photo-progress");
+        bar.hidden = false;
+        let result;
+        try {
+          result = await upload({ ...item, ...texts }, { csrf: state.csrf, key: `${keyPrefix}/${n}`,
+            onProgress: (done) => { bar.value = done; } });
+        } catch {
+          onProblem(T.err_network_photo);
+          return null;
+        }
+        if (!result.ok) { onProblem(photoProblem(result.status, result.data)); return null; }
+        item.uploaded = result.data.photo.id;
+      }
+      refs.push({ id: item.uploaded, ...texts });
+    }
+    return refs;
   }
 
   function confirmRetract(li, entry) {
@@ -451,12 +537,18 @@ import { fillCards } from "./cards.js";
       const sending = item.problem ? item.problem : navigator.onLine ? T.sending : T.queued;
       li.append(head(item.label, " ", el("span", { className: "send-state", textContent: sending })),
         el("div", { className: "entry-body", innerHTML: item.body })); // the composer's own escaped output
+      if (item.photos && item.photos.length) li.append(pendingPhotos(item));
       if (item.problem) {
-        li.append(button(T.to_composer, "to-composer", () => {
+        li.append(button(T.to_composer, "to-composer", async () => {
           textarea.value = (textarea.value ? textarea.value + "\n\n" : "") + toText(item.body);
           textarea.dispatchEvent(new Event("input"));
           removeItem(item.key);
           renderOutbox();
+          for (const photo of item.photos || []) { // back into the composer, with their texts
+            const blob = await blobs.get(photo.blob).catch(() => undefined);
+            if (blob) photos.adopt({ blob, name: photo.name, alt: photo.alt, credit: photo.credit, caption: photo.caption });
+            blobs.remove(photo.blob).catch(() => {});
+          }
         }));
       }
     }
@@ -471,6 +563,61 @@ import { fillCards } from "./cards.js";
     count.hidden = waiting === 0;
     count.textContent = `${waiting} ${T.queued}`;
     desk.querySelector(".no-entries").hidden = list.children.length > 0;
+  }
+
+  // A waiting post's photos, each with its upload's progress bar (full once the server has it).
+  const progressOf = new Map(); // "key/n" -> 0..1 while it uploads
+  function pendingPhotos(item) {
+    return el("ul", { className: "pending-photos" }, ...item.photos.map((photo, n) => {
+      const bar = el("progress", { max: 1, value: photo.id ? 1 : progressOf.get(`${item.key}/${n}`) || 0 });
+      bar.dataset.photo = `${item.key}/${n}`;
+      bar.setAttribute("aria-label", fill(T.photo_progress_n, { n: n + 1, name: photo.name }));
+      return el("li", {}, el("span", { textContent: fill(T.photo_progress_n, { n: n + 1, name: photo.name }) }), " ", bar);
+    }));
+  }
+  function showProgress(id, done) {
+    progressOf.set(id, done);
+    const bar = list.querySelector(`progress[data-photo="${id}"]`);
+    if (bar) bar.value = done;
+  }
+
+  // A post's photos go first, each with its own Idempotency-Key ("<post's key>/<n>"), and the entry names them
+  // by the ids they got: a photo sent again after a reload mid-upload is the same photo, and the entry is posted
+  // once, with all of them. "done" when every photo is on the server; "later" (offline, the server busy), "wait"
+  // (logged out) and "problem" (the photo was refused: the post waits for the reporter) otherwise.
+  async function sendPhotos(item) {
+    for (const [n, photo] of (item.photos || []).entries()) {
+      if (photo.id) continue;
+      const blob = await blobs.get(photo.blob).catch(() => undefined);
+      if (!blob) {
+        updateItem(item.key, { problem: T.err_photo_missing });
+        return "problem";
+      }
+      let result;
+      try {
+        result = await upload({ ...photo, blob }, { csrf: state.csrf, key: `${item.key}/${n}`,
+          onProgress: (done) => showProgress(`${item.key}/${n}`, done) });
+      } catch {
+        renderOutbox();
+        retryLater();
+        return "later";
+      }
+      if (result.ok) {
+        photo.id = result.data.photo.id;
+        updateItem(item.key, { photos: item.photos });
+        continue;
+      }
+      if (result.status === 403 && result.data.error === "csrf" && await refreshCsrf()) return sendPhotos(item);
+      if (result.status === 401) { say(T.err_session); renderOutbox(); return "wait"; }
+      if (result.status >= 500 || result.status === 429 || result.status === 408) {
+        say(photoProblem(result.status, result.data));
+        retryLater();
+        return "later";
+      }
+      updateItem(item.key, { problem: photoProblem(result.status, result.data) });
+      return "problem";
+    }
+    return "done";
   }
 
   let flushing = false;
@@ -498,10 +645,15 @@ import { fillCards } from "./cards.js";
     for (;;) {
       const item = loadOutbox().find((i) => !i.problem);
       if (!item) return;
+      const photosSent = await sendPhotos(item);
+      if (photosSent === "problem") { renderOutbox(); continue; }
+      if (photosSent !== "done") return;
+      const photoRefs = (item.photos || []).map((p) => ({ id: p.id }));
       let result;
       try {
         result = await api("POST", `/api/incidents/${item.slug}/entries`,
-          { body: item.body, label: item.label, key_event: item.key_event, pinned: item.pinned },
+          { body: item.body, label: item.label, key_event: item.key_event, pinned: item.pinned,
+            ...(photoRefs.length ? { photos: photoRefs } : {}) },
           { "Idempotency-Key": item.key });
       } catch {
         renderOutbox();
@@ -511,6 +663,7 @@ import { fillCards } from "./cards.js";
       if (result.ok) {
         sendFailures = 0;
         removeItem(item.key);
+        for (const photo of item.photos || []) blobs.remove(photo.blob).catch(() => {});
         if (item.slug === slug && result.data.entry) applyEntry(result.data.entry, true);
         if (result.data.submission) { say(T.submitted); refreshQueue(); }
         if (result.data.card_notes) say(cardNotes(result.data.card_notes)); // the post stands; its links do too
@@ -528,13 +681,35 @@ import { fillCards } from "./cards.js";
     }
   }
 
-  function post() {
+  let posting = false;
+  async function post() {
     const html = toHtml(textarea.value);
     if (!html) { say(T.err_empty); return; }
     if (html.length > state.max_chars) { say(fill(T.err_too_long, { max: state.max_chars })); return; }
+    const problem = photos.check();
+    if (problem) { say(problem); return; }
+    if (posting) return;
     say("");
+    const key = newKey();
+    // The photos are kept in IndexedDB before the post is queued: the outbox never names a photo it cannot send.
+    const kept = [];
+    posting = true;
+    try {
+      for (const [n, photo] of photos.items().entries()) {
+        await blobs.put(`${key}/${n}`, photo.blob);
+        kept.push({ blob: `${key}/${n}`, name: photo.name, alt: photo.alt.trim(), credit: photo.credit.trim(),
+          caption: photo.caption.trim() });
+      }
+    } catch {
+      say(T.err_photo_store);
+      return;
+    } finally {
+      posting = false;
+    }
+    photos.clear();
     const item = {
-      key: newKey(),
+      key,
+      photos: kept,
       slug,
       body: html,
       label: labelInput.value.trim() || clock.format(new Date()),

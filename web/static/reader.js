@@ -2,6 +2,7 @@
 // open) and applies their events in place. It resumes from the seq embedded in the page and ignores any event it
 // already has. Reusable pieces are on window.Ticker (see docs/reader.md). An ES module (deferred by its nature).
 import * as live from "./live.js";
+import { photoFigure } from "./photos.js";
 
 const { textOf, shorten } = live;
 
@@ -130,14 +131,24 @@ function incidentPage(root) {
     const badge = $(".badge", root);
     badge.className = "badge " + incident.status;
     badge.textContent = incident.status === "live" ? T.live : T.closed;
-    const photo = $(".photo", root);
-    photo.hidden = !incident.photo_url;
+    applyLeadPhoto(incident);
+    const photo = $(".photo", root); // a hot-linked photo_url, as before uploads; an uploaded photo wins
+    photo.hidden = !incident.photo_url || Boolean(incident.photo);
     if (incident.photo_url && $("img", photo).getAttribute("src") !== incident.photo_url) {
       $("img", photo).src = incident.photo_url;
     }
     $("img", photo).alt = fill(T.photo_alt, { title: incident.title });
     $("figcaption", photo).hidden = !incident.photo_credit;
     $(".photo-credit", photo).textContent = incident.photo_credit || "";
+  }
+  function applyLeadPhoto(incident) {
+    const box = $(".lead-photo", root);
+    const photo = incident.photo;
+    const key = photo ? JSON.stringify([photo.id, photo.alt, photo.credit, photo.caption || ""]) : "";
+    if (!box || box.dataset.key === key) return;
+    box.dataset.key = key;
+    box.hidden = !photo;
+    box.replaceChildren(...(photo ? [photoFigure(photo, { T, lazy: false, className: "lead" })] : []));
   }
   function touched(at) {
     const updated = $(".updated", root);
