@@ -9,15 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpcore
 import pytest
 
-from tests.support.card_providers import LINKS, OPENGRAPH, Providers, card_providers
-from tests.support.node import Node, node_settings, running_node
+from tests.support.card_providers import LINKS, OPENGRAPH, card_node, card_providers
+from tests.support.node import node_settings, running_node
 from tests.support.services import free_port
 from ticker.config import Settings
 from ticker.config_check import SettingsError, check
@@ -46,14 +44,6 @@ PLAYERS = {
     "bluesky": "https://embed.bsky.app/embed/did:plc:z72i7hdynmk6r22z27h6tvur/app.bsky.feed.post/3l6oveex3ii2l",
     "mastodon": "https://mastodon.social/@krisinformation/113000000000000000/embed",
 }
-
-
-@asynccontextmanager
-async def card_node(database_url: str, **settings: Any) -> AsyncIterator[tuple[Node, Providers]]:
-    async with card_providers() as providers:
-        base = node_settings(database_url, fetch_allow_loopback=True, card_endpoints=providers.endpoints())
-        async with running_node(base.replace(**settings)) as node:
-            yield node, providers
 
 
 async def test_each_providers_link_on_a_line_of_its_own_becomes_a_card(sqlite_url: str) -> None:

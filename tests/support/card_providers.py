@@ -11,9 +11,11 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
+from tests.support.node import Node, node_settings, running_node
 from tests.support.source_server import SourceServer, source_server
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "cards"
@@ -89,3 +91,12 @@ class Providers:
 async def card_providers() -> AsyncIterator[Providers]:
     async with source_server() as server:
         yield Providers(server)
+
+
+@asynccontextmanager
+async def card_node(database_url: str, **settings: Any) -> AsyncIterator[tuple[Node, Providers]]:
+    """A node whose card endpoints are all the stand-in's (loopback allowed), and the stand-in."""
+    async with card_providers() as providers:
+        base = node_settings(database_url, fetch_allow_loopback=True, card_endpoints=providers.endpoints())
+        async with running_node(base.replace(**settings)) as node:
+            yield node, providers
