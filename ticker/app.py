@@ -127,7 +127,7 @@ def create_app(
         app.state.sources_panel = sources_panel = Panel(settings, node_store, hub, notices)
         app.state.sources_poller = sources_poller = Poller(settings, node_store, sources_panel)
         sources_poller.start()
-        app.state.link_cards = link_cards = start_link_cards(settings)  # ticker.media.cards
+        app.state.link_cards = link_cards = start_link_cards(settings, node_photos)  # ticker.media.cards
         app.state.push_sender = push_sender = PushSender(
             settings,
             node_store,
