@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
+from sqlalchemy import select
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -20,9 +22,11 @@ from tests.support.services import RedisServer
 from tests.support.waiting import eventually
 from ticker.broker.memory import MemoryBroker
 from ticker.exceptions import CloseCode
+from ticker.push.tables import PushSubscription
 from ticker.relay import Relay
 from ticker.store.audit import Actor
 from ticker.store.partners import partners
+from ticker.store.tables import Incident
 from ticker.store.takedown import delete_incident
 
 PARTNER = "https://www.gp.se"
@@ -35,6 +39,23 @@ async def story(
     slug = await editor.incident(title)
     ids = [(await editor.post(slug, f"{text}, uppdatering {n}.", key_event=n == 0))["entry"]["id"] for n in range(3)]
     return slug, ids
+
+
+async def follow_with_push(node: Node, slug: str) -> None:
+    """A reader's browser following the incident with Web Push ("Bevaka"), as ticker.push keeps it."""
+    async with node.services.store.writing() as session:
+        incident_id = await session.scalar(select(Incident.id).where(Incident.slug == slug))
+        session.add(
+            PushSubscription(
+                incident_id=incident_id,
+                endpoint="https://fcm.googleapis.com/fcm/send/abc",
+                p256dh="B" * 87,
+                auth="A" * 22,
+                lang="sv",
+                token="ps_" + "x" * 40,
+                created_at=datetime.now(UTC),
+            )
+        )
 
 
 async def deleted_then_closed(ws: ClientConnection, slug: str) -> int | None:
@@ -59,6 +80,7 @@ async def test_a_deleted_incidents_addresses_answer_410_and_nothing_shows_it(sql
         key = {"Idempotency-Key": "nyckel-1"}
         retry = {"body": "Sista uppdateringen."}
         await editor.call("POST", f"/api/incidents/{slug}/entries", 201, json=retry, headers=key)
+        await follow_with_push(node, slug)
         reader = await connect(node.ws_url)
         assert (await subscribed(reader, slug))["type"] == "subscribed"
         both = await connect(node.ws_url)  # follows the deleted incident and another one
@@ -73,6 +95,8 @@ async def test_a_deleted_incidents_addresses_answer_410_and_nothing_shows_it(sql
             "submissions": 0,
             "idempotency_keys": 1,
             "partner_incidents": 1,
+            "push_subscriptions": 1,
+            "push_alerts": 1,  # the key event's
         }
         assert deleted["readers_told"] == 2
         assert await deleted_then_closed(reader, slug) == CloseCode.INCIDENT_DELETED

@@ -15,7 +15,10 @@ import pytest
 from tests.support.cli import ticker
 from tests.support.live import LiveReader
 from tests.support.node import Node, Reporter, node_settings, running_node
+from ticker.sanitize import clean_html
+from ticker.store.accounts import user_by_name
 from ticker.store.sql import Store
+from ticker.store.writes import Author, author_of, create_incident, post_entry
 
 
 async def busy_incident(node: Node, editor: Reporter) -> str:
@@ -39,6 +42,10 @@ async def busy_incident(node: Node, editor: Reporter) -> str:
     await editor.call("POST", f"{base}/{fourth['id']}/retract")
     await editor.call("POST", f"{base}/{first['id']}/pin")
     await editor.post(slug, "Branden är under kontroll.", label="22:30", key_event=True, pinned=True)
+    # An entry with a link card, as the card service made it (tests/test_link_cards.py makes them for real).
+    anna = await user_by_name(node.services.store, "anna0")
+    body = clean_html(f"Se klippet:\n\n{CARD['url']}")  # as the API cleans a post's body
+    await node.services.store.write(post_entry(slug, author_of(anna), body, "22:40", False, False, cards=[CARD]))
     contributor = await node.reporter("cia", role="contributor")
     sent = [
         (await contributor.call("POST", base, 202, json={"body": text}))["submission"]["id"]
@@ -50,6 +57,17 @@ async def busy_incident(node: Node, editor: Reporter) -> str:
     await editor.call("POST", f"/api/incidents/{slug}/close")
     await editor.call("POST", f"/api/incidents/{slug}/reopen")
     return slug
+
+
+CARD = {
+    "url": "https://www.youtube.com/watch?v=abc123",
+    "provider": "youtube",
+    "provider_name": "YouTube",
+    "title": "Branden i hamnen från ovan",
+    "author": "SVT Nyheter",
+    "thumbnail": {"url": "/media/" + "a" * 64 + ".jpg", "width": 480, "height": 360},
+    "player": "https://www.youtube-nocookie.com/embed/abc123",
+}
 
 
 async def everything(node: Node, reader: Reporter, slug: str) -> dict[str, Any]:
@@ -90,8 +108,10 @@ async def test_export_delete_import_gives_the_incident_back_as_it_was(database_u
         exported = await editor.call("GET", f"/api/incidents/{slug}/export")
         assert [e["seq"] for e in exported["events"]] == list(range(1, before["seq"] + 1))
         assert exported["media"] == [
-            {"kind": "lead_photo", "url": "https://bilder.example/hamnen.jpg", "credit": "Foto: Lisa Berg"}
+            {"kind": "lead_photo", "url": "https://bilder.example/hamnen.jpg", "credit": "Foto: Lisa Berg"},
+            {"kind": "card_thumbnail", "url": CARD["thumbnail"]["url"], "credit": None},
         ]
+        assert [e["cards"] for e in exported["entries"] if e["cards"]] == [[CARD]]
         retracted = [e for e in exported["entries"] if e["retracted"]]
         assert {e["body"] for e in retracted} == {"<p>Två personer evakuerade.</p>", "<p>Fel uppgift.</p>"}
 
@@ -244,9 +264,6 @@ def test_the_cli_exports_and_imports_with_progress(tmp_path: Path) -> None:
     slug = "storm"
 
     async def fill() -> None:
-        from ticker.store.accounts import user_by_name
-        from ticker.store.writes import Author, create_incident, post_entry
-
         store = Store(env["TICKER_DATABASE_URL"])
         try:
             anna = await user_by_name(store, "anna")

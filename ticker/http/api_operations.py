@@ -206,6 +206,8 @@ class Removed(Answer):
     submissions: int = Field(ge=0)
     idempotency_keys: int = Field(ge=0)
     partner_incidents: int = Field(ge=0)
+    push_subscriptions: int = Field(ge=0, description="Its Web Push followers.")
+    push_alerts: int = Field(ge=0)
 
 
 class IncidentDeleted(Answer):

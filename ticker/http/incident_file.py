@@ -25,6 +25,8 @@ from ticker.events import EventType
 from ticker.exceptions import Invalid
 from ticker.http.api import Category, Credit, Label, Location, Slug, Strict, Text, Title, Url
 from ticker.http.params import MAX_INT
+from ticker.media.cards import AUTHOR_CHARS, TITLE_CHARS
+from ticker.media.providers import BY_NAME
 from ticker.textrules import Line, MultiLine, Name
 
 FORMAT = 1  # the file's version: ``ticker_incident``
@@ -45,6 +47,7 @@ Byline = Annotated[Name, Field(min_length=1, max_length=120)]
 Body = Annotated[MultiLine, Field(min_length=1)]
 Correction = Annotated[MultiLine, Field(max_length=1000)]
 Epoch = Annotated[Line, Field(min_length=1, max_length=16)]
+MediaPath = Annotated[Line, Field(max_length=200, pattern=r"^/media/[0-9a-f]{64}\.[a-z0-9]{2,5}$")]  # ours
 Status = Literal["live", "closed"]
 
 
@@ -59,6 +62,30 @@ class FilePerson(FileModel):
 
     user: Login | None
     name: Byline
+
+
+def _provider(name: str) -> str:
+    if name not in BY_NAME:
+        raise ValueError(f"not a provider of link cards: one of {', '.join(BY_NAME)}")
+    return name
+
+
+class FileCardPicture(FileModel):
+    url: MediaPath
+    width: Annotated[int, Field(ge=1, le=MAX_INT)]
+    height: Annotated[int, Field(ge=1, le=MAX_INT)]
+
+
+class FileCard(FileModel):
+    """A link card (ticker.media.cards) as it was made: the file carries it, it is not fetched again."""
+
+    url: Url
+    provider: Annotated[Line, AfterValidator(_provider)]
+    provider_name: Annotated[Name, Field(min_length=1, max_length=60)]
+    title: Annotated[Name, Field(max_length=TITLE_CHARS)]
+    author: Annotated[Name, Field(max_length=AUTHOR_CHARS)]
+    thumbnail: FileCardPicture | None
+    player: Annotated[Line, Field(max_length=500, pattern=r"^https://\S+$")] | None
 
 
 class FileRevision(FileModel):
@@ -86,6 +113,7 @@ class FileEntry(FileModel):
     pinned: bool
     retracted: bool
     correction: Correction | None
+    cards: list[FileCard] | None = None  # its link cards, as made when it was posted or edited
     history: list[FileRevision]
 
 
@@ -152,6 +180,15 @@ class EventEntry(FileModel):
     pinned: bool
     retracted: bool
     correction: Correction | None
+    cards: list[FileCard] = Field(default_factory=list, description="Left out when it has none.")
+
+    @model_serializer(mode="wrap")
+    def _as_sent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """As readers were sent it: ``cards`` only when it has some."""
+        sent: dict[str, Any] = handler(self)
+        if not sent["cards"]:
+            del sent["cards"]
+        return sent
 
 
 class FileEventData(FileModel):
@@ -174,10 +211,11 @@ class FileEvent(FileModel):
 
 
 class FileMedia(FileModel):
-    """A file the incident shows but does not hold (its lead photo): an import keeps the reference, not a copy."""
+    """A file the incident shows but does not hold (its lead photo, a link card's picture on this site): an import
+    keeps the reference, not a copy; the files themselves move with the media storage (docs/deploy.md)."""
 
-    kind: Literal["lead_photo"]
-    url: Url
+    kind: Literal["lead_photo", "card_thumbnail"]
+    url: Annotated[Line, Field(max_length=500, pattern=r"^(?:https?://|/media/)\S+$")]
     credit: Credit | None
 
 

@@ -1,8 +1,9 @@
 """Deleting an incident (a legal takedown): everything it holds goes, in one transaction; its row stays as a
 tombstone (ticker.store.tombstone), so its addresses answer 410 and its slug is not given to a new incident.
 
-What goes: its entries (with their search text), their history, contributors' submissions, its events (the
-outbox and the log), the partners' rows that name it, the idempotency keys whose stored answers show it (a retry
+What goes: its entries (with their search text and link cards), their history, contributors' submissions, its
+events (the outbox and the log), the partners' rows that name it, its Web Push followers and alerts (an alert
+holds an entry's text, a follower a reader's address), the idempotency keys whose stored answers show it (a retry
 must not answer with the deleted content), the link from a source's item that started it. The audit log keeps
 who did what and when about it, but not what the changes said, and records the deletion itself. What the nodes
 hold (the broker's stream, the hub's recent frames and snapshot, open readers) is the node's part:
@@ -16,10 +17,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticker.exceptions import NotFound
+from ticker.push.tables import PushAlert, PushDelivery, PushSubscription
 from ticker.sources.model import SourceItem
 from ticker.store.audit import Actor, AuditKind, AuditRow, compact, record
 from ticker.store.newsroom import EntryRevision, Submission
@@ -42,6 +44,8 @@ class Removed:
     submissions: int = 0
     idempotency_keys: int = 0
     partner_incidents: int = 0
+    push_subscriptions: int = 0
+    push_alerts: int = 0
 
     def counts(self) -> dict[str, int]:
         return {k: v for k, v in asdict(self).items() if k != "slug"}
@@ -75,11 +79,18 @@ async def _remove_content(session: AsyncSession, incident: Incident) -> Removed:
     entries = await _count(session, delete(Entry).where(mine))
     events = await _count(session, delete(Event).where(Event.incident_id == incident.id))
     partners = await _count(session, delete(PartnerIncident).where(PartnerIncident.incident_id == incident.id))
+    alerts = select(PushAlert.id).where(PushAlert.incident_id == incident.id).scalar_subquery()
+    followers = select(PushSubscription.id).where(PushSubscription.incident_id == incident.id).scalar_subquery()
+    await session.execute(
+        delete(PushDelivery).where(or_(PushDelivery.alert_id.in_(alerts), PushDelivery.subscription_id.in_(followers)))
+    )
+    pushed = await _count(session, delete(PushAlert).where(PushAlert.incident_id == incident.id))
+    following = await _count(session, delete(PushSubscription).where(PushSubscription.incident_id == incident.id))
     keys = await _delete_keys(session, incident.slug)
     await session.execute(
         update(SourceItem).where(SourceItem.incident_slug == incident.slug).values(incident_slug=None)
     )
-    return Removed(incident.slug, entries, events, revisions, submissions, keys, partners)
+    return Removed(incident.slug, entries, events, revisions, submissions, keys, partners, following, pushed)
 
 
 async def deleted_among(store: Store, slugs: Iterable[str]) -> set[str]:

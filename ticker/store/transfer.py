@@ -88,11 +88,7 @@ async def read_incident(store: Store, slug: str, progress: Progress = _quiet, *,
             "updated_at": incident.updated_at,
             "closed_at": incident.closed_at,
         },
-        "media": (
-            [{"kind": "lead_photo", "url": incident.photo_url, "credit": incident.photo_credit}]
-            if incident.photo_url
-            else []
-        ),
+        "media": _media(incident, entries),
         "entries": [_entry(e, revisions[e.id], logins) for e in entries],
         "submissions": [_submission(s, logins) for s in submissions],
         "events": events,
@@ -128,6 +124,17 @@ async def _read_events(
             return found
 
 
+def _media(incident: Incident, entries: list[Entry]) -> list[dict[str, Any]]:
+    """What the incident shows but holds elsewhere: its lead photo, and its link cards' pictures on this site."""
+    found = []
+    if incident.photo_url:
+        found.append({"kind": "lead_photo", "url": incident.photo_url, "credit": incident.photo_credit})
+    pictures = (card.get("thumbnail") for entry in entries for card in entry.cards or ())
+    urls = dict.fromkeys(picture["url"] for picture in pictures if picture)
+    found += [{"kind": "card_thumbnail", "url": url, "credit": None} for url in urls]
+    return found
+
+
 def _person(user_id: int, name: str, logins: dict[int, str]) -> dict[str, Any]:
     return {"user": logins.get(user_id), "name": name}
 
@@ -144,6 +151,7 @@ def _entry(entry: Entry, revisions: list[EntryRevision], logins: dict[int, str])
         "pinned": entry.pinned,
         "retracted": entry.retracted,
         "correction": entry.correction,
+        "cards": entry.cards,
         "history": [
             {
                 "action": r.action,
@@ -342,6 +350,7 @@ async def _write_entries(
                 pinned=e.pinned,
                 retracted=e.retracted,
                 correction=e.correction,
+                cards=[card.model_dump() for card in e.cards] if e.cards else None,
             )
             if keep:
                 row.id = e.id
@@ -441,6 +450,7 @@ def _data(data: FileEventData, incident: Incident, ids: dict[int, int]) -> dict[
             "pinned": e.pinned,
             "retracted": e.retracted,
             "correction": e.correction,
+            **({"cards": [card.model_dump() for card in e.cards]} if e.cards else {}),
         }
         return {"entry": entry}
     assert data.incident is not None  # ticker.http.incident_file.check: an incident event carries one
