@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 
 from playwright.async_api import Browser, Page, Request, expect
 
-from tests.support import newsroom
 from tests.support.card_providers import LINKS, card_providers
 from tests.support.node import Node, node_settings, running_node
 from tests.support.source_server import SourceServer, source_server
@@ -124,33 +123,3 @@ async def test_without_javascript_the_card_is_a_static_link_to_the_post(browser:
         assert log.origins() == {node.url}, log.urls
         assert player.seen("/embed/dQw4w9WgXcQ") == []
         await context.close()
-
-
-async def test_the_desk_shows_cards_and_tells_the_reporter_which_link_stayed_a_plain_link(
-    browser: Browser, sqlite_url: str
-) -> None:
-    async with card_providers() as providers, source_server() as player:
-        player.answer("/embed/dQw4w9WgXcQ", FAKE_PLAYER, content_type="text/html; charset=utf-8")
-        providers.answer("vimeo", b"<html>Sorry</html>")  # garbage
-        settings = node_settings(
-            sqlite_url,
-            fetch_allow_loopback=True,
-            card_endpoints=providers.endpoints(),
-            card_players=f"youtube={player.url('')}",
-        )
-        async with running_node(settings) as node:
-            _tool, slug = await newsroom.incident(node, "Brand i hamnen")
-            page = await newsroom.at_desk(browser, node, "lisa", slug)
-            await newsroom.compose(page, f"Två klipp:\n\n{LINKS['youtube'][0]}\n\n{LINKS['vimeo'][0]}")
-            posted = newsroom.entry(page, "Två klipp")
-            await expect(posted.locator(".link-card .card-title")).to_have_text(
-                "Räddningstjänsten släcker branden i Hammarby sjöstad"
-            )
-            await expect(posted.locator(".link-card .card-play")).to_have_text(CONSENT)
-            await expect(posted.locator(f'a[href="{LINKS["vimeo"][0]}"]')).to_have_text(LINKS["vimeo"][0])
-            problem = page.locator(".desk-problem")
-            await expect(problem).to_contain_text("Länken till Vimeo blev inget kort och visas som en vanlig länk")
-            await expect(page.locator(".desk-entries iframe")).to_have_count(0)
-            await posted.locator(".card-play").click()
-            await expect(posted.frame_locator("iframe.card-player").locator("#fake-player")).to_be_visible()
-            await page.context.close()
