@@ -82,6 +82,17 @@ def test_cli_errors_are_plain(tmp_path: Path) -> None:
         check=False,
     )
     assert (done.returncode, done.stderr.strip()) == (1, "Error: user 'anna' exists")
+    # The CLI writes through the same rules as the API and the desk: a name, a byline and a token label.
+    new_user = ("user", "add", "--no-password")
+    for args, problem in [
+        ((*new_user, "Anna Berg"), "Error: name: 1–64 lower-case letters, digits, '.', '_' or '-'"),
+        ((*new_user, "bo", "--display-name", "Bo \u202eBerg"), "Error: display_name: must not contain bidi"),
+        ((*new_user, "bo", "--display-name", "Bo\x1bBerg"), "Error: display_name: must not contain control"),
+        (("token", "create", "--user", "anna", "--label", "x" * 121), "Error: label: at most 120 characters"),
+    ]:
+        done = run(*args, env=env)
+        assert done.returncode == 1 and done.stderr.strip().startswith(problem), (args, done.stderr)
+    assert [line.split()[0] for line in ticker("user", "list", env=env).splitlines()[1:]] == ["anna"]
 
 
 def run(*args: str, env: Mapping[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

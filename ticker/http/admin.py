@@ -9,7 +9,6 @@ through ticker.notices.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,14 +35,13 @@ from ticker.presence import presence
 from ticker.roles import ROLES, Action, refusal
 from ticker.services import services
 from ticker.store import admin, audit
-from ticker.store.accounts import add_user
+from ticker.store.accounts import USER_NAME, add_user
 from ticker.store.audit import Actor
 from ticker.store.logins import Login
 from ticker.store.partners import partners
 from ticker.store.sql import Store
 from ticker.textrules import Kind, problem
 
-USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 USER_FIELDS = ("name", "display_name", "role")
 EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,8 +21,10 @@ from ticker.store.audit import SYSTEM, Actor, AuditKind, created, record
 from ticker.store.newsroom import LoginSession
 from ticker.store.sql import Store, now
 from ticker.store.tables import ApiToken, User
+from ticker.textrules import Kind, problem
 
 TOKEN_PREFIX = "tk_"
+USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")  # a login name
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
 
@@ -54,6 +57,13 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+def _check_text(field: str, value: str, max_chars: int) -> None:
+    """The same rules for a name whichever way it comes (the API, the desk's forms, the CLI, the demo)."""
+    why = problem(value, Kind.NAME) or (f"at most {max_chars} characters" if len(value) > max_chars else None)
+    if why is not None:
+        raise Invalid(field, f"{field}: {why}")
+
+
 async def add_user(
     store: Store,
     name: str,
@@ -63,6 +73,9 @@ async def add_user(
     *,
     by: Actor = SYSTEM,
 ) -> Account:
+    if not USER_NAME.match(name):
+        raise Invalid("name", "name: 1–64 lower-case letters, digits, '.', '_' or '-'")
+    _check_text("display_name", display_name, 120)
     if role not in ROLES:
         raise Invalid("role", f"role must be one of {', '.join(ROLES)}")
     async with store.writing() as session:
@@ -92,6 +105,7 @@ async def user_by_name(store: Store, name: str) -> Account:
 
 async def create_token(store: Store, user: Account, label: str = "", *, by: Actor | None = None) -> str:
     """A new token for ``user`` (made by ``by``: the user themself unless said)."""
+    _check_text("label", label, 120)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     async with store.writing() as session:
         row = ApiToken(user_id=user.id, token_hash=_digest(token), label=label, created_at=now())
