@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 from playwright.async_api import Browser, Page, Request, expect
 
-from tests.support.card_providers import LINKS, card_providers
+from tests.support import newsroom
+from tests.support.card_providers import LINKS, Providers, card_providers
 from tests.support.node import Node, node_settings, running_node
 from tests.support.source_server import SourceServer, source_server
 from tests.support.waiting import eventually
@@ -22,7 +23,7 @@ CONSENT = "Innehållet visas från YouTube – klicka för att visa"
 
 
 @asynccontextmanager
-async def card_node(sqlite_url: str) -> AsyncIterator[tuple[Node, SourceServer]]:
+async def card_node(sqlite_url: str) -> AsyncIterator[tuple[Node, SourceServer, Providers]]:
     async with card_providers() as providers, source_server() as player:
         player.answer("/embed/dQw4w9WgXcQ", FAKE_PLAYER, content_type="text/html; charset=utf-8")
         settings = node_settings(
@@ -32,7 +33,7 @@ async def card_node(sqlite_url: str) -> AsyncIterator[tuple[Node, SourceServer]]
             card_players=f"youtube={player.url('')}",
         )
         async with running_node(settings) as node:
-            yield node, player
+            yield node, player, providers
 
 
 def origin(url: str) -> str:
@@ -55,7 +56,7 @@ class RequestLog:
 async def test_a_youtube_card_loads_nothing_from_another_origin_until_the_click(
     browser: Browser, sqlite_url: str
 ) -> None:
-    async with card_node(sqlite_url) as (node, player):
+    async with card_node(sqlite_url) as (node, player, _providers):
         editor = await node.reporter()
         slug = await editor.incident()
         link = LINKS["youtube"][0]
@@ -106,7 +107,7 @@ async def test_a_youtube_card_loads_nothing_from_another_origin_until_the_click(
 
 
 async def test_without_javascript_the_card_is_a_static_link_to_the_post(browser: Browser, sqlite_url: str) -> None:
-    async with card_node(sqlite_url) as (node, player):
+    async with card_node(sqlite_url) as (node, player, _providers):
         editor = await node.reporter()
         slug = await editor.incident()
         link = LINKS["youtube"][0]
@@ -123,3 +124,25 @@ async def test_without_javascript_the_card_is_a_static_link_to_the_post(browser:
         assert log.origins() == {node.url}, log.urls
         assert player.seen("/embed/dQw4w9WgXcQ") == []
         await context.close()
+
+
+async def test_the_desk_shows_cards_and_tells_the_reporter_which_link_stayed_a_plain_link(
+    browser: Browser, sqlite_url: str
+) -> None:
+    async with card_node(sqlite_url) as (node, _player, providers):
+        providers.answer("vimeo", b"<html>Sorry</html>")  # garbage
+        _tool, slug = await newsroom.incident(node, "Brand i hamnen")
+        page = await newsroom.at_desk(browser, node, "lisa", slug)
+        await newsroom.compose(page, f"Två klipp:\n\n{LINKS['youtube'][0]}\n\n{LINKS['vimeo'][0]}")
+        posted = newsroom.entry(page, "Två klipp")
+        await expect(posted.locator(".link-card .card-title")).to_have_text(
+            "Räddningstjänsten släcker branden i Hammarby sjöstad"
+        )
+        await expect(posted.locator(".link-card .card-play")).to_have_text(CONSENT)
+        await expect(posted.locator(f'a[href="{LINKS["vimeo"][0]}"]')).to_have_text(LINKS["vimeo"][0])
+        problem = page.locator(".desk-problem")
+        await expect(problem).to_contain_text("Länken till Vimeo blev inget kort och visas som en vanlig länk")
+        await expect(page.locator(".desk-entries iframe")).to_have_count(0)
+        await posted.locator(".card-play").click()
+        await expect(posted.frame_locator("iframe.card-player").locator("#fake-player")).to_be_visible()
+        await page.context.close()
