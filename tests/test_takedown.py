@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
-from sqlalchemy import select
+from sqlalchemy import func, select
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -24,9 +24,9 @@ from ticker.broker.memory import MemoryBroker
 from ticker.exceptions import CloseCode
 from ticker.push.tables import PushSubscription
 from ticker.relay import Relay
-from ticker.store.audit import Actor
+from ticker.store.audit import Actor, AuditRow
 from ticker.store.partners import partners
-from ticker.store.tables import Incident
+from ticker.store.tables import Entry, Event, Incident
 from ticker.store.takedown import delete_incident
 
 PARTNER = "https://www.gp.se"
@@ -150,6 +150,16 @@ async def test_a_deleted_incidents_addresses_answer_410_and_nothing_shows_it(sql
         late = await connect(node.ws_url)
         await late.send(json.dumps({"type": "subscribe", "incident": slug, "since": 3}))
         assert await deleted_then_closed(late, slug) == CloseCode.INCIDENT_DELETED
+        # What stays is a tombstone that says nothing, and the audit log's who and when without the what.
+        async with node.services.store.reading() as session:
+            row = await session.scalar(select(Incident).where(Incident.slug == slug))
+            assert row is not None
+            assert (row.status, row.title, row.summary, row.photo_url, row.photo) == ("deleted", "", "", None, None)
+            for table in (Entry, Event):
+                assert await session.scalar(select(func.count()).where(table.incident_id == row.id)) == 0
+            audit = list(await session.scalars(select(AuditRow).where(AuditRow.incident == slug).order_by(AuditRow.id)))
+            assert audit[-1].kind == "incident.deleted" and json.loads(audit[-1].changes)["entries"] == [4, 0]
+            assert [r.changes for r in audit[:-1]] == ["{}"] * (len(audit) - 1) and len(audit) > 4
         # Deleting it again changes nothing and says so.
         again = await admin.call("DELETE", f"/api/incidents/{slug}")
         assert set(again["removed"].values()) == {0}

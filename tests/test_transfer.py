@@ -18,7 +18,7 @@ from tests.support.node import Node, Reporter, node_settings, running_node
 from ticker.sanitize import clean_html
 from ticker.store.accounts import user_by_name
 from ticker.store.sql import Store
-from ticker.store.writes import Author, author_of, create_incident, post_entry
+from ticker.store.writes import Author, author_of, create_incident, post_entry, update_incident
 
 
 async def busy_incident(node: Node, editor: Reporter) -> str:
@@ -46,6 +46,11 @@ async def busy_incident(node: Node, editor: Reporter) -> str:
     anna = await user_by_name(node.services.store, "anna0")
     body = clean_html(f"Se klippet:\n\n{CARD['url']}")  # as the API cleans a post's body
     await node.services.store.write(post_entry(slug, author_of(anna), body, "22:40", False, False, cards=[CARD]))
+    # Uploaded photos (ticker.media.photos): one in an entry, and the lead photo that replaces photo_url.
+    await node.services.store.write(
+        post_entry(slug, author_of(anna), "<p>Rök över hamnen.</p>", "22:45", False, False, photos=[photo("b")])
+    )
+    await node.services.store.write(update_incident(slug, {"photo": photo("c")}))
     contributor = await node.reporter("cia", role="contributor")
     sent = [
         (await contributor.call("POST", base, 202, json={"body": text}))["submission"]["id"]
@@ -68,6 +73,21 @@ CARD = {
     "thumbnail": {"url": "/media/" + "a" * 64 + ".jpg", "width": 480, "height": 360},
     "player": "https://www.youtube-nocookie.com/embed/abc123",
 }
+
+
+def photo(digit: str) -> dict[str, Any]:
+    """An uploaded photo as an entry or an incident carries it (ticker.media.photos.photo_json)."""
+    jpeg = f"/media/{digit * 64}.jpg"
+    return {
+        "id": f"ph_{digit * 12}",
+        "alt": "Rök stiger över lagerhusen i hamnen.",
+        "credit": "Lisa Berg",
+        "caption": None,
+        "width": 1600,
+        "height": 1067,
+        "src": jpeg,
+        "files": [{"url": jpeg, "type": "image/jpeg", "width": 1024, "height": 683}],
+    }
 
 
 async def everything(node: Node, reader: Reporter, slug: str) -> dict[str, Any]:
@@ -108,10 +128,13 @@ async def test_export_delete_import_gives_the_incident_back_as_it_was(database_u
         exported = await editor.call("GET", f"/api/incidents/{slug}/export")
         assert [e["seq"] for e in exported["events"]] == list(range(1, before["seq"] + 1))
         assert exported["media"] == [
-            {"kind": "lead_photo", "url": "https://bilder.example/hamnen.jpg", "credit": "Foto: Lisa Berg"},
+            {"kind": "photo", "url": photo("c")["src"], "credit": "Lisa Berg"},  # the lead photo
+            {"kind": "photo", "url": photo("b")["src"], "credit": "Lisa Berg"},
             {"kind": "card_thumbnail", "url": CARD["thumbnail"]["url"], "credit": None},
         ]
+        assert exported["incident"]["photo"] == photo("c") and exported["incident"]["photo_url"] is None
         assert [e["cards"] for e in exported["entries"] if e["cards"]] == [[CARD]]
+        assert [e["photos"] for e in exported["entries"] if e["photos"]] == [[photo("b")]]
         retracted = [e for e in exported["entries"] if e["retracted"]]
         assert {e["body"] for e in retracted} == {"<p>Två personer evakuerade.</p>", "<p>Fel uppgift.</p>"}
 

@@ -48,6 +48,7 @@ Body = Annotated[MultiLine, Field(min_length=1)]
 Correction = Annotated[MultiLine, Field(max_length=1000)]
 Epoch = Annotated[Line, Field(min_length=1, max_length=16)]
 MediaPath = Annotated[Line, Field(max_length=200, pattern=r"^/media/[0-9a-f]{64}\.[a-z0-9]{2,5}$")]  # ours
+PHOTO_TEXT_CHARS = 2000  # a photo's alt text, credit and caption: above TICKER_PHOTO_TEXT_MAX_CHARS's default
 Status = Literal["live", "closed"]
 
 
@@ -88,6 +89,30 @@ class FileCard(FileModel):
     player: Annotated[Line, Field(max_length=500, pattern=r"^https://\S+$")] | None
 
 
+PhotoText = Annotated[Line, Field(min_length=1, max_length=PHOTO_TEXT_CHARS)]
+
+
+class FilePhotoFile(FileModel):
+    url: MediaPath
+    type: Literal["image/avif", "image/webp", "image/jpeg"]
+    width: Annotated[int, Field(ge=1, le=MAX_INT)]
+    height: Annotated[int, Field(ge=1, le=MAX_INT)]
+
+
+class FilePhoto(FileModel):
+    """An uploaded photo as an entry or the incident carries it (ticker.media.photos): its files stay in the media
+    storage, which moves with the installation, not in the file."""
+
+    id: Annotated[Line, Field(max_length=32, pattern=r"^ph_[A-Za-z0-9_-]+$")]
+    alt: PhotoText
+    credit: Annotated[Name, Field(min_length=1, max_length=PHOTO_TEXT_CHARS)]
+    caption: Annotated[MultiLine, Field(min_length=1, max_length=PHOTO_TEXT_CHARS)] | None
+    width: Annotated[int, Field(ge=1, le=MAX_INT)]
+    height: Annotated[int, Field(ge=1, le=MAX_INT)]
+    src: MediaPath
+    files: list[FilePhotoFile]
+
+
 class FileRevision(FileModel):
     """One change to an entry, oldest first, and the entry as it stood after it."""
 
@@ -113,6 +138,7 @@ class FileEntry(FileModel):
     pinned: bool
     retracted: bool
     correction: Correction | None
+    photos: list[FilePhoto] | None = None
     cards: list[FileCard] | None = None  # its link cards, as made when it was posted or edited
     history: list[FileRevision]
 
@@ -131,6 +157,7 @@ class FileSubmission(FileModel):
     decided_at: When | None
     reason: Correction | None
     entry_id: Id | None
+    photos: list[FilePhoto] | None = None
 
 
 class FileIncident(FileModel):
@@ -142,6 +169,7 @@ class FileIncident(FileModel):
     location: Location
     photo_url: Url | None
     photo_credit: Credit | None
+    photo: FilePhoto | None = None  # an uploaded lead photo, which takes photo_url's place
     epoch: Epoch = Field(description="Where the history began; an import starts a new one.")
     seq: Seq = Field(description="The last event's seq.")
     created_at: When
@@ -160,10 +188,19 @@ class EventIncident(FileModel):
     location: Location
     photo_url: Url | None
     photo_credit: Credit | None
+    photo: FilePhoto | None = Field(default=None, description="Left out when it has none.")
     epoch: Epoch
     created_at: When
     updated_at: When
     closed_at: When | None
+
+    @model_serializer(mode="wrap")
+    def _as_sent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """As readers were sent it: ``photo`` only when it has one."""
+        sent: dict[str, Any] = handler(self)
+        if sent["photo"] is None:
+            del sent["photo"]
+        return sent
 
 
 class EventEntry(FileModel):
@@ -180,14 +217,16 @@ class EventEntry(FileModel):
     pinned: bool
     retracted: bool
     correction: Correction | None
+    photos: list[FilePhoto] = Field(default_factory=list, description="Left out when it has none.")
     cards: list[FileCard] = Field(default_factory=list, description="Left out when it has none.")
 
     @model_serializer(mode="wrap")
     def _as_sent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """As readers were sent it: ``cards`` only when it has some."""
+        """As readers were sent it: ``photos`` and ``cards`` only when it has some."""
         sent: dict[str, Any] = handler(self)
-        if not sent["cards"]:
-            del sent["cards"]
+        for name in ("photos", "cards"):
+            if not sent[name]:
+                del sent[name]
         return sent
 
 
@@ -211,10 +250,10 @@ class FileEvent(FileModel):
 
 
 class FileMedia(FileModel):
-    """A file the incident shows but does not hold (its lead photo, a link card's picture on this site): an import
-    keeps the reference, not a copy; the files themselves move with the media storage (docs/deploy.md)."""
+    """A file the incident shows but does not hold (its hot-linked lead photo, an uploaded photo, a link card's
+    picture): an import keeps the reference, not a copy; the files move with the media storage (docs/deploy.md)."""
 
-    kind: Literal["lead_photo", "card_thumbnail"]
+    kind: Literal["lead_photo", "photo", "card_thumbnail"]
     url: Annotated[Line, Field(max_length=500, pattern=r"^(?:https?://|/media/)\S+$")]
     credit: Credit | None
 

@@ -26,5 +26,5 @@ def standing(incident: Incident | None) -> Incident:
 def forget(incident: Incident) -> None:
     """Empty the row of what it said, keeping its slug, id (what the audit log and links name) and epoch."""
     incident.title = incident.summary = incident.category = incident.location = ""
-    incident.photo_url = incident.photo_credit = None
+    incident.photo_url = incident.photo_credit = incident.photo = None
     incident.status = DELETED

@@ -82,6 +82,7 @@ async def read_incident(store: Store, slug: str, progress: Progress = _quiet, *,
             "location": incident.location,
             "photo_url": incident.photo_url,
             "photo_credit": incident.photo_credit,
+            "photo": incident.photo,
             "epoch": incident.epoch,
             "seq": incident.seq,
             "created_at": incident.created_at,
@@ -125,10 +126,15 @@ async def _read_events(
 
 
 def _media(incident: Incident, entries: list[Entry]) -> list[dict[str, Any]]:
-    """What the incident shows but holds elsewhere: its lead photo, and its link cards' pictures on this site."""
+    """What the incident shows but holds elsewhere: its lead photo, its entries' photos, and its link cards'
+    pictures on this site (a photo once, by its JPEG for browsers without srcset; its other files beside it)."""
     found = []
     if incident.photo_url:
         found.append({"kind": "lead_photo", "url": incident.photo_url, "credit": incident.photo_credit})
+    photos = [incident.photo] if incident.photo else []
+    photos += [photo for entry in entries for photo in entry.photos or ()]
+    sources = {photo["src"]: photo["credit"] for photo in photos}
+    found += [{"kind": "photo", "url": url, "credit": credit} for url, credit in sources.items()]
     pictures = (card.get("thumbnail") for entry in entries for card in entry.cards or ())
     urls = dict.fromkeys(picture["url"] for picture in pictures if picture)
     found += [{"kind": "card_thumbnail", "url": url, "credit": None} for url in urls]
@@ -151,6 +157,7 @@ def _entry(entry: Entry, revisions: list[EntryRevision], logins: dict[int, str])
         "pinned": entry.pinned,
         "retracted": entry.retracted,
         "correction": entry.correction,
+        "photos": entry.photos,
         "cards": entry.cards,
         "history": [
             {
@@ -180,6 +187,7 @@ def _submission(submission: Submission, logins: dict[int, str]) -> dict[str, Any
         "decided_at": submission.decided_at,
         "reason": submission.reason,
         "entry_id": submission.entry_id,
+        "photos": submission.photos,
     }
 
 
@@ -311,6 +319,7 @@ def _fill(incident: Incident, file: IncidentFile, epoch: str) -> None:
     incident.title, incident.summary, incident.status = source.title, source.summary, source.status
     incident.category, incident.location = source.category, source.location
     incident.photo_url, incident.photo_credit = source.photo_url, source.photo_credit
+    incident.photo = source.photo.model_dump() if source.photo else None
     incident.epoch, incident.seq = epoch, source.seq
     incident.created_at, incident.updated_at = source.created_at, source.updated_at
     incident.closed_at = source.closed_at
@@ -350,6 +359,7 @@ async def _write_entries(
                 pinned=e.pinned,
                 retracted=e.retracted,
                 correction=e.correction,
+                photos=[photo.model_dump() for photo in e.photos] if e.photos else None,
                 cards=[card.model_dump() for card in e.cards] if e.cards else None,
             )
             if keep:
@@ -403,6 +413,7 @@ async def _write_submissions(
             "decided_at": s.decided_at,
             "reason": s.reason,
             "entry_id": None if s.entry_id is None else ids[s.entry_id],
+            "photos": [photo.model_dump() for photo in s.photos] if s.photos else None,
         }
         for n, s in enumerate(file.submissions)
     ]
@@ -450,6 +461,7 @@ def _data(data: FileEventData, incident: Incident, ids: dict[int, int]) -> dict[
             "pinned": e.pinned,
             "retracted": e.retracted,
             "correction": e.correction,
+            **({"photos": [photo.model_dump() for photo in e.photos]} if e.photos else {}),
             **({"cards": [card.model_dump() for card in e.cards]} if e.cards else {}),
         }
         return {"entry": entry}
@@ -464,6 +476,7 @@ def _data(data: FileEventData, incident: Incident, ids: dict[int, int]) -> dict[
         "location": i.location,
         "photo_url": i.photo_url,
         "photo_credit": i.photo_credit,
+        **({"photo": i.photo.model_dump()} if i.photo else {}),
         "epoch": incident.epoch,
         "created_at": isoformat(i.created_at),
         "updated_at": isoformat(i.updated_at),
