@@ -4,27 +4,17 @@ incidents (issue #14, part D). PostgreSQL is backed up with pg_dump (docs/deploy
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.support.cli import reporter_token, ticker
+from tests.support.cli import reporter_token, run_ticker, ticker
 from tests.support.node import Reporter
 from tests.support.services import ServerProcess
 
 
 def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TICKER_")}
-    return subprocess.run(
-        [sys.executable, "-m", "ticker", *args],
-        env={**clean, **env, "LANG": "C"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_ticker(*args, env={**env, "LANG": "C"})
 
 
 async def test_a_backup_taken_while_the_node_writes_opens_and_holds_the_incidents(tmp_path: Path) -> None:

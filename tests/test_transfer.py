@@ -3,16 +3,15 @@ incident again as it was, on SQLite and PostgreSQL; over the API and with `ticke
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.cli import ticker
+from tests.support.cli import run_ticker, ticker
 from tests.support.live import LiveReader
 from tests.support.node import Node, Reporter, node_settings, running_node
 from ticker.sanitize import clean_html
@@ -298,43 +297,20 @@ def test_the_cli_exports_and_imports_with_progress(tmp_path: Path) -> None:
         finally:
             await store.close()
 
-    import asyncio
-
     asyncio.run(fill())
     target = tmp_path / "storm.json"
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TICKER_")}
     with target.open("w") as out:
-        done = subprocess.run(
-            [sys.executable, "-m", "ticker", "incident", "export", slug],
-            env={**clean, **env, "LANG": "C"},
-            stdout=out,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=60,
-            check=True,
-        )
+        done = run_ticker("incident", "export", slug, env={**env, "LANG": "C"}, stdout=out, stderr=subprocess.PIPE)
+    assert done.returncode == 0, done.stderr
     assert "entries: 5/12" in done.stderr and "entries: 12/12" in done.stderr and "events: 10/13" in done.stderr
     exported = json.loads(target.read_text())
     assert [e["body"] for e in exported["entries"]] == [f"<p>Nr {n}</p>" for n in range(12)]
 
-    imported = subprocess.run(
-        [sys.executable, "-m", "ticker", "incident", "import", str(target), "--slug", "storm-kopia"],
-        env={**clean, **env, "LANG": "sv_SE.UTF-8"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert "storm-kopia importerad: 12 inlägg, 13 händelser" in imported.stdout
+    command = ("incident", "import", str(target), "--slug", "storm-kopia")
+    imported = run_ticker(*command, env={**env, "LANG": "sv_SE.UTF-8"})
+    assert "storm-kopia importerad: 12 inlägg, 13 händelser" in imported.stdout, imported.stderr
     assert "inlägg: 10/12" in imported.stderr and "händelser: 13/13" in imported.stderr
-    again = subprocess.run(
-        [sys.executable, "-m", "ticker", "incident", "import", str(target), "--slug", "storm-kopia"],
-        env={**clean, **env, "LANG": "C"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    again = run_ticker(*command, env={**env, "LANG": "C"})
     assert again.returncode == 1 and "'storm-kopia' exists" in again.stderr
     copy = json.loads(ticker("incident", "export", "storm-kopia", env=env))
     assert [e["body"] for e in copy["entries"]] == [e["body"] for e in exported["entries"]]

@@ -6,19 +6,28 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping
+from typing import Any
+
+
+def run_ticker(*args: str, env: Mapping[str, str], **options: Any) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m ticker ARGS`` with only the given TICKER_* settings (and ``env``'s others, LANG say), whatever
+    its exit status; ``options`` go to subprocess.run (``stdout=`` a file, say)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TICKER_")}
+    if "stdout" not in options:
+        options["capture_output"] = True
+    return subprocess.run(
+        [sys.executable, "-m", "ticker", *args],
+        env={**clean, **env},
+        text=True,
+        timeout=120,
+        check=False,
+        **options,
+    )
 
 
 def ticker(*args: str, env: Mapping[str, str]) -> str:
     """Run ``python -m ticker ARGS`` with only the given TICKER_* settings; return its stdout."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TICKER_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "ticker", *args],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_ticker(*args, env=env)
     assert done.returncode == 0, f"ticker {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 

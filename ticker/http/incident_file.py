@@ -160,23 +160,6 @@ class FileSubmission(FileModel):
     photos: list[FilePhoto] | None = None
 
 
-class FileIncident(FileModel):
-    slug: Slug
-    title: Title
-    summary: Text
-    status: Status
-    category: Category
-    location: Location
-    photo_url: Url | None
-    photo_credit: Credit | None
-    photo: FilePhoto | None = None  # an uploaded lead photo, which takes photo_url's place
-    epoch: Epoch = Field(description="Where the history began; an import starts a new one.")
-    seq: Seq = Field(description="The last event's seq.")
-    created_at: When
-    updated_at: When
-    closed_at: When | None
-
-
 class EventIncident(FileModel):
     """The incident as an event told readers (ticker.store.views.incident_view)."""
 
@@ -189,7 +172,7 @@ class EventIncident(FileModel):
     photo_url: Url | None
     photo_credit: Credit | None
     photo: FilePhoto | None = Field(default=None, description="Left out when it has none.")
-    epoch: Epoch
+    epoch: Epoch = Field(description="Where the history began; an import starts a new one.")
     created_at: When
     updated_at: When
     closed_at: When | None
@@ -201,6 +184,12 @@ class EventIncident(FileModel):
         if sent["photo"] is None:
             del sent["photo"]
         return sent
+
+
+class FileIncident(EventIncident):
+    """The incident as stored (with ``photo`` when it has one), and where its history is."""
+
+    seq: Seq = Field(description="The last event's seq.")
 
 
 class EventEntry(FileModel):

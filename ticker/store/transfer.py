@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -325,6 +326,11 @@ def _fill(incident: Incident, file: IncidentFile, epoch: str) -> None:
     incident.closed_at = source.closed_at
 
 
+def _json(models: Sequence[BaseModel] | None) -> list[dict[str, Any]] | None:
+    """The file's photos or cards as an entry's JSON column keeps them; None for none."""
+    return [model.model_dump() for model in models] if models else None
+
+
 def _clean(body: str, field: str) -> str:
     cleaned = clean_html(body)
     if not cleaned:
@@ -359,8 +365,8 @@ async def _write_entries(
                 pinned=e.pinned,
                 retracted=e.retracted,
                 correction=e.correction,
-                photos=[photo.model_dump() for photo in e.photos] if e.photos else None,
-                cards=[card.model_dump() for card in e.cards] if e.cards else None,
+                photos=_json(e.photos),
+                cards=_json(e.cards),
             )
             if keep:
                 row.id = e.id
@@ -413,7 +419,7 @@ async def _write_submissions(
             "decided_at": s.decided_at,
             "reason": s.reason,
             "entry_id": None if s.entry_id is None else ids[s.entry_id],
-            "photos": [photo.model_dump() for photo in s.photos] if s.photos else None,
+            "photos": _json(s.photos),
         }
         for n, s in enumerate(file.submissions)
     ]
@@ -461,8 +467,8 @@ def _data(data: FileEventData, incident: Incident, ids: dict[int, int]) -> dict[
             "pinned": e.pinned,
             "retracted": e.retracted,
             "correction": e.correction,
-            **({"photos": [photo.model_dump() for photo in e.photos]} if e.photos else {}),
-            **({"cards": [card.model_dump() for card in e.cards]} if e.cards else {}),
+            **({"photos": _json(e.photos)} if e.photos else {}),
+            **({"cards": _json(e.cards)} if e.cards else {}),
         }
         return {"entry": entry}
     assert data.incident is not None  # ticker.http.incident_file.check: an incident event carries one
