@@ -169,6 +169,7 @@ ROWS: dict[tuple[str, str], Row | list[Row]] = {
     ],
     ("GET", "/i/{slug}/e/{entry_id}"): Row("/i/{slug}/e/{entry}", 200, "page", HTML),
     ("GET", "/i/{slug}/viewers"): Row("/i/{slug}/viewers", 200, "other", JSON),
+    ("GET", "/support/swish.svg"): Row("/support/swish.svg", 404, "other", JSON),  # no TICKER_SWISH_NUMBER here
     ("GET", "/"): Row("/", 200, "page", HTML),
     ("GET", "/search"): Row("/search?q=hamnen", 200, "page", HTML),
     ("GET", "/api/front"): Row("/api/front", 200, "other", JSON),

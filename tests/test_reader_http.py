@@ -284,7 +284,7 @@ async def test_pages_of_entries_follow_the_cursor_and_the_pinned_entry_stays_on_
         async with visitor(node) as client:
             first = (await client.get(f"/i/{slug}")).text
             assert entry_ids(first) == [ids[1], ids[6], ids[5], ids[4]]  # pinned + TICKER_PAGE_ENTRIES
-            cursor = re.search(rf'href="/i/{slug}\?before=(\d+)" data-before', first)
+            cursor = re.search(rf'href="/i/{slug}\?before=(\d+)" data-cursor="before"', first)
             assert cursor is not None and int(cursor.group(1)) == ids[4]
             second = (await client.get(f"/i/{slug}?before={ids[4]}")).text
             assert entry_ids(second) == [ids[1], ids[3], ids[2]]  # the pinned entry is never in a page itself

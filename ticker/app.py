@@ -21,6 +21,7 @@ from ticker.config import Settings
 from ticker.exceptions import APIError
 from ticker.http import (
     admin,
+    ads,
     api,
     desk,
     embed,
@@ -195,6 +196,7 @@ def create_app(
         *push_routes.routes(),  # Web Push: /api/push/…, /sw.js, /push/unsubscribe/… (ticker.push)
         *push_desk.routes(),  # /desk/i/{slug}/alert: an editor's urgent alert
         *pages.routes(),
+        *ads.routes(),  # /support/swish.svg
         *front.routes(),
         *feeds.routes(),
         *sse.routes(),

@@ -138,6 +138,23 @@ class Settings:
     push_retry_max_seconds: float = 600.0  # the longest wait between two attempts
     push_sweep_seconds: float = 1.0  # how often a node looks for alerts to send
 
+    # Ads and support on reader pages (ticker.http.ads, docs/reader.md "Ads and support"); each off until set.
+    ad_url: str | None = None  # the ad server's slot page, framed sandboxed; its origin joins the pages' frame-src
+    ad_every_entries: int = 0  # an ad slot after every this many entries; 0: none
+    ad_partners: str = ""  # partners (names, comma-separated) whose embeds show the ad slots and the support box
+    swish_number: str | None = None  # the support box's Swish number; unset: no box
+    swish_message: str = "Gåva"  # the payment's message, prefilled (the reader may change it)
+
+    # Readers' tips and questions (ticker.tips, docs/reader.md "Tips and questions").
+    trusted_proxies: str = ""  # proxies (addresses, networks or *) whose X-Forwarded-For and -Proto are believed
+    tips_per_client: int = 5  # tips one client address may send per tips_window_seconds
+    tips_window_seconds: int = 3600
+    tip_max_chars: int = 2000  # a tip's text
+    tip_contact_max_chars: int = 200  # its name and its contact details, each
+    tip_form_seconds: int = 2 * 3600  # a form's token works this long after the page was made
+    tips_keep_days: int = 30  # a tip (text, name, contact, photo) is deleted this long after it arrived
+    tips_desk_items: int = 100  # newest open tips the desk's queue shows
+
     # Compression (ticker.http.compression; /static keeps its files compressed at the best level instead).
     compress_min_bytes: int = 1024  # smaller bodies are sent as they are: the saving would not pay for the work
     compress_brotli_quality: int = 5  # 0–11; 5: the reader page in 0.65 ms, 10 % smaller than gzip

@@ -108,6 +108,29 @@ def _mastodon_hosts(value: str) -> str:
     return value
 
 
+def _ad_url(url: str) -> str:
+    """The ad server's slot page: http(s) and a host (its origin joins the pages' frame-src)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("not an http:// or https:// URL")
+    _host_and_port(parts)
+    return url
+
+
+def _networks(value: str) -> str:
+    """Addresses or networks, comma-separated (ticker.http.client_address)."""
+    import ipaddress
+
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        if part == "*":  # any peer: right only where nothing but the proxy can reach the nodes
+            continue
+        try:
+            ipaddress.ip_network(part, strict=False)
+        except ValueError:
+            raise ValueError(f"{part!r} is not an IP address or network such as 10.0.0.0/8") from None
+    return value
+
+
 NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
 HOST = r"^[A-Za-z0-9.:_\-\[\]%]+$"  # a name, an IPv4 or an IPv6 address (0.0.0.0 and :: listen everywhere)
 PATTERN_TEXT = {
@@ -159,6 +182,17 @@ BOUNDS: dict[str, tuple[Any, ...]] = {
     "sources_backoff_max_seconds": AT_LEAST_ONE,
     "sources_keep_hours": AT_LEAST_ONE,
     "sources_panel_items": AT_LEAST_ONE,
+    "ad_url": (AfterValidator(_ad_url),),
+    "swish_number": (Field(pattern=r"^[0-9]{5,15}$"),),
+    "swish_message": (Field(max_length=50, pattern=NO_CONTROL),),  # the Swish app's message holds 50 characters
+    "trusted_proxies": (AfterValidator(_networks),),
+    "tips_per_client": AT_LEAST_ONE,
+    "tips_window_seconds": AT_LEAST_ONE,
+    "tip_max_chars": AT_LEAST_ONE,
+    "tip_contact_max_chars": AT_LEAST_ONE,
+    "tip_form_seconds": (Ge(60),),  # a reader needs a while to write a tip
+    "tips_keep_days": (Ge(1), Le(3650)),
+    "tips_desk_items": AT_LEAST_ONE,
     "fetch_max_bytes": (Ge(1024),),
     "card_timeout_seconds": (Le(30),),  # a post waits for its cards: longer is a post that hangs
     "cards_per_entry": (Le(20),),

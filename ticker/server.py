@@ -25,6 +25,10 @@ def log_config(settings: Settings) -> dict[str, Any]:
     return logging_config(settings.log_level, settings.log_format, settings.node_name)
 
 
+def trusted_proxies(settings: Settings) -> list[str]:
+    return [part.strip() for part in settings.trusted_proxies.split(",") if part.strip()]
+
+
 def uvicorn_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     return {
         "host": settings.host,
@@ -41,6 +45,10 @@ def uvicorn_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "log_level": settings.log_level,
         "log_config": log_config(settings),
         "access_log": False,
+        # The client's address (a tip's rate limit) comes from X-Forwarded-For only when the connection is from
+        # one of TICKER_TRUSTED_PROXIES; with none, from nobody (uvicorn would otherwise believe 127.0.0.1).
+        "proxy_headers": bool(trusted_proxies(settings)),
+        "forwarded_allow_ips": trusted_proxies(settings) or None,
         **overrides,
     }
 

@@ -24,6 +24,7 @@ from ticker.media.cards import CardNote
 from ticker.roles import Action, refusal
 from ticker.sanitize import clean_html
 from ticker.services import services
+from ticker.store import reads
 from ticker.store.accounts import Account
 from ticker.store.audit import Actor
 from ticker.store.sql import Idempotency, WriteOp
@@ -286,11 +287,14 @@ async def get_incident(request: Request) -> Response:
 async def list_entries(request: Request) -> JSONResponse:
     store = services(request).store
     incident = await store.incident(request.path_params["slug"])
-    before = _int_param(request, "before", None)
+    before, after = _int_param(request, "before", None), _int_param(request, "after", None)
+    if before is not None and after is not None:
+        raise Invalid("after", "give before (older entries) or after (newer, oldest first), not both")
     limit = _int_param(request, "limit", PAGE)
     if not 1 <= limit <= MAX_PAGE:
         raise Invalid("limit", f"limit must be 1 to {MAX_PAGE}")
-    entries = await store.entries(incident, before=before, limit=limit + 1)
+    key_only = _flag_param(request, "key_events")
+    entries = await reads.entries_page(store, incident, limit=limit + 1, before=before, after=after, key_only=key_only)
     page = entries[:limit]
     return JSONResponse(
         {
@@ -298,6 +302,13 @@ async def list_entries(request: Request) -> JSONResponse:
             "next": page[-1].id if len(entries) > limit else None,
         }
     )
+
+
+def _flag_param(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name, "0")
+    if raw not in ("0", "1"):
+        raise Invalid(name, f"{name} must be 1 or 0")
+    return raw == "1"
 
 
 def _int_param(request: Request, name: str, default: int | None) -> Any:

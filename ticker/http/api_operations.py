@@ -18,7 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from ticker import i18n
 from ticker.config import Settings
 from ticker.http import api, health, incident_file, partners, photos, review, sources
-from ticker.http.embed import THEMES, EmbedOptions
+from ticker.http.embed import ORDERS, THEMES, EmbedOptions
 from ticker.http.params import MAX_INT
 from ticker.http.push import TOKEN as PUSH_TOKEN
 from ticker.http.push import SubscriptionIn, UrgentIn
@@ -301,6 +301,18 @@ class EmbedState(Answer):
     options: EmbedOptions  # ticker.http.embed's own dataclass, as the handler sends it (asdict)
     strings: dict[str, str]
     template: str
+    extras: EmbedExtras
+
+
+class EmbedExtras(Answer):
+    """The ad slots and the support box (ticker.http.ads): for the partners TICKER_AD_PARTNERS names, else off."""
+
+    ad_every: int = Field(ge=0, description="An ad slot after every this many entries; 0: none.")
+    ad_src: str = Field(description="The ad server's slot page, framed with the sandbox below.")
+    sandbox: str
+    swish_number: str = Field(description="The support box's Swish number; empty: no box.")
+    qr_src: str = Field(description="The QR code (SVG) of a Swish payment to that number.")
+    qr_size: int = Field(ge=0)
 
 
 class SourceOut(Answer):
@@ -827,11 +839,17 @@ def operations(settings: Settings) -> list[Operation]:
             "GET",
             INCIDENT + "/entries",
             entries,
-            "Older entries, newest first",
+            "More entries: older, newest first, or (after) newer, oldest first",
             EntryPage,
             parameters=[
                 SLUG_PARAM,
                 query("before", {"type": "integer", "minimum": 0, "maximum": MAX_INT}, "Entries older than this id."),
+                query(
+                    "after",
+                    {"type": "integer", "minimum": 0, "maximum": MAX_INT},
+                    "Entries newer than this id, oldest first (the reader page's Äldst först); not with before.",
+                ),
+                query("key_events", {"type": "integer", "enum": [0, 1]}, "1: key events only (Bara viktigaste)."),
                 query(
                     "limit",
                     {"type": "integer", "minimum": 1, "maximum": api.MAX_PAGE, "default": api.PAGE},
@@ -1229,6 +1247,8 @@ def embed_parameters(settings: Settings) -> list[dict[str, Any]]:
         query("compact", flag, "Smaller type and spacing."),
         query("link", flag, "A link to the full story."),
         query("lang", {"type": "string", "enum": list(i18n.LANGUAGES)}, "The embed's language."),
+        query("key_events", flag, "Key events (and the pinned entry) only: the reader page's Bara viktigaste."),
+        query("order", {"type": "string", "enum": list(ORDERS)}, "oldest: the newest entries, oldest first."),
         query("partner", {"type": "string"}, "The partner whose page this is (counts its readers)."),
         {
             "name": "Origin",

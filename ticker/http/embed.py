@@ -20,9 +20,9 @@ from starlette.routing import BaseRoute, Route
 from ticker import i18n
 from ticker.config import Settings
 from ticker.exceptions import APIError, Gone, Invalid, NotFound
+from ticker.http import ads, photo_markup
 from ticker.http.error_pages import error_page, wants_page
 from ticker.http.errors import error_response
-from ticker.http import photo_markup
 from ticker.http.headers import page_policy
 from ticker.http.origins import admit, origin_policy, own_origin
 from ticker.http.pages import BLANK_ENTRY, env, localized, render
@@ -35,7 +35,8 @@ from ticker.store.sql import Store
 THEMES = ("auto", "light", "dark")
 ACCENT = re.compile(r"^#(?:[0-9a-f]{3}){1,2}$")
 FLAGS = {"": True, "1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
-OPTIONS = ("entries", "theme", "accent", "compact", "link", "lang", "partner")
+OPTIONS = ("entries", "theme", "accent", "compact", "link", "lang", "key_events", "order", "partner")
+ORDERS = ("newest", "oldest")
 OEMBED_WIDTH, OEMBED_HEIGHT = 600, 600
 INCIDENT_PATH = re.compile(r"^/(?:i|embed)/([a-z0-9][a-z0-9-]{0,79})/?$")
 
@@ -48,6 +49,8 @@ class EmbedOptions:
     compact: bool
     link: bool
     lang: str
+    key_events: bool = False  # the reader page's "Bara viktigaste": key events (and the pinned entry) only
+    order: str = "newest"  # "oldest": the newest entries, oldest first, new ones at the bottom
 
     @classmethod
     def parse(cls, query: QueryParams, settings: Settings, default_lang: str) -> EmbedOptions:
@@ -68,7 +71,11 @@ class EmbedOptions:
         if lang not in i18n.LANGUAGES:
             raise Invalid("lang", f"lang must be one of {', '.join(i18n.LANGUAGES)}")
         compact, link = _flag(query, "compact", False), _flag(query, "link", True)
-        return cls(int(raw), theme, accent and accent.lower(), compact, link, lang)
+        order = query.get("order", "newest")
+        if order not in ORDERS:
+            raise Invalid("order", f"order must be one of {', '.join(ORDERS)}")
+        key_events = _flag(query, "key_events", False)
+        return cls(int(raw), theme, accent and accent.lower(), compact, link, lang, key_events, order)
 
 
 def _flag(query: QueryParams, name: str, default: bool) -> bool:
@@ -96,6 +103,19 @@ def strings(lang: str, site_name: str) -> dict[str, str]:
     return {**texts, "full_story": texts["full_story"].replace("{site}", site_name)}
 
 
+def embed_extras(settings: Settings, partner: str) -> dict[str, object]:
+    parts = ads.page_parts(settings, partner=partner)
+    qr = settings.resolved_public_url() + parts.qr_src if parts.qr_src else ""
+    return {
+        "ad_every": parts.ad_every,
+        "ad_src": parts.ad_src,
+        "sandbox": parts.sandbox,
+        "swish_number": parts.swish_number,
+        "qr_src": qr,
+        "qr_size": parts.qr_size,
+    }
+
+
 def live_url(settings: Settings) -> str:
     base = settings.resolved_public_url()
     return ("wss://" if base.startswith("https://") else "ws://") + base.split("://", 1)[1] + "/live"
@@ -111,7 +131,9 @@ async def embed_state(request: Request) -> Response:
         slug = _incident_slug(request)
         admission.check(slug)
         options = _options(request)
-        page = await reads.incident_page(services(request).store, slug, limit=options.entries)
+        page = await reads.incident_page(
+            services(request).store, slug, limit=options.entries, key_only=options.key_events
+        )
     except APIError as error:
         response = error_response(error)
         response.headers.update(admission.cors_headers())
@@ -129,6 +151,11 @@ async def embed_state(request: Request) -> Response:
         "options": asdict(options),
         "strings": texts,
         "template": template.strip(),
+        # The ad slots and the support box, for the partners TICKER_AD_PARTNERS names only (ticker.http.ads): the
+        # partner whose page this Origin is (the script embed), else the iframe embed's ?partner=.
+        "extras": embed_extras(
+            settings, admission.embedder.name if admission.embedder else request.query_params.get("partner", "")
+        ),
     }
     return JSONResponse(body, headers={**admission.cors_headers(), "Cache-Control": "no-cache"})
 
@@ -139,7 +166,7 @@ async def embed_page(request: Request) -> Response:
     options = _options(request)
     svc = services(request)
     try:
-        page = await reads.incident_page(svc.store, slug, limit=options.entries)
+        page = await reads.incident_page(svc.store, slug, limit=options.entries, key_only=options.key_events)
     except NotFound:
         return render("not_found.html", request, status=404)
     except Gone:
@@ -155,7 +182,8 @@ async def embed_page(request: Request) -> Response:
         "embed.html",
         request,
         incident=page.incident,
-        entries=([page.pinned] if page.pinned else []) + page.entries,
+        entries=([page.pinned] if page.pinned else [])
+        + (page.entries[::-1] if options.order == "oldest" else page.entries),
         options=options,
         attributes=query,
         link_target="_blank",
@@ -163,7 +191,8 @@ async def embed_page(request: Request) -> Response:
         full_story=strings(options.lang, svc.settings.site_name)["full_story"],
     )
     framing = await origin_policy(request).frame_ancestors(slug)  # its partners' sites, besides our own pages
-    response.headers["Content-Security-Policy"] = page_policy(svc.settings, framing)
+    frames = ads.page_parts(svc.settings, partner=request.query_params.get("partner", "")).frame_src
+    response.headers["Content-Security-Policy"] = page_policy(svc.settings, framing, frame_src=frames)
     response.headers["Cache-Control"] = "no-cache"
     return response
 

@@ -33,7 +33,7 @@ def live_origin(settings: Settings) -> str:
     return ("wss://" if origin.startswith("https://") else "ws://") + origin.split("://", 1)[1]
 
 
-def page_policy(settings: Settings, frame_ancestors: str = SAME_ORIGIN_FRAMING) -> str:
+def page_policy(settings: Settings, frame_ancestors: str = SAME_ORIGIN_FRAMING, frame_src: str | None = None) -> str:
     """The Content-Security-Policy of our HTML pages, with the page's own ``frame-ancestors`` directive.
 
     Scripts and styles only from our origin: no inline script, style element or style attribute (scripts set
@@ -42,10 +42,11 @@ def page_policy(settings: Settings, frame_ancestors: str = SAME_ORIGIN_FRAMING) 
     Level 2 matched our own scheme only. ``frame-src`` names the link cards' players (ticker.media.providers) on
     every page: a policy is fixed per response, and nothing is framed before the reader's click, when cards.js
     makes the iframe. Photos are hot-linked from wherever the newsroom found them, so any https: image may load
-    (an http: one would be mixed content on our https pages anyway).
+    (an http: one would be mixed content on our https pages anyway). A reader page with an ad slot adds the ad
+    server's origin to ``frame-src`` (``frame_src``, ticker.http.ads).
     """
     players = Directory.of_settings(settings).frame_origins()
-    frames = " ".join(["'self'", *players])
+    frames = " ".join(["'self'", *players, *([frame_src] if frame_src else [])])
     return "; ".join(
         (
             "default-src 'self'",

@@ -17,11 +17,13 @@ from starlette.routing import BaseRoute, Route
 
 from ticker import i18n
 from ticker.assets import TEMPLATES
-from ticker.exceptions import NotFound
-from ticker.http import caching
+from ticker.exceptions import Invalid, NotFound
+from ticker.http import ads, caching
 from ticker.http.api import _int_param, entry_id
+from ticker.http.headers import page_policy
 from ticker.http.jsonld import live_blog
 from ticker.http.link_cards import register as register_link_cards
+from ticker.http.reader_views import ReaderView
 from ticker.http.static import assets, static_url
 from ticker.presence import presence
 from ticker.sanitize import text_of
@@ -115,16 +117,29 @@ def not_found(request: Request) -> HTMLResponse:
 async def incident_page(request: Request) -> Response:
     svc = services(request)
     slug = request.path_params["slug"]
-    before = _int_param(request, "before", None)
+    view = ReaderView.parse(request.query_params)
+    wrong = "before" if view.oldest_first else "after"
+    if wrong in request.query_params:
+        raise Invalid(wrong, f"this view pages with {view.cursor}=, not {wrong}=")
+    cursor = _int_param(request, view.cursor, None)
     try:
         incident = await svc.store.incident(slug)
     except NotFound:
         return not_found(request)
-    tag = page_tag(request, slug, incident.epoch, incident.seq, before)
+    extras = ads.page_parts(svc.settings)
+    tag = page_tag(request, slug, incident.epoch, incident.seq, cursor, view, *extras.tag)
     if caching.is_fresh(request, tag, incident.updated_at):  # before reading a single entry
         return caching.not_modified(tag, incident.updated_at, svc.settings.cache_max_age, VARY)
     lang = i18n.language(request)
-    page = await reads.incident_page(svc.store, slug, limit=svc.settings.page_entries, before=before)
+    page = await reads.incident_page(
+        svc.store,
+        slug,
+        limit=svc.settings.page_entries,
+        before=None if view.oldest_first else cursor,
+        after=cursor if view.oldest_first else None,
+        key_only=view.key_only,
+        oldest_first=view.oldest_first,
+    )
     standing = [e for e in page.entries if not (e["retracted"] and not e["correction"])]
     url = base_url(request) + localized(f"/i/{slug}", lang)
     shown = [page.pinned, *page.entries] if page.pinned else page.entries
@@ -138,7 +153,10 @@ async def incident_page(request: Request) -> Response:
         key_events=page.key_events,
         shown_ids={e["id"] for e in shown},
         next=page.next,
-        window=before is not None,
+        window=cursor is not None,
+        view=view,
+        more_query={**view.query, view.cursor: page.next},
+        extras=extras,
         page_size=svc.settings.page_entries,
         viewers=presence(request).count(slug),
         canonical=url,
@@ -152,8 +170,12 @@ async def incident_page(request: Request) -> Response:
             lang=lang,
         ),
     )
+    if extras.frame_src:  # the ad slots' server, framed: only on the pages that show them
+        response.headers["Content-Security-Policy"] = page_policy(svc.settings, frame_src=extras.frame_src)
     modified = _parse(page.incident["updated_at"])
-    return cacheable(request, response, slug, page.incident["epoch"], page.seq, before, last_modified=modified)
+    return cacheable(
+        request, response, slug, page.incident["epoch"], page.seq, cursor, view, *extras.tag, last_modified=modified
+    )
 
 
 async def entry_page(request: Request) -> Response:

@@ -22,17 +22,28 @@ class IncidentPage:
     entries: list[dict[str, Any]]  # newest first; the pinned entry is not among them
     pinned: dict[str, Any] | None
     key_events: list[dict[str, Any]]  # newest first, every one of the incident's, not only this page's
-    next: int | None  # the cursor ("before") of the next, older page
+    next: int | None  # the cursor of the next page: "before" (older) or, oldest first, "after" (newer)
 
 
-async def incident_page(store: Store, slug: str, *, limit: int, before: int | None = None) -> IncidentPage:
-    """One page of entries with the pinned entry and the key events, read in one transaction."""
+async def incident_page(
+    store: Store,
+    slug: str,
+    *,
+    limit: int,
+    before: int | None = None,
+    after: int | None = None,
+    key_only: bool = False,
+    oldest_first: bool = False,
+) -> IncidentPage:
+    """One page of entries with the pinned entry and the key events, read in one transaction.
+
+    The reader's views (ticker.http.reader_views): ``key_only`` keeps key events only; ``oldest_first`` reads
+    from the start, each next page newer (``after``) instead of older (``before``)."""
     async with store.reading() as session, session.begin():
         incident = standing(await session.scalar(select(Incident).where(Incident.slug == slug)))
         mine = Entry.incident_id == incident.id
-        page = select(Entry).where(mine).order_by(Entry.id.desc()).limit(limit + 1)
-        if before is not None:
-            page = page.where(Entry.id < before)
+        page = select(Entry).where(mine, *entry_filter(key_only=key_only, before=before, after=after))
+        page = page.order_by(Entry.id.asc() if oldest_first else Entry.id.desc()).limit(limit + 1)
         rows = list(await session.scalars(page))
         pinned = await session.scalar(select(Entry).where(mine, Entry.pinned))
         keys = await session.scalars(
@@ -48,6 +59,30 @@ async def incident_page(store: Store, slug: str, *, limit: int, before: int | No
         key_events=key_events,
         next=shown[-1].id if len(rows) > limit else None,
     )
+
+
+def entry_filter(*, key_only: bool, before: int | None, after: int | None) -> list[ColumnElement[bool]]:
+    """The conditions of a view's page of entries: key events only, and the cursors either way."""
+    found: list[ColumnElement[bool]] = []
+    if key_only:
+        found.append(Entry.key_event.is_(True))
+    if before is not None:
+        found.append(Entry.id < before)
+    if after is not None:
+        found.append(Entry.id > after)
+    return found
+
+
+async def entries_page(
+    store: Store, incident: Incident, *, limit: int, before: int | None, after: int | None, key_only: bool
+) -> list[Entry]:
+    """Entries newest first, or oldest first with ``after`` (the API's "Visa fler" for every view)."""
+    query = select(Entry).where(
+        Entry.incident_id == incident.id, *entry_filter(key_only=key_only, before=before, after=after)
+    )
+    query = query.order_by(Entry.id.asc() if after is not None else Entry.id.desc()).limit(limit)
+    async with store.reading() as session:
+        return list(await session.scalars(query))
 
 
 async def entry(store: Store, slug: str, entry_id: int) -> tuple[Incident, dict[str, Any]]:

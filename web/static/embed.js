@@ -13,7 +13,7 @@
   "use strict";
   const script = document.currentScript;
   const BASE = new URL(script && script.src ? script.src : location.href).origin;
-  const OPTIONS = ["entries", "theme", "accent", "compact", "link", "lang", "partner"];
+  const OPTIONS = ["entries", "theme", "accent", "compact", "link", "lang", "key_events", "order", "partner"];
   const CSS = `
 :host { display: block !important; }
 .ticker { all: initial; display: block; box-sizing: border-box; padding: .75em 1em; border: 1px solid var(--line);
@@ -72,6 +72,13 @@ a { color: var(--accent); }
 .empty { color: var(--muted); }
 .removed { margin: .25em 0; font-weight: 600; }
 .full { display: inline-block; margin-top: .5em; font-weight: 600; }
+.ad-slot { list-style: none; margin: .8em 0; text-align: center; }
+.ad-label { margin: 0 0 .2em; font-size: .75em; text-transform: uppercase; letter-spacing: .06em; color: var(--muted); }
+.ad-slot iframe { border: 0; max-width: 100%; }
+.support { margin: .8em 0; padding: .6em .8em; border: 1px solid var(--line); border-radius: .4em; }
+.support h2 { font-size: 1em; margin: 0 0 .3em; }
+.support p { margin: 0 0 .4em; }
+.support img { display: block; background: #fff; }
 .bevaka { display: inline-block; margin: .5em 0 0 1em; }
 .compact { padding: .4em .6em; font-size: 14px; }
 .compact .byline, .compact .edited { display: none; }
@@ -192,6 +199,18 @@ a { color: var(--accent); }
       this.template.innerHTML = state.template;
       this.box = box;
       this.list = $(".entries", box);
+      const extras = state.extras || {};
+      if (extras.swish_number) { // the support box, for the partners that show it (ticker/http/ads.py)
+        const support = document.createElement("aside");
+        support.className = "support";
+        support.innerHTML = "<h2></h2><p></p><img>";
+        $("img", support).width = $("img", support).height = extras.qr_size;
+        $("h2", support).textContent = this.T.support_title;
+        $("p", support).textContent = this.T.support_text.replace("{number}", extras.swish_number);
+        $("img", support).src = extras.qr_src;
+        $("img", support).alt = this.T.support_qr_alt.replace("{number}", extras.swish_number);
+        full.before(support);
+      }
       styleRoot(this.root, box);
       this.live.enableCards(box); // link cards: the provider's player loads only on a click (cards.js)
       this.applyIncident(state.incident);
@@ -203,7 +222,7 @@ a { color: var(--accent); }
     // Entries: a clone of _entry.html, filled and placed by live.js, with links that leave the partner's page.
     applyEntry(entry) {
       let li = this.root.getElementById("entry-" + entry.id);
-      if (entry.retracted && !entry.correction) {
+      if (!this.live.inView(entry, { keyOnly: this.state.options.key_events })) {
         if (li) li.remove();
         return;
       }
@@ -211,13 +230,42 @@ a { color: var(--accent); }
       if (!li) li = this.template.content.firstElementChild.cloneNode(true);
       this.live.fillEntry(li, entry,
         { T: this.T, clock: this.clock, base: this.state.base, newTab: true, lang: this.state.options.lang });
-      if (moved) this.live.placeEntry(this.list, li, entry);
+      if (moved) this.live.placeEntry(this.list, li, entry, { oldestFirst: this.state.options.order === "oldest" });
     }
 
     settle() {
-      // Show as many entries as the embed asked for; the oldest go first.
-      while (this.list.children.length > this.state.options.entries) this.list.lastElementChild.remove();
-      $(".empty", this.box).hidden = this.list.children.length > 0;
+      // Show as many entries as the embed asked for; the oldest go first (at the top when oldest first).
+      const entries = () => [...this.list.querySelectorAll(":scope > .entry")];
+      const oldest = () => this.state.options.order === "oldest"
+        ? this.list.querySelector(".entry:not(.pinned)") : entries().pop();
+      while (entries().length > this.state.options.entries) oldest().remove();
+      $(".empty", this.box).hidden = entries().length > 0;
+      this.placeAds(entries());
+    }
+
+    // An ad slot after every ad_every entries, for the partners that show them (ticker/http/ads.py): the ad
+    // server's page in a sandboxed frame, labelled.
+    placeAds(entries) {
+      const every = (this.state.extras || {}).ad_every;
+      if (!every) return;
+      const slots = [...this.list.querySelectorAll(":scope > .ad-slot")];
+      const wanted = Math.floor(entries.length / every);
+      while (slots.length < wanted) {
+        const slot = document.createElement("li");
+        slot.className = "ad-slot";
+        slot.innerHTML = '<p class="ad-label"></p><iframe referrerpolicy="no-referrer" loading="lazy" width="300" height="250"></iframe>';
+        $(".ad-label", slot).textContent = this.T.ad_label;
+        const frame = $("iframe", slot);
+        frame.setAttribute("sandbox", this.state.extras.sandbox);
+        frame.title = this.T.ad_label;
+        frame.src = this.state.extras.ad_src;
+        slots.push(slot);
+      }
+      slots.forEach((slot, i) => {
+        const after = entries[(i + 1) * every - 1];
+        if (!after) slot.remove();
+        else if (after.nextElementSibling !== slot) after.after(slot);
+      });
     }
 
     applyIncident(incident) {

@@ -78,16 +78,21 @@ export function announcement(msg, T) {
   return fill(text ? T.announce_corrected : T.announce_retracted, { label: entry.label, text });
 }
 
-// Put an entry's <li> where it belongs in the list: the pinned entry first, then newest first.
-export function placeEntry(list, li, entry) {
+// Put an entry's <li> where it belongs in the list: the pinned entry first, then newest first (oldestFirst: oldest
+// first, the reader's "Äldst först"). What is not an entry (an ad slot) stays where it is.
+export function placeEntry(list, li, entry, { oldestFirst = false } = {}) {
   if (entry.pinned) return list.prepend(li);
   for (const other of list.children) {
-    if (other !== li && !other.classList.contains("pinned") && Number(other.dataset.id) < entry.id) {
-      return list.insertBefore(li, other);
-    }
+    if (other === li || other.classList.contains("pinned") || !other.dataset.id) continue;
+    const id = Number(other.dataset.id);
+    if (oldestFirst ? id > entry.id : id < entry.id) return list.insertBefore(li, other);
   }
   list.append(li);
 }
+
+// Whether an entry shows in a view: "Bara viktigaste" (keyOnly) shows key events and the pinned entry only.
+export const inView = (entry, { keyOnly = false } = {}) =>
+  !(entry.retracted && !entry.correction) && (!keyOnly || entry.key_event || entry.pinned);
 
 // The close codes after which a reader does not come back (docs/protocol.md): a normal close, 4100–4199.
 export const endsFollowing = (code) => code === 1000 || (code >= 4100 && code < 4200);

@@ -53,7 +53,10 @@ function incidentPage(root) {
   const atTop = () => list.getBoundingClientRect().top >= 0;
   const announce = (text) => { announcer.textContent = text; };
 
-  const place = (li, entry) => live.placeEntry(list, li, entry);
+  // The reader's view (ticker/http/reader_views.py): "Bara viktigaste" shows key events (and the pinned entry)
+  // only; "Äldst först" puts new entries at the bottom, once every newer page has been loaded.
+  const view = { keyOnly: "keyOnly" in root.dataset, oldestFirst: "oldestFirst" in root.dataset };
+  const place = (li, entry) => live.placeEntry(list, li, entry, view);
   function key(entry) {
     const ul = $("ul", keyBox);
     let item = $(`li[data-id="${entry.id}"]`, ul);
@@ -74,7 +77,7 @@ function incidentPage(root) {
     keyBox.hidden = !ul.children.length;
   }
   function settle() {
-    $(".empty", root).hidden = list.children.length > 0;
+    $(".empty", root).hidden = list.querySelector(":scope > .entry") !== null;
     bar.hidden = !pending.size;
     bar.textContent = pending.size === 1 ? T.new_update : fill(T.new_updates, { n: pending.size });
   }
@@ -89,7 +92,7 @@ function incidentPage(root) {
   function applyEntry(entry, posted, said) {
     key(entry);
     if (entry.retracted && said) announce(said);
-    const gone = entry.retracted && !entry.correction;
+    const gone = !live.inView(entry, view);
     let li = document.getElementById("entry-" + entry.id);
     if (pending.has(entry.id)) {
       if (gone) pending.delete(entry.id);
@@ -100,10 +103,12 @@ function incidentPage(root) {
       const moved = li.classList.contains("pinned") !== entry.pinned;
       fillEntry(li, entry);
       if (moved) place(li, entry);
-    } else if (posted && !atTop()) {
+    } else if (view.oldestFirst && !entry.pinned && $(".more", root)) {
+      // Oldest first with newer pages still to load: it comes with them, in its place.
+    } else if (posted && !view.oldestFirst && !atTop()) {
       pending.set(entry.id, entry);
       announce(pending.size === 1 ? T.new_update : fill(T.new_updates, { n: pending.size }));
-    } else if (posted || entry.pinned) {
+    } else if (posted || entry.pinned || view.keyOnly) { // keyOnly: an entry made a key event joins the view
       li = arrive(entry);
       if (posted) announce(said);
     }
@@ -163,6 +168,7 @@ function incidentPage(root) {
       return;
     }
     if (msg.type === "snapshot") {
+      const ads = [...list.querySelectorAll(":scope > .ad-slot")];
       list.replaceChildren();
       $("ul", keyBox).replaceChildren();
       pending.clear();
@@ -171,8 +177,11 @@ function incidentPage(root) {
       applyIncident(msg.data.incident);
       for (const entry of msg.data.entries) {
         key(entry);
-        if (!(entry.retracted && !entry.correction)) place(entryNode(entry), entry);
+        if (live.inView(entry, view)) place(entryNode(entry), entry);
       }
+      const shown = [...list.querySelectorAll(":scope > .entry:not(.pinned)")];
+      const every = Number(list.dataset.adEvery || 0);
+      ads.forEach((ad, i) => { if (shown[(i + 1) * every - 1]) shown[(i + 1) * every - 1].after(ad); });
       settle();
       touched(msg.data.incident.updated_at);
       return;
@@ -191,17 +200,19 @@ function incidentPage(root) {
       event.preventDefault();
       more.textContent = T.loading;
       try {
-        const response = await fetch(`/api/incidents/${slug}/entries?before=${more.dataset.before}&limit=${root.dataset.page}`);
+        const query = new URLSearchParams({ [more.dataset.cursor]: more.dataset.next, limit: root.dataset.page });
+        if (view.keyOnly) query.set("key_events", "1");
+        const response = await fetch(`/api/incidents/${slug}/entries?${query}`);
         if (!response.ok) throw new Error(String(response.status));
         const page = await response.json();
         for (const entry of page.entries) {
-          if (!(entry.retracted && !entry.correction) && !document.getElementById("entry-" + entry.id)) {
+          if (live.inView(entry, view) && !document.getElementById("entry-" + entry.id)) {
             place(entryNode(entry), entry);
           }
         }
         if (page.next) {
-          more.dataset.before = page.next;
-          more.search = more.search.replace(/before=\d+/, "before=" + page.next);
+          more.dataset.next = page.next;
+          more.search = more.search.replace(/(before|after)=\d+/, `$1=${page.next}`);
           more.textContent = T.more;
         } else {
           more.parentElement.remove();
