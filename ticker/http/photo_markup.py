@@ -1,5 +1,5 @@
 """Photos where a page is read outside our own pages: the Atom feed's HTML, schema.org's ImageObject (JSON-LD),
-the lead photo's address for link previews and oEmbed. Every URL absolute (``base``: TICKER_PUBLIC_URL).
+the file oEmbed names as a thumbnail. Every URL absolute (``base``: TICKER_PUBLIC_URL).
 
 Our pages build photos with web/templates/_photo.html, and live entries with web/static/photos.js.
 """
@@ -43,15 +43,3 @@ def image_object(photo: Mapping[str, Any], base: str) -> dict[str, Any]:
     if photo.get("caption"):
         found["caption"] = photo["caption"]
     return found
-
-
-def lead_image(incident: Mapping[str, Any], base: str) -> tuple[str, int | None, int | None] | None:
-    """The incident's lead photo as (absolute URL, width, height): the uploaded one, else the old hot-linked
-    photo_url (its size unknown), else None."""
-    photo = incident.get("photo")
-    if photo:
-        src = src_file(photo)
-        return base + src["url"], src["width"], src["height"]
-    if incident.get("photo_url"):
-        return str(incident["photo_url"]), None, None
-    return None

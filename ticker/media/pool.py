@@ -8,9 +8,23 @@ Retry-After) instead of queueing without bound: a burst of phones cannot pile up
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from ticker.media.images import PhotoSettings, ProcessedPhoto, process_photo
+
+# How much less a photo worker thread gets of a busy CPU than the event loop (Linux's nice, per thread): on a node
+# whose cores are all taken, fan-out comes first and photos wait (docs/benchmarks.md, "Photos").
+WORKER_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    # Linux schedules threads as tasks of their own: setpriority on the thread's id lowers this thread only.
+    # Elsewhere (or where it is not allowed) the workers keep the process's priority.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
 
 
 class PhotoBusy(RuntimeError):
@@ -20,7 +34,9 @@ class PhotoBusy(RuntimeError):
 class PhotoPool:
     def __init__(self, settings: PhotoSettings, workers: int, queue: int) -> None:
         self._settings = settings
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="photo")
+        self._executor = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="photo", initializer=_lower_priority
+        )
         self._room = workers + queue
         self._waiting = 0
 
