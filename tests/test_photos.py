@@ -3,6 +3,7 @@ carry photos, every surface that shows them, and storage that every node serves 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import re
@@ -22,6 +23,7 @@ from tests.support.services import RedisServer
 from ticker.config import Settings
 from ticker.media.images import PhotoRefused, process_photo
 from ticker.media.model import MediaFile, Photo
+from ticker.media.pool import PhotoBusy, PhotoPool
 
 ALT = "Rök stiger från ett lagerhus i hamnen."
 CREDIT = "Anna Svensson"
@@ -90,6 +92,21 @@ def test_the_pixel_bound_is_read_from_the_header_before_decoding() -> None:
         process_photo(encoded("PNG", (3000, 1000), mode="L"), Settings(photo_max_pixels=2_000_000))
     assert refused.value.code == "too_many_pixels"
     assert process_photo(encoded("PNG", (2000, 1000), mode="L"), Settings(photo_max_pixels=2_000_000)).width == 1600
+
+
+async def test_uploads_past_the_workers_and_their_queue_are_refused_at_once() -> None:
+    """The pool's bound: with one worker and no queue, a second photo while the first is processed is refused
+    (the API's 503 busy) rather than waiting in memory."""
+    pool = PhotoPool(Settings(), workers=1, queue=0)
+    try:
+        first = asyncio.create_task(pool.process(encoded("PNG", (1200, 900))))
+        await asyncio.sleep(0)  # the first has taken the worker
+        with pytest.raises(PhotoBusy):
+            await pool.process(encoded("PNG"))
+        assert (await first).width == 1200
+        assert (await pool.process(encoded("PNG"))).width == 40  # free again
+    finally:
+        pool.close()
 
 
 # The upload API.

@@ -141,6 +141,12 @@ async def test_a_photo_posted_from_the_desk_reaches_the_reader_page_and_both_emb
                 for n in range(2):
                     await expect(images.nth(n)).to_have_js_property("complete", True)
                 assert await images.evaluate_all("els => els.map(e => e.naturalWidth > 0)") == [True, True]
+        # An edit that removes a photo and changes the other's alt text shows on the open pages like any edit.
+        path = f"/api/incidents/{slug}/entries/{posted['id']}"
+        await admin.call("PATCH", path, json={"photos": [{"id": second["id"], "alt": "Kajen efter branden."}]})
+        for root in (reader.locator(f"#entry-{posted['id']}"), script_embed.locator(f"#entry-{posted['id']}")):
+            await expect(root.locator(".entry-photo img")).to_have_count(1)
+            await expect(root.locator(".entry-photo img")).to_have_attribute("alt", "Kajen efter branden.")
         # No file of either photo carries its EXIF, XMP, GPS, comment or ICC: read back with Pillow.
         async with httpx.AsyncClient(base_url=node.url) as client:
             for photo in posted["photos"]:
@@ -217,3 +223,30 @@ async def test_posts_with_photos_written_offline_are_published_once_each_in_orde
         })"""
     )
     assert kept == 0  # the photos leave the browser once their post is published
+
+
+async def test_the_desk_says_in_swedish_what_is_wrong_with_a_photo_and_nothing_is_stored(
+    browser: Browser, node: Node
+) -> None:
+    tool, slug = await incident(node, "Brand i hamnen")
+    page = await at_desk(browser, node, "anna", slug)
+    problem = page.locator(".desk-problem")
+    # No alt text: the desk asks for it before anything is sent.
+    await page.locator("#composer .photo-add input[type=file]").set_input_files(jpeg_file("a.jpg", phone_jpeg()))
+    await compose(page, "Bild utan beskrivning.")
+    await expect(problem).to_have_text("Skriv en bildbeskrivning för varje foto.")
+    await expect(page.locator("#composer .photo-item [data-field=alt]")).to_be_focused()
+    await page.locator("#composer .photo-remove").click()
+    # A file cut off on the way: the browser cannot read it either, so it goes as it is, and the server refuses it.
+    await attach(page, "avklippt.jpg", phone_jpeg(400, 300)[:-600], "En bil.")
+    await compose(page, "Avklippt bild.")
+    refused = page.locator(".desk-entries .pending.failed")
+    await expect(refused.locator(".send-state")).to_have_text(
+        "Filen gick inte att läsa som en bild – den kan vara trasig eller avklippt."
+    )
+    await expect(refused.locator(".to-composer")).to_be_visible()
+    assert await photo_count(node) == 0
+    assert (await tool.state(slug))["entries"] == {}
+    await refused.locator(".to-composer").click()  # the text and the photo go back into the composer
+    await expect(page.locator("#composer-body")).to_have_value("Avklippt bild.")
+    await expect(page.locator("#composer .photo-item [data-field=alt]")).to_have_value("En bil.")
