@@ -194,6 +194,15 @@ ROWS: dict[tuple[str, str], Row | list[Row]] = {
     ("GET", "/api/partners/{name}/snippet"): Row(
         "/api/partners/gp/snippet?incident={slug}", 200, "other", JSON, "bearer"
     ),
+    # Readers' tips: the form's POST refuses a request from no page of ours (no Origin) before reading it.
+    ("POST", "/tips"): Row("/tips", 403, "other", JSON),
+    ("GET", "/tips/delete/{code}"): Row("/tips/delete/abc123", 200, "page", HTML),
+    ("POST", "/tips/delete/{code}"): Row("/tips/delete/abc123", 403, "other", JSON),
+    ("GET", "/api/tips"): Row("/api/tips", 200, "other", JSON, "bearer"),
+    ("POST", "/api/tips/{tip_id}/answer"): Row("/api/tips/999/answer", 404, "other", JSON, "bearer", {"answer": "Ja."}),
+    ("POST", "/api/tips/{tip_id}/discard"): Row("/api/tips/999/discard", 404, "other", JSON, "bearer", {}),
+    ("DELETE", "/api/tips/{tip_id}"): Row("/api/tips/999", 404, "other", JSON, "bearer"),
+    ("GET", "/api/tips/{tip_id}/photo"): Row("/api/tips/999/photo", 404, "other", JSON, "bearer"),
     ("GET", "/desk/sources"): Row("/desk/sources", 200, "desk", HTML, "desk"),
     ("GET", "/desk/sources/stream"): Row("/desk/sources/stream", 200, "other", "text/event-stream", "desk"),
     ("GET", "/api/sources"): Row("/api/sources", 200, "other", JSON, "bearer"),

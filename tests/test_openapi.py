@@ -38,6 +38,7 @@ from ticker.roles import DESCRIPTIONS, RULES, Action
 from ticker.sources import store as sources
 from ticker.sources.found import Found
 from ticker.sources.store import SourceLimits
+from ticker.tips.store import NewTip, secret_key, take
 
 # Generated requests per operation, for each mode (valid, invalid) and credential that `plan` gives it: about 850
 # requests over the 36 operations, some 15 seconds of CPU on two cores (generating them costs more than answering).
@@ -213,6 +214,7 @@ async def seed(node: Node, editor: Reporter) -> dict[str, Any]:
     admin = await node.reporter("ada", role="admin")
     await admin.call("POST", "/api/partners", 201, json={"name": EXAMPLE_PARTNER, "origins": ["https://www.gp.se"]})
     source_id, item_id = await seed_source(node)
+    tips = [await seed_tip(node, slug, text, n) for n, text in enumerate(("Är vägen öppen?", "Brinner det än?"))]
     return {
         "slug": slug,
         "entry_id": entries[0],
@@ -222,7 +224,18 @@ async def seed(node: Node, editor: Reporter) -> dict[str, Any]:
         "name": EXAMPLE_PARTNER,
         "source_id": source_id,
         "item_id": item_id,
+        "tip_id": tips[0],
+        "discarded_tip_id": tips[1],
     }
+
+
+async def seed_tip(node: Node, slug: str, text: str, n: int) -> int:
+    """A reader's question, as the form stores one (ticker.tips.store.take)."""
+    store = node.services.store
+    tip = NewTip(slug, "question", text, "Anna", True, "070-123 45 67", None)
+    taken = await take(store, tip, key=await secret_key(store), address=f"192.0.2.{n}", per_client=5, window_seconds=60)
+    assert taken.id is not None
+    return taken.id
 
 
 async def seed_source(node: Node) -> tuple[int, int]:
@@ -260,6 +273,8 @@ def fuzz(raw: dict[str, Any], base_url: str, known: dict[str, Any], credentials:
                 fixed["entry_id"] = known["retracted_id"]
             if operation.path.endswith("/reject"):
                 fixed["submission_id"] = known["rejected_id"]
+            if operation.path.endswith("/discard"):
+                fixed["tip_id"] = known["discarded_tip_id"]
             for who, mode in plan(documented):
                 if who == "admin" and not operation.path.startswith("/api/partners"):
                     continue  # elsewhere an admin does what an editor does, or adds sources to be fetched

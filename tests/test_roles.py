@@ -91,6 +91,7 @@ async def test_the_api_and_the_desk_follow_the_roles_table(role: str, browser: B
             # The "Händelser" panel's item buttons (dismiss, watch, start a ticker) are made by sources-panel.js
             # when the panel says so; with no items yet, that attribute is the control.
             Action.ACT_ON_SOURCE_ITEMS: await shown(page.locator("#tips[data-editor=true]")),
+            Action.HANDLE_TIPS: await shown(page.locator("#reader-tips")),  # the readers' tips queue
         }
         await page.goto(f"{node.url}/desk/sources")
         desk[Action.MANAGE_SOURCES] = await shown(page.locator("#source-form"))
@@ -157,6 +158,7 @@ async def test_the_api_and_the_desk_follow_the_roles_table(role: str, browser: B
             Action.ACT_ON_SOURCE_ITEMS: not_refused(
                 await call(page, "POST", "/api/sources/items/999999/state", {"state": "dismissed"})
             ),
+            Action.HANDLE_TIPS: not_refused(await call(page, "POST", "/api/tips/999999/discard", {})),
         }
 
     table = allowed(role)

@@ -37,6 +37,7 @@ from ticker.http import (
     review,
     sources,
     sse,
+    tips,
     transfer,
 )
 from ticker.http import metrics as metrics_endpoint
@@ -69,6 +70,7 @@ from ticker.sources.poller import Poller
 from ticker.store.migrate import upgrade
 from ticker.store.sql import Store
 from ticker.takedown import listen as forget_deleted_incidents
+from ticker.tips.queue import TipQueue
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -126,6 +128,8 @@ def create_app(
         forget_deleted_incidents(notices, hub)  # a takedown on another node (ticker.takedown)
         notices.start()
         app.state.sources_panel = sources_panel = Panel(settings, node_store, hub, notices)
+        app.state.tips = tip_queue = TipQueue(settings, node_store, sources_panel, notices)  # on the panel's stream
+        tip_queue.start()  # its janitor: tips older than TICKER_TIPS_KEEP_DAYS go
         app.state.sources_poller = sources_poller = Poller(settings, node_store, sources_panel)
         sources_poller.start()
         app.state.link_cards = link_cards = start_link_cards(settings, node_photos)  # ticker.media.cards
@@ -168,6 +172,7 @@ def create_app(
             await sources_poller.stop()
             await link_cards.aclose()
             await push_sender.stop()
+            await tip_queue.stop()
             await sources_panel.stop()
             await notices.stop()
             await presence.stop()
@@ -197,6 +202,7 @@ def create_app(
         *push_desk.routes(),  # /desk/i/{slug}/alert: an editor's urgent alert
         *pages.routes(),
         *ads.routes(),  # /support/swish.svg
+        *tips.routes(),  # the readers' tip form's POST and deletion, the desk's /api/tips
         *front.routes(),
         *feeds.routes(),
         *sse.routes(),

@@ -32,6 +32,7 @@ class Action(StrEnum):
     MANAGE_SOURCES = "manage_sources"  # the public sources the desk's "Händelser" panel follows
     ACT_ON_SOURCE_ITEMS = "act_on_source_items"  # dismiss or watch a source's item, start a ticker from it
     SEE_NODE_STATUS = "see_node_status"  # /desk/status: the whole installation's nodes
+    HANDLE_TIPS = "handle_tips"  # readers' tips and questions: see them (contact details too), answer, discard, delete
     SEE_AUDIT_LOG = "see_audit_log"  # /desk/audit: who changed what, and its export
 
 
@@ -60,6 +61,7 @@ RULES: dict[Action, frozenset[str]] = {
     Action.MANAGE_SOURCES: frozenset({"admin"}),
     Action.ACT_ON_SOURCE_ITEMS: EDITORS,
     Action.SEE_NODE_STATUS: frozenset({"admin"}),
+    Action.HANDLE_TIPS: EDITORS,
     Action.SEE_AUDIT_LOG: frozenset({"admin"}),
 }
 
@@ -85,6 +87,7 @@ DESCRIPTIONS: dict[Action, str] = {
     Action.MANAGE_SOURCES: "add, change and remove the public sources the desk follows",
     Action.ACT_ON_SOURCE_ITEMS: "dismiss or watch a source's item, or start a ticker from it",
     Action.SEE_NODE_STATUS: "see the nodes' status",
+    Action.HANDLE_TIPS: "see readers' tips and questions with their contact details, answer, discard and delete them",
     Action.SEE_AUDIT_LOG: "see and export the audit log",
 }
 

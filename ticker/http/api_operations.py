@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from ticker import i18n
 from ticker.config import Settings
 from ticker.http import api, health, incident_file, partners, photos, review, sources
+from ticker.http import tips as reader_tips
 from ticker.http.embed import ORDERS, THEMES, EmbedOptions
 from ticker.http.params import MAX_INT
 from ticker.http.push import TOKEN as PUSH_TOKEN
@@ -383,6 +384,37 @@ class ItemWritten(Answer):
     item: SourceItemOut
 
 
+class TipOut(Answer):
+    """A reader's tip or question as the desk's editors see it: contact details too, which are never public."""
+
+    id: int
+    incident: str | None = Field(description="The incident it was sent from; null: the front page.")
+    incident_title: str | None
+    kind: Literal["tip", "question"]
+    body: str
+    name: str
+    may_name: bool = Field(description="The reader agreed to be named in an answer.")
+    contact: str
+    photo: str | None = Field(description="The photo's address (editors only), without its metadata.")
+    created_at: AwareDatetime
+    state: Literal["new", "answered", "discarded"]
+    decided_by: str | None
+    entry: int | None = Field(description="The answer's entry.")
+    version: int
+
+
+class TipList(Answer):
+    tips: list[TipOut]
+
+
+class TipWritten(Answer):
+    tip: TipOut
+
+
+class TipAnswered(EntryWritten):
+    tip: int
+
+
 class TickerStarted(Answer):
     incident: Incident
     entry: Entry
@@ -467,6 +499,7 @@ REQUESTS: tuple[type[BaseModel], ...] = (
     sources.SourcePatch,
     sources.ItemStateIn,
     sources.TickerFromItem,
+    reader_tips.AnswerIn,
     SubscriptionIn,
     UrgentIn,
     incident_file.IncidentFile,
@@ -513,6 +546,7 @@ BODY_EXAMPLES: dict[str, dict[str, Any]] = {
         "source_url": "https://polisen.se/aktuellt/handelser/",
     },
     "IncidentFile": incident_file.EXAMPLE,
+    "AnswerIn": {"answer": "Räddningstjänsten uppmanar alla att hålla fönstren stängda.", "with_name": True},
 }
 ANSWERS: tuple[type[BaseModel], ...] = (
     IncidentList,
@@ -536,6 +570,9 @@ ANSWERS: tuple[type[BaseModel], ...] = (
     ItemList,
     ItemWritten,
     TickerStarted,
+    TipList,
+    TipWritten,
+    TipAnswered,
     PushKey,
     Followed,
     Following,
@@ -714,12 +751,15 @@ ENTRY_ID = id_param("entry_id", "entry")
 ITEM = "/api/sources/items/{item_id}"
 ITEM_ID = id_param("item_id", "item")
 SOURCE_ID = id_param("source_id", "source")
+TIP = "/api/tips/{tip_id}"
+TIP_ID = id_param("tip_id", "tip")
 NOT_MODIFIED: dict[int, tuple[str, type[BaseModel] | None]] = {304: ("Not modified since the ETag given.", None)}
 
 
 def operations(settings: Settings) -> list[Operation]:
     """Every operation the API answers, in the reference page's order."""
     incidents, entries, newsroom, partner, tips = "Incidents", "Entries", "Newsroom", "Partners", "Sources"
+    readers_tips = "Readers' tips"
     reader, meta = "Readers", "About the API"
     return [
         Operation(
@@ -1112,6 +1152,53 @@ def operations(settings: Settings) -> list[Operation]:
             idempotent=True,
             errors=(409,),
             description="With `source_url`, the entry ends with a link to the source. Once per item (409 after).",
+        ),
+        Operation("GET", "/api/tips", readers_tips, "The open tips, newest first", TipList, may=(Action.HANDLE_TIPS,)),
+        Operation(
+            "POST",
+            TIP + "/answer",
+            readers_tips,
+            "Answer a tip or question as an entry",
+            TipAnswered,
+            may=(Action.HANDLE_TIPS,),
+            status=201,
+            body=reader_tips.AnswerIn,
+            parameters=[TIP_ID],
+            idempotent=True,
+            errors=(409,),
+            description='The entry reads "Fråga från en läsare: … Svar: …", naming the reader only where they '
+            "agreed and `with_name` asks; a tip from the front page needs `incident`. Once per tip (409 after).",
+        ),
+        Operation(
+            "POST",
+            TIP + "/discard",
+            readers_tips,
+            "Dismiss a tip",
+            TipWritten,
+            may=(Action.HANDLE_TIPS,),
+            body=api.Strict,
+            parameters=[TIP_ID],
+            errors=(409,),
+        ),
+        Operation(
+            "DELETE",
+            TIP,
+            readers_tips,
+            "Delete a tip and everything the reader sent (on their request)",
+            None,
+            may=(Action.HANDLE_TIPS,),
+            status=204,
+            parameters=[TIP_ID],
+        ),
+        Operation(
+            "GET",
+            TIP + "/photo",
+            readers_tips,
+            "The photo a reader sent, decoded and encoded afresh (no metadata)",
+            None,
+            may=(Action.HANDLE_TIPS,),
+            parameters=[TIP_ID],
+            media_type="image/jpeg",
         ),
         Operation(
             "GET",

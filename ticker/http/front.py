@@ -18,6 +18,7 @@ from ticker.sanitize import text_of
 from ticker.services import Services, services
 from ticker.store import reads
 from ticker.store.tables import Incident
+from ticker.tips.form import form_context
 
 SNIPPET_CHARS = 220
 FLAGS = {"": False, "0": False, "off": False, "false": False, "1": True, "on": True, "true": True}
@@ -48,11 +49,12 @@ async def front_page(request: Request) -> Response:
         titles=False,
         refresh=settings.front_refresh_seconds,
         follow_most=settings.max_subscriptions,
+        tip_form=(tip_form := await form_context(request)),
     )
     shown = [i for i, _latest in live] + closed + [i for i, _n in most]
     last = max((i.updated_at for i in shown), default=None)
     state = [(i.slug, i.seq) for i in shown] + counts
-    return cacheable(request, response, "front", state, last_modified=last)
+    return cacheable(request, response, "front", state, tip_form["token"], last_modified=last)
 
 
 async def front_incidents(request: Request) -> Response:

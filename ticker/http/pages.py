@@ -29,6 +29,7 @@ from ticker.presence import presence
 from ticker.sanitize import text_of
 from ticker.services import services
 from ticker.store import reads
+from ticker.tips.form import form_context
 
 VARY = "Accept-Language"
 
@@ -127,7 +128,8 @@ async def incident_page(request: Request) -> Response:
     except NotFound:
         return not_found(request)
     extras = ads.page_parts(svc.settings)
-    tag = page_tag(request, slug, incident.epoch, incident.seq, cursor, view, *extras.tag)
+    tip_form = await form_context(request)
+    tag = page_tag(request, slug, incident.epoch, incident.seq, cursor, view, *extras.tag, tip_form["token"])
     if caching.is_fresh(request, tag, incident.updated_at):  # before reading a single entry
         return caching.not_modified(tag, incident.updated_at, svc.settings.cache_max_age, VARY)
     lang = i18n.language(request)
@@ -157,6 +159,7 @@ async def incident_page(request: Request) -> Response:
         view=view,
         more_query={**view.query, view.cursor: page.next},
         extras=extras,
+        tip_form=tip_form,
         page_size=svc.settings.page_entries,
         viewers=presence(request).count(slug),
         canonical=url,
@@ -174,7 +177,16 @@ async def incident_page(request: Request) -> Response:
         response.headers["Content-Security-Policy"] = page_policy(svc.settings, frame_src=extras.frame_src)
     modified = _parse(page.incident["updated_at"])
     return cacheable(
-        request, response, slug, page.incident["epoch"], page.seq, cursor, view, *extras.tag, last_modified=modified
+        request,
+        response,
+        slug,
+        page.incident["epoch"],
+        page.seq,
+        cursor,
+        view,
+        *extras.tag,
+        tip_form["token"],
+        last_modified=modified,
     )
 
 

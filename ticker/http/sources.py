@@ -275,7 +275,7 @@ async def stream(request: Request) -> Response:
     if svc.hub.full:
         raise APIError(503, "full", "this node is full: try again later")
     sink = SSESink(svc.settings.send_buffer_bytes)
-    reader = await panel(request).open(sink, login.id)
+    reader = await panel(request).open(sink, login.id, login.account)
     return PanelStream(request, sink, reader)
 
 

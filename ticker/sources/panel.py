@@ -17,8 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 from ticker.config import Settings
 from ticker.events import dumps
@@ -26,10 +26,20 @@ from ticker.hub import Hub, Reader, Sink, text_frame
 from ticker.logs import log_event
 from ticker.notices import Notices
 from ticker.sources.store import SourceLimits, item_views, source_views
+from ticker.store.accounts import Account
 from ticker.store.sql import Store
 
 ITEMS = "source_items"  # notice kinds
 SOURCES = "source_status"
+
+
+class Part(Protocol):
+    """More of the desk's live state on the panel's stream: its share of the first message, for the account
+    whose panel it is (``{}`` for none), and the end of a panel."""
+
+    async def first(self, reader: Reader, account: Account | None) -> dict[str, Any]: ...
+
+    def leave(self, reader: Reader) -> None: ...
 
 
 class Panel:
@@ -41,9 +51,10 @@ class Panel:
         self.items = settings.sources_panel_items  # how many a panel shows
         self.live: set[Reader] = set()
         self.joining: dict[Reader, list[bytes]] = {}  # frames held while the panel's first state is read
+        self.parts: list[Part] = []  # more of the desk's live state on the same stream (ticker.tips.queue)
         self._tasks: set[asyncio.Task[None]] = set()
-        notices.on(ITEMS, lambda notice: self._later(self._items([int(i) for i in notice["ids"]])))
-        notices.on(SOURCES, lambda notice: self._later(self._sources([int(i) for i in notice["ids"]])))
+        notices.on(ITEMS, lambda notice: self.later(self._items([int(i) for i in notice["ids"]])))
+        notices.on(SOURCES, lambda notice: self.later(self._sources([int(i) for i in notice["ids"]])))
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -53,7 +64,7 @@ class Panel:
 
     # Panels.
 
-    async def open(self, sink: Sink, owner: int) -> Reader:
+    async def open(self, sink: Sink, owner: int, account: Account | None = None) -> Reader:
         """A new panel: its first state, then every change (held back until that state is sent)."""
         reader = self.hub.connect(sink)
         reader.owner = owner  # its login: a logout closes it on every node
@@ -61,11 +72,14 @@ class Panel:
         try:
             items = await item_views(self.store, limit=self.items)
             sources = await source_views(self.store, self.limits)
+            more: dict[str, Any] = {}
+            for part in self.parts:
+                more.update(await part.first(reader, account))
         except BaseException:
             self.leave(reader)
             self.hub.disconnect(reader)
             raise
-        reader.send({"type": "panel", "items": items, "sources": sources})
+        reader.send({"type": "panel", "items": items, "sources": sources, **more})
         for frame in self.joining.pop(reader, []):
             reader.write(frame)
         self.live.add(reader)
@@ -74,6 +88,8 @@ class Panel:
     def leave(self, reader: Reader) -> None:
         self.live.discard(reader)
         self.joining.pop(reader, None)
+        for part in self.parts:
+            part.leave(reader)
 
     # Changes: from this node (``changed``, ``status_changed``) and from others (notices).
 
@@ -92,25 +108,28 @@ class Panel:
 
     async def _items(self, ids: list[int]) -> None:
         if self._listening():
-            self._send({"type": "items", "items": await item_views(self.store, ids=ids)})
+            self.send({"type": "items", "items": await item_views(self.store, ids=ids)})
 
     async def _sources(self, ids: list[int]) -> None:
         if self._listening():
-            self._send({"type": "sources", "sources": await source_views(self.store, self.limits, ids)})
+            self.send({"type": "sources", "sources": await source_views(self.store, self.limits, ids)})
 
     def _listening(self) -> bool:
         return bool(self.live or self.joining)
 
-    def _send(self, message: dict[str, Any]) -> None:
+    def send(self, message: dict[str, Any], to: Callable[[Reader], bool] = lambda _reader: True) -> None:
+        """A message for every open panel (``to``: those it accepts), framed once."""
         frame = text_frame(dumps(message))  # built once for every panel
         for reader in [r for r in self.live if r not in self.hub.readers]:
             self.live.discard(reader)  # closed by the hub (logout, stop): its stream is ending
         for reader in self.live:
-            reader.write(frame)
-        for held in self.joining.values():
-            held.append(frame)
+            if to(reader):
+                reader.write(frame)
+        for reader, held in self.joining.items():
+            if to(reader):
+                held.append(frame)
 
-    def _later(self, work: Any) -> None:
+    def later(self, work: Any) -> None:
         """Another node's news, read from SQL in a task of its own (notices are handled without waiting)."""
 
         async def run() -> None:

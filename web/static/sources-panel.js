@@ -213,6 +213,8 @@ function start(panel) {
         setState("live", T.live);
       }
       handle(parsed);
+      // The same stream carries the readers' tips to editors (desk-tips.js listens).
+      document.dispatchEvent(new CustomEvent("desk-stream", { detail: parsed }));
     };
     stream.addEventListener("close", (message) => {
       stream.close();

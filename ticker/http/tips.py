@@ -1,0 +1,284 @@
+"""Readers' tips and questions over HTTP: the form's POST and its pages (thanks, refusal, deletion), and the desk's
+JSON API (editors: ``handle_tips`` in ticker.roles).
+
+The form is a plain ``multipart/form-data`` POST to ``/tips`` that works without JavaScript. No account and no
+cookie: what keeps another site from sending it is ticker.tips.form (Origin or Referer, a signed short-lived
+token); what keeps one sender from flooding it is the rate limit per address (ticker.tips.store.take), the
+honeypot, the size limits, and duplicate suppression. A browser gets a page in its language; anything that asks
+for JSON gets ``{"error", "message", "field"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ticker import i18n
+from ticker.exceptions import APIError, Conflict, NotFound
+from ticker.http.api import STOCKHOLM, Strict, entry_body, parse_body, path_id, run_write
+from ticker.http.auth import require
+from ticker.http.error_pages import wants_page
+from ticker.http.errors import error_response
+from ticker.http.pages import localized, render
+from ticker.media.images import PhotoRefused, process_photo
+from ticker.roles import Action
+from ticker.services import services
+from ticker.session import SLUG
+from ticker.store.writes import author_of
+from ticker.textrules import Kind, MultiLine, problem
+from ticker.tips import form as tip_form
+from ticker.tips.form import queue
+from ticker.tips.store import (
+    KINDS,
+    NewTip,
+    RateLimited,
+    answer_tip,
+    discard,
+    photo_of,
+    remove,
+    remove_by_code,
+    take,
+    tip_views,
+)
+
+SUBMIT_PATH = "/tips"
+CODE_CHARS = 40  # a deletion code is 16 characters; anything much longer is not one
+
+
+class Refused(APIError):
+    """A tip refused, with the page's text for it (a key of ticker.i18n's strings, filled with ``values``)."""
+
+    def __init__(self, status: int, code: str, message: str, field: str, text: str, **values: Any) -> None:
+        super().__init__(status, code, message, field)
+        self.text = text
+        self.values = values
+
+
+def _page(request: Request, status: int, title: str, lines: list[str], back: str, **context: Any) -> Response:
+    response = render("tip_result.html", request, status=status, title=title, lines=lines, back=back, **context)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _back(request: Request, slug: str | None) -> str:
+    return localized(f"/i/{slug}" if slug else "/", i18n.language(request))
+
+
+def _field(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+async def _photo(form: FormData, settings: Any) -> bytes | None:
+    upload = form.get("photo")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return None
+    data = await upload.read(settings.photo_max_bytes + 1)
+    if not data:
+        return None
+    try:
+        processed = await asyncio.to_thread(process_photo, data, settings)  # decoded and encoded afresh
+    except PhotoRefused as refused:
+        raise Refused(
+            422, "invalid", f"photo: {refused.message}", "photo", "tip_error_photo", reason=refused.message
+        ) from None
+    largest = processed.of_format("jpeg")[-1]  # what the desk shows: no metadata survives the new encoding
+    return largest.data
+
+
+async def _read(request: Request) -> NewTip:
+    """The form, checked: each refusal names its field and says why in the reader's language."""
+    settings = services(request).settings
+    if not tip_form.from_our_page(request):
+        raise Refused(403, "csrf", "a tip must be sent from our own page", "Origin", "tip_error_origin")
+    async with request.form(max_files=1, max_fields=20) as form:  # its files are closed on the way out
+        if not tip_form.token_ok(_field(form, "token"), await queue(request).key(), settings.tip_form_seconds):
+            raise Refused(
+                403, "csrf", "the form's token is missing or too old: reload the page", "token", "tip_error_expired"
+            )
+        if _field(form, tip_form.TRAP):
+            raise Refused(422, "invalid", f"{tip_form.TRAP} must be left empty", tip_form.TRAP, "tip_error_trap")
+        kind = _field(form, "kind") or "tip"
+        if kind not in KINDS:
+            raise Refused(422, "invalid", f"kind must be one of {', '.join(KINDS)}", "kind", "tip_error_text")
+        body = _field(form, "body").strip()
+        if not body:
+            raise Refused(422, "invalid", "body is required", "body", "tip_error_empty")
+        if len(body) > settings.tip_max_chars:
+            n = settings.tip_max_chars
+            raise Refused(422, "invalid", f"body is over {n} characters", "body", "tip_error_long", n=n)
+        fields = {"body": (body, Kind.MULTILINE)}  # each checked as its kind of text may be
+        name, contact = _field(form, "name").strip(), _field(form, "contact").strip()
+        for field, value in (("name", name), ("contact", contact)):
+            if len(value) > settings.tip_contact_max_chars:
+                n = settings.tip_contact_max_chars
+                raise Refused(422, "invalid", f"{field} is over {n} characters", field, "tip_error_field_long", n=n)
+            fields[field] = (value, Kind.NAME if field == "name" else Kind.LINE)
+        for field, (value, kind_of_text) in fields.items():
+            if (found := problem(value, kind_of_text)) is not None:
+                raise Refused(422, "invalid", f"{field}: {found}", field, "tip_error_text")
+        slug = _field(form, "incident") or None
+        if slug is not None and not SLUG.match(slug):
+            raise Refused(422, "invalid", "incident is not an incident's address", "incident", "tip_error_text")
+        photo = await _photo(form, settings)
+        return NewTip(slug, kind, body, name, _field(form, "may_name") in ("1", "on", "yes"), contact, photo)
+
+
+async def submit(request: Request) -> Response:
+    """POST /tips: the thank-you page (with the reader's deletion link), or the refusal in their language."""
+    svc = services(request)
+    strings = i18n.STRINGS[i18n.language(request)]
+    slug: str | None = None
+    try:
+        tip = await _read(request)
+        slug = tip.incident
+        taken = await take(
+            svc.store,
+            tip,
+            key=await queue(request).key(),
+            address=tip_form.client_address(request),
+            per_client=svc.settings.tips_per_client,
+            window_seconds=svc.settings.tips_window_seconds,
+        )
+    except Refused as refused:
+        return _refusal(request, refused, strings[refused.text].format(**refused.values), slug)
+    except RateLimited as limited:
+        return _refusal(request, limited, strings["tip_error_rate"], slug)
+    except Conflict as closed:
+        return _refusal(request, closed, strings["tip_error_closed"], slug)
+    except NotFound as missing:
+        return _refusal(request, missing, strings["not_found"], None)
+    if taken.id is not None:
+        await queue(request).changed([taken.id])
+    if not wants_page(request):
+        return JSONResponse(
+            {"tip": taken.id, "deletion_code": taken.code or None}, status_code=201 if taken.id else 200
+        )
+    if taken.id is None:
+        return _page(request, 200, strings["tip_thanks_title"], [strings["tip_already"]], _back(request, slug))
+    link = svc.settings.resolved_public_url() + localized(f"/tips/delete/{taken.code}", i18n.language(request))
+    return _page(
+        request,
+        201,
+        strings["tip_thanks_title"],
+        [strings["tip_thanks"]],
+        _back(request, slug),
+        deletion_link=link,
+        deletion_code=taken.code,
+    )
+
+
+def _refusal(request: Request, error: APIError, text: str, slug: str | None) -> Response:
+    if not wants_page(request):
+        return error_response(error)
+    strings = i18n.STRINGS[i18n.language(request)]
+    return _page(request, error.status, strings["tip_refused_title"], [text], _back(request, slug))
+
+
+def _code(request: Request) -> str:
+    code: str = request.path_params["code"]
+    if len(code) > CODE_CHARS or not code.replace("-", "").replace("_", "").isalnum():
+        raise NotFound("tip")
+    return code
+
+
+async def delete_page(request: Request) -> Response:
+    """GET /tips/delete/{code}: the reader's confirmation (a GET deletes nothing: link previews follow links)."""
+    strings = i18n.STRINGS[i18n.language(request)]
+    code = _code(request)
+    return _page(request, 200, strings["tip_delete_title"], [], localized("/", i18n.language(request)), confirm=code)
+
+
+async def delete_by_code(request: Request) -> Response:
+    """POST /tips/delete/{code}: the tip and everything the reader sent are deleted; the desks drop it."""
+    strings = i18n.STRINGS[i18n.language(request)]
+    if not tip_form.from_our_page(request):
+        error = APIError(403, "csrf", "a deletion must be sent from our own page", "Origin")
+        return _refusal(request, error, strings["tip_error_origin"], None)
+    gone = await remove_by_code(services(request).store, _code(request))
+    back = localized("/", i18n.language(request))
+    if gone is None:
+        if not wants_page(request):
+            return error_response(NotFound("tip"))
+        return _page(request, 404, strings["tip_delete_title"], [strings["tip_delete_unknown"]], back)
+    await queue(request).changed([gone])
+    if not wants_page(request):
+        return JSONResponse({"deleted": gone})
+    return _page(request, 200, strings["tip_delete_title"], [strings["tip_deleted"]], back)
+
+
+# The desk's API.
+
+
+class AnswerIn(Strict):
+    answer: Annotated[MultiLine, Field(min_length=1, max_length=5000)]
+    incident: Annotated[str, Field(pattern=SLUG.pattern)] | None = None  # a general tip's incident
+    with_name: bool = False  # name the reader (only where they agreed)
+
+
+async def list_tips(request: Request) -> JSONResponse:
+    await require(request, Action.HANDLE_TIPS)
+    svc = services(request)
+    return JSONResponse({"tips": await tip_views(svc.store, limit=svc.settings.tips_desk_items)})
+
+
+async def answer(request: Request) -> JSONResponse:
+    """POST /api/tips/{id}/answer: the answer as an entry, "Fråga från en läsare: … Svar: …" (201)."""
+    account = await require(request, Action.HANDLE_TIPS)
+    data, raw = await parse_body(request, AnswerIn)
+    tip_id = path_id(request, "tip_id")
+    settings = services(request).settings
+    label = datetime.now(STOCKHOLM).strftime("%H:%M")
+
+    def clean(body: str) -> str:
+        return entry_body(body, settings.max_entry_chars)
+
+    op = answer_tip(tip_id, data.incident, data.answer, data.with_name, label, author_of(account), clean)
+    response = await run_write(request, op, account, raw, 201)
+    await queue(request).changed([tip_id])
+    return response
+
+
+async def discard_tip(request: Request) -> JSONResponse:
+    account = await require(request, Action.HANDLE_TIPS)
+    await parse_body(request, Strict)
+    tip_id = path_id(request, "tip_id")
+    await discard(services(request).store, tip_id, account.display_name)
+    await queue(request).changed([tip_id])
+    return JSONResponse({"tip": (await tip_views(services(request).store, ids=[tip_id]))[0]})
+
+
+async def delete_tip(request: Request) -> Response:
+    await require(request, Action.HANDLE_TIPS)
+    tip_id = path_id(request, "tip_id")
+    await remove(services(request).store, tip_id)
+    await queue(request).changed([tip_id])
+    return Response(status_code=204)
+
+
+async def tip_photo(request: Request) -> Response:
+    """The photo a reader sent (its metadata gone), for the editors only."""
+    await require(request, Action.HANDLE_TIPS)
+    data = await photo_of(services(request).store, path_id(request, "tip_id"))
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
+
+
+def routes() -> list[BaseRoute]:
+    tip = "/api/tips/{tip_id}"
+    return [
+        Route(SUBMIT_PATH, submit, methods=["POST"]),
+        Route("/tips/delete/{code}", delete_page, methods=["GET"]),
+        Route("/tips/delete/{code}", delete_by_code, methods=["POST"]),
+        Route("/api/tips", list_tips, methods=["GET"]),
+        Route(tip + "/answer", answer, methods=["POST"]),
+        Route(tip + "/discard", discard_tip, methods=["POST"]),
+        Route(tip, delete_tip, methods=["DELETE"]),
+        Route(tip + "/photo", tip_photo, methods=["GET"]),
+    ]
