@@ -10,7 +10,6 @@ for JSON gets ``{"error", "message", "field"}``.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -27,7 +26,9 @@ from ticker.http.auth import require
 from ticker.http.error_pages import wants_page
 from ticker.http.errors import error_response
 from ticker.http.pages import localized, render
-from ticker.media.images import PhotoRefused, process_photo
+from ticker.http.photos import photos
+from ticker.media.images import PhotoRefused
+from ticker.media.pool import PhotoBusy
 from ticker.roles import Action
 from ticker.services import services
 from ticker.session import SLUG
@@ -76,19 +77,21 @@ def _field(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-async def _photo(form: FormData, settings: Any) -> bytes | None:
+async def _photo(request: Request, form: FormData) -> bytes | None:
     upload = form.get("photo")
     if not isinstance(upload, UploadFile) or not upload.filename:
         return None
-    data = await upload.read(settings.photo_max_bytes + 1)
+    data = await upload.read(services(request).settings.photo_max_bytes + 1)
     if not data:
         return None
     try:
-        processed = await asyncio.to_thread(process_photo, data, settings)  # decoded and encoded afresh
+        processed = await photos(request).pool.process(data)  # the node's photo workers: decoded, encoded afresh
     except PhotoRefused as refused:
         raise Refused(
             422, "invalid", f"photo: {refused.message}", "photo", "tip_error_photo", reason=refused.message
         ) from None
+    except PhotoBusy:
+        raise Refused(503, "busy", "the photo workers are busy: send again", "photo", "tip_error_busy") from None
     largest = processed.of_format("jpeg")[-1]  # what the desk shows: no metadata survives the new encoding
     return largest.data
 
@@ -127,7 +130,7 @@ async def _read(request: Request) -> NewTip:
         slug = _field(form, "incident") or None
         if slug is not None and not SLUG.match(slug):
             raise Refused(422, "invalid", "incident is not an incident's address", "incident", "tip_error_text")
-        photo = await _photo(form, settings)
+        photo = await _photo(request, form)
         return NewTip(slug, kind, body, name, _field(form, "may_name") in ("1", "on", "yes"), contact, photo)
 
 
