@@ -9,6 +9,7 @@ from playwright.async_api import Browser, Route, expect
 
 from tests.support.newsroom import compose, entry, login, new_page, open_desk, person
 from tests.support.node import node_settings, running_node
+from tests.support.photos import phone_jpeg
 
 
 async def test_two_reporters_and_a_reader_see_posts_edits_and_retractions_live(
@@ -24,8 +25,12 @@ async def test_two_reporters_and_a_reader_see_posts_edits_and_retractions_live(
         form = eva.locator("#incident-form")
         await form.locator("input[name=title]").fill("Brand i hamnen")
         await form.locator("input[name=category]").fill("Blåljus")
-        await form.locator("input[name=photo_url]").fill("https://bilder.example/hamnen.jpg")
-        await form.locator("input[name=photo_credit]").fill("Foto: Eva Svensson")
+        # Its lead photo: uploaded with its alt text and credit before the incident is opened.
+        await form.locator(".photo-add input[type=file]").set_input_files(
+            {"name": "hamnen.jpg", "mimeType": "image/jpeg", "buffer": phone_jpeg()}
+        )
+        await form.locator(".photo-item [data-field=alt]").fill("Rök över hamnen.")
+        await form.locator(".photo-item [data-field=credit]").fill("Eva Svensson")
         await form.locator("button[type=submit]").click()
         await eva.wait_for_url(f"{node.url}/desk/i/brand-i-hamnen")
         slug = "brand-i-hamnen"
@@ -34,6 +39,8 @@ async def test_two_reporters_and_a_reader_see_posts_edits_and_retractions_live(
         reader = await new_page(browser)
         await reader.goto(f"{node.url}/i/{slug}")
         readers_entry = reader.locator(".entries .entry")
+        await expect(reader.locator(".lead-photo img")).to_have_attribute("alt", "Rök över hamnen.")
+        await expect(reader.locator(".lead-photo .photo-credit")).to_have_text("Foto: Eva Svensson")
 
         # The small formatting set, previewed before posting.
         await anna.fill("#composer-body", "Röken är **tät**, se [SMHI](https://www.smhi.se).")

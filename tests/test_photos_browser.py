@@ -178,6 +178,7 @@ async def test_posts_with_photos_written_offline_are_published_once_each_in_orde
     for n, text in enumerate(texts):
         await attach(page, f"IMG_{n}.jpg", phone_jpeg(300 + n * 100, 200), f"Bild {n} från E6.")
         await compose(page, text)
+        await expect(page.locator("#composer .photo-item")).to_have_count(0)  # kept with the post, in IndexedDB
     queued = page.locator(".desk-entries .pending")
     await expect(queued).to_have_count(2)
     await expect(queued.locator(".pending-photos li")).to_have_count(2)

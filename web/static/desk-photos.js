@@ -32,6 +32,21 @@ export async function prepare(file, { longSide, maxBytes }) {
   return { blob, name: (file.name || "foto").replace(/\.[^.]*$/, "") + ".jpg", scaled: true };
 }
 
+// A picked photo's thumbnail, drawn on a canvas: a blob: URL in an <img> would need blob: in the pages'
+// Content-Security-Policy (img-src 'self' https:). A file the browser cannot decode (HEIC) keeps an empty square.
+async function drawThumb(canvas, blob) {
+  try {
+    const bitmap = await createImageBitmap(blob, { imageOrientation: "from-image" });
+    const side = Math.min(bitmap.width, bitmap.height); // the middle square, as object-fit: cover shows it
+    const x = (bitmap.width - side) / 2;
+    const y = (bitmap.height - side) / 2;
+    canvas.getContext("2d").drawImage(bitmap, x, y, side, side, 0, 0, canvas.width, canvas.height);
+    bitmap.close();
+  } catch {
+    // not decodable here: the server decodes it
+  }
+}
+
 // Upload one photo: POST /api/photos as multipart/form-data with its texts; onProgress(0..1) as it goes.
 // Resolves {status, ok, data}; rejects when the connection fails (the caller keeps it for later).
 export function upload(photo, { csrf, key, onProgress = () => {} }) {
@@ -107,13 +122,15 @@ export function picker({ T, limits, credit, onProblem }) {
   const pick = el("label", { className: "photo-add button" }, fileInput(false), T.photo_add);
   const camera = el("label", { className: "photo-camera button" }, fileInput(true), T.photo_camera);
   root.append(el("div", { className: "photo-pick" }, pick, " ", camera, " ",
-    el("small", { className: "hint", textContent: T.photo_hint })), list);
+    el("small", { className: "photo-hint", textContent: T.photo_hint })), list);
   let items = [];
 
   function row(item) {
     const li = el("li", { className: "photo-item" });
-    const thumb = el("img", { className: "photo-thumb", alt: "" });
-    thumb.src = item.blob ? URL.createObjectURL(item.blob) : item.src;
+    const thumb = item.blob ? el("canvas", { className: "photo-thumb", width: 160, height: 160 })
+      : el("img", { className: "photo-thumb", alt: "", src: item.src });
+    thumb.setAttribute("aria-hidden", "true"); // the fields beside it say what it is
+    if (item.blob) drawThumb(thumb, item.blob);
     const field = (name, label, props) => {
       const input = el(props.rows ? "textarea" : "input", { value: item[name] || "", ...props });
       input.dataset.field = name; // no name: the fields stay out of a form's own data
@@ -124,7 +141,6 @@ export function picker({ T, limits, credit, onProblem }) {
     const remove = el("button", { type: "button", className: "photo-remove", textContent: T.photo_remove });
     remove.addEventListener("click", () => {
       items = items.filter((i) => i !== item);
-      if (item.blob) URL.revokeObjectURL(thumb.src);
       li.remove();
     });
     const progress = el("progress", { className: "photo-progress", max: 1, value: 0, hidden: true });
@@ -206,7 +222,6 @@ export function picker({ T, limits, credit, onProblem }) {
       list.replaceChildren(...items.map(row));
     },
     clear() {
-      for (const item of items) if (item.blob) URL.revokeObjectURL(item.row.querySelector("img").src);
       items = [];
       list.replaceChildren();
     },
