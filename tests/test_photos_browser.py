@@ -251,3 +251,32 @@ async def test_the_desk_says_in_swedish_what_is_wrong_with_a_photo_and_nothing_i
     await refused.locator(".to-composer").click()  # the text and the photo go back into the composer
     await expect(page.locator("#composer-body")).to_have_value("Avklippt bild.")
     await expect(page.locator("#composer .photo-item [data-field=alt]")).to_have_value("En bil.")
+
+
+async def test_a_photo_can_be_pasted_or_dropped_into_the_composer(browser: Browser, node: Node) -> None:
+    _tool, slug = await incident(node, "Brand i hamnen")
+    page = await at_desk(browser, node, "anna", slug)
+    data = list(phone_jpeg())
+    # A picture on the clipboard, pasted into the text field, and a file dragged from the desktop onto the composer.
+    await page.evaluate(
+        """([bytes]) => {
+            const file = (name) => new File([new Uint8Array(bytes)], name, {type: "image/jpeg"});
+            const pasted = new DataTransfer();
+            pasted.items.add(file("urklipp.jpg"));
+            document.querySelector("#composer-body").dispatchEvent(
+                new ClipboardEvent("paste", {clipboardData: pasted, bubbles: true, cancelable: true}));
+            const dropped = new DataTransfer();
+            dropped.items.add(file("dragen.jpg"));
+            const composer = document.querySelector("#composer");
+            composer.dispatchEvent(new DragEvent("dragover", {dataTransfer: dropped, bubbles: true, cancelable: true}));
+            composer.dispatchEvent(new DragEvent("drop", {dataTransfer: dropped, bubbles: true, cancelable: true}));
+        }""",
+        [data],
+    )
+    items = page.locator("#composer .photo-item")
+    await expect(items).to_have_count(2)
+    await expect(page.locator("#composer-body")).to_have_value("")  # the picture, not its name, was pasted
+    for n in range(2):
+        await items.nth(n).locator("[data-field=alt]").fill(f"Bild {n}.")
+    await compose(page, "Två bilder.")
+    await expect(entry(page, "Två bilder.").locator(".entry-photo img")).to_have_count(2)
