@@ -11,14 +11,17 @@ sends a photo again after a reload mid-upload and gets the same photo back.
 
 from __future__ import annotations
 
+import asyncio
+
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ticker.config import Settings
-from ticker.exceptions import APIError, Forbidden, Invalid, NotFound
+from ticker.exceptions import Forbidden, Invalid, NotFound
 from ticker.http.api import UnsupportedMediaType, idempotency_key
 from ticker.http.auth import require_account
 from ticker.media.photos import Captions, Photos, upload_fingerprint
@@ -71,29 +74,27 @@ async def upload(request: Request) -> JSONResponse:
     settings = services(request).settings
     try:
         form = await request.form(max_files=1, max_fields=3, max_part_size=4 * settings.photo_text_max_chars + 1024)
-    except APIError:
-        raise
-    except Exception as exc:  # python-multipart's and starlette's words for a malformed or oversized form
-        raise Invalid("body", f"body: not a form this upload takes ({exc})") from None
+    except (HTTPException, ValueError) as exc:  # starlette's 400 for a malformed form, or one with too many parts
+        detail = exc.detail if isinstance(exc, HTTPException) else str(exc)
+        raise Invalid("body", f"body: not a form this upload takes ({detail})") from None
     try:
-        texts = {name: form.get(name) for name in ("alt", "credit", "caption")}
-        for name, value in texts.items():
+        texts: dict[str, str | None] = {}
+        for name in ("alt", "credit", "caption"):
+            value = form.get(name)
             if value is not None and not isinstance(value, str):
                 raise Invalid(name, f"{name}: a text, not a file")
+            texts[name] = value
         file = form.get("file")
         if not isinstance(file, UploadFile):
             raise Invalid("file", "file: the photo is missing (a form field named file)")
-        captions = Captions.checked(
-            texts["alt"],  # type: ignore[arg-type]  # checked to be str or None above
-            texts["credit"],  # type: ignore[arg-type]
-            texts["caption"],  # type: ignore[arg-type]
-            settings.photo_text_max_chars,
-        )
+        captions = Captions.checked(texts["alt"], texts["credit"], texts["caption"], settings.photo_text_max_chars)
         data = await file.read(settings.photo_max_bytes + 1)
     finally:
         await form.close()
     key = idempotency_key(request)
-    idem = Idempotency(account.id, key, upload_fingerprint(UPLOAD_PATH, data, captions)) if key else None
+    idem = None
+    if key:  # hashing megabytes is work for a thread, not for the loop that fans out
+        idem = Idempotency(account.id, key, await asyncio.to_thread(upload_fingerprint, UPLOAD_PATH, data, captions))
     store = services(request).store
     if idem is not None and (replay := await store.replayed(idem)) is not None:
         return JSONResponse(replay.body, status_code=replay.status)
