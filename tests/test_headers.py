@@ -29,7 +29,7 @@ UNKNOWN = "ingen-sadan"  # writes go to an incident that does not exist: 404, an
 WEBSOCKET = "WEBSOCKET"
 
 
-# The link cards' players (ticker.media.providers), framed only after a reader's click (tests/test_link_cards_browser.py).
+# The link cards' players (ticker.media.providers), framed only after a click (tests/test_link_cards_browser.py).
 PLAYERS = (
     "'self' https://www.youtube-nocookie.com https://player.vimeo.com https://platform.twitter.com "
     "https://www.instagram.com https://www.facebook.com https://www.tiktok.com https://embed.bsky.app "

@@ -226,6 +226,7 @@ async def seed(node: Node, editor: Reporter) -> dict[str, Any]:
         "item_id": item_id,
         "tip_id": tips[0],
         "discarded_tip_id": tips[1],
+        "token": "ps_" + "A" * 32,  # a push subscription's shape, followed by no one: its operations answer 404
     }
 
 

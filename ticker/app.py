@@ -33,6 +33,7 @@ from ticker.http import (
     pages,
     partners,
     photos,
+    push_desk,
     request_id,
     review,
     sources,
@@ -42,7 +43,6 @@ from ticker.http import (
 )
 from ticker.http import metrics as metrics_endpoint
 from ticker.http import push as push_routes
-from ticker.http import push_desk
 from ticker.http import status as status_page
 from ticker.http.compression import Compression
 from ticker.http.errors import api_error, client_gone, http_error

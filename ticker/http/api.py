@@ -19,8 +19,8 @@ from ticker.http import caching
 from ticker.http.auth import require, require_account
 from ticker.http.link_cards import cards_of, link_cards, replayed, with_notes
 from ticker.http.params import MAX_INT, whole_number
-from ticker.media.photos import Photos
 from ticker.media.cards import CardNote
+from ticker.media.photos import Photos
 from ticker.roles import Action, refusal
 from ticker.sanitize import clean_html
 from ticker.services import services

@@ -423,7 +423,7 @@ class TickerStarted(Answer):
 
 
 class PushKey(Answer):
-    public_key: str = Field(description="The VAPID public key (base64url): pushManager.subscribe's applicationServerKey.")
+    public_key: str = Field(description="The VAPID public key (base64url), for pushManager.subscribe.")
 
 
 class FollowedOut(Answer):

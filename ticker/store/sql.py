@@ -215,7 +215,10 @@ class Store:
         """The stored result for a key already used, looked up before work that must not be done twice (a link
         card's fetch); ``write`` still decides, in its transaction."""
         async with self.reading() as session:
-            return await _replay(session, idem)
+            replay = await _replay(session, idem)
+        if replay is not None:
+            self.replays += 1  # answered from the key here: write() is not called for it
+        return replay
 
     # Reads.
 

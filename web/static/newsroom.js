@@ -166,7 +166,6 @@ import { fillPhotos } from "./photos.js";
     };
   }
 
-  const incidentForm = document.getElementById("incident-form");
   if (incidentForm) {
     // The lead photo: one photo, with its alt text and credit, uploaded before the incident is opened.
     const leadPhoto = picker({ T, limits: { ...photoLimits, max_per_entry: 1 }, credit: "", onProblem: (text) => {
