@@ -169,6 +169,8 @@ async def test_embed_options_are_echoed_for_the_element(node: Node) -> None:
         "compact": True,
         "link": True,
         "lang": "en",
+        "key_events": False,  # the reader views' options (docs/embeds.md), at their defaults
+        "order": "newest",
     }
     assert [e["body"] for e in state["entries"]] == [f"<p>Uppdatering {n}.</p>" for n in (6, 5, 4, 3, 2)]
     assert state["strings"]["full_story"] == "Read the full story on Ticker"
