@@ -21,7 +21,7 @@ scrape and removed too. Counters of a dead worker stay in the sum, as a counter 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -40,6 +40,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from ticker.background import Background
 from ticker.node_stats import NodeFigures
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -141,7 +142,7 @@ class Metrics:
 
         self._read: Callable[[], NodeFigures] | None = None
         self._seen: dict[str, float] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._task: Background | None = None
 
     # The node's parts.
 
@@ -149,14 +150,13 @@ class Metrics:
         """Read the node's figures with ``read`` from now on (and, under several workers, every few seconds)."""
         self._read = read
         if self.multiprocess:
-            self._task = asyncio.get_running_loop().create_task(self._keep_synced(sync_seconds), name="metrics")
+            self._task = Background("metrics", functools.partial(self._keep_synced, sync_seconds))
+            self._task.start()
 
     async def detach(self) -> None:
         self._read = None
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task.stop()
         if self.multiprocess:
             # This worker's gauges leave the sums.
             multiprocess.mark_process_dead(os.getpid(), self.multiprocess)  # type: ignore[no-untyped-call]

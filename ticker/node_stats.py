@@ -24,6 +24,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from ticker.background import Background
 from ticker.broker.redis import REDIS_DOWN
 from ticker.config import Settings
 from ticker.events import isoformat
@@ -96,16 +97,13 @@ class Nodes:
         self.mine: dict[str, Any] = {}
         self.others: dict[str, dict[str, Any]] = {}
         self._before: tuple[float, int] | None = None  # (monotonic time, delivered) at the last round
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background("node-stats", self._run)
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="node-stats")
+        self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._task.stop()
 
     def all(self) -> list[dict[str, Any]]:
         """Every node's figures, this node's first, the others by name."""

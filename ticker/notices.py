@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import uuid
@@ -23,6 +24,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from starlette.requests import HTTPConnection
 
+from ticker.background import Background
 from ticker.backoff import backoff_delay
 from ticker.broker.redis import REDIS_DOWN, client, xread_entries
 from ticker.exceptions import CloseCode
@@ -52,18 +54,17 @@ class Notices:
         self.listening = False  # reading the stream from a known position (and Redis answered since)
         self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {}  # other kinds: ``on``
         self._client: aioredis.Redis | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._task: Background | None = None
 
     def start(self) -> None:
         if self.redis_url is not None:
             self._client = aioredis.from_url(self.redis_url, socket_timeout=5.0, socket_connect_timeout=2.0)
-            self._task = asyncio.get_running_loop().create_task(self._listen(self.redis_url), name="notices")
+            self._task = Background("notices", functools.partial(self._listen, self.redis_url))
+            self._task.start()
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task.stop()
         if self._client is not None:
             await self._client.aclose()
 

@@ -7,7 +7,6 @@ sampled at every flush (``TICKER_PARTNER_COUNTS_FLUSH_SECONDS``). Days are Europ
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from datetime import date, datetime
 
 from starlette.requests import HTTPConnection
 
+from ticker.background import Background
 from ticker.hub import Hub
 from ticker.i18n import TIMEZONE
 from ticker.logs import log_event
@@ -37,7 +37,7 @@ class PartnerReaders:
         self.everywhere = everywhere or self.now
         self._ids: dict[str, int] = {}
         self._opened: Counter[tuple[date, int]] = Counter()
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background("partner-readers", self._run)
 
     def opened(self, partner: PartnerInfo | None) -> str | None:
         """Count a new reader for the partner whose embed opened it; the name to tag it with in the hub."""
@@ -67,7 +67,7 @@ class PartnerReaders:
                 log_event("partner_counts_flush_failed", logging.WARNING, error=repr(exc))
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="partner-readers")
+        self._task.start()
 
     async def _run(self) -> None:
         while True:
@@ -75,10 +75,7 @@ class PartnerReaders:
             await self.flush()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._task.stop()
         await self.flush()
 
 

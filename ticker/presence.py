@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
@@ -23,6 +24,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from starlette.requests import HTTPConnection
 
+from ticker.background import Background
 from ticker.broker.redis import REDIS_DOWN
 from ticker.config import Settings
 from ticker.hub import Hub
@@ -44,7 +46,7 @@ class Presence:
         self._others_at = -float("inf")
         self._local: dict[str, dict[str, int]] = {t: {} for t in TABLES}
         self._local_at = -float("inf")
-        self._task: asyncio.Task[None] | None = None
+        self._task: Background | None = None
 
     def local(self, table: str = "incidents") -> dict[str, int]:
         """This node's counts, taken at most once a second (a walk over its readers)."""
@@ -76,13 +78,12 @@ class Presence:
 
     def start(self) -> None:
         if self.redis_url is not None:
-            self._task = asyncio.get_running_loop().create_task(self._share(self.redis_url), name="presence")
+            self._task = Background("presence", functools.partial(self._share, self.redis_url))
+            self._task.start()
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task.stop()
 
     async def _share(self, url: str) -> None:
         client = aioredis.from_url(url, socket_timeout=max(1.0, self.interval), socket_connect_timeout=2.0)

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from ticker.background import Background
 from ticker.backoff import backoff_delay
 from ticker.broker import Broker
 from ticker.exceptions import BrokerUnavailable
@@ -34,20 +35,17 @@ class Relay:
         # Called with each published event's seconds from commit to the broker's acknowledgement (/metrics).
         self.on_published: Callable[[float], object] = lambda _seconds: None
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background("relay", self._run)
 
     def notify(self) -> None:
         self._wake.set()
 
     def start(self) -> None:
         self._wake.set()  # publish whatever is pending from before we started
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="relay")
+        self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._task.stop()
 
     async def publish_pending(self) -> int:
         """Publish one batch of pending events; returns how many were published."""

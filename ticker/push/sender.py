@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import delete, func, insert, literal, or_, select, update
 
+from ticker.background import Background
 from ticker.backoff import backoff_delay
 from ticker.config import Settings
 from ticker.i18n import DEFAULT as DEFAULT_LANG
@@ -115,7 +116,7 @@ class Sender:
         self._vapid: Any = None
         self._tokens: dict[str, tuple[float, str]] = {}  # audience -> (made at, Authorization header)
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background("push-sender", self._run)
         self._client: httpx.AsyncClient | None = None
         self._rounds = 0
 
@@ -132,13 +133,10 @@ class Sender:
             headers={"User-Agent": f"Ticker (+{self.base})"},
         )
         self._wake.set()
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="push-sender")
+        self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._task.stop()
         if self._client is not None:
             await self._client.aclose()
 

@@ -20,6 +20,7 @@ import logging
 import uuid
 from datetime import timedelta
 
+from ticker.background import Background
 from ticker.config import Settings
 from ticker.logs import log_event, raised_at
 from ticker.net.fetch import Fetcher, FetchError, FetchLimits
@@ -67,19 +68,16 @@ class Poller:
         self.leading = False
         self.polls: dict[int, asyncio.Task[None]] = {}  # source id -> its poll in progress
         self.wake = asyncio.Event()  # a source was added or changed here, or a poll ended
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background("sources-poller", self._run)
         self._expired_at = now() - EXPIRE_EVERY
 
     def start(self) -> None:
         if self.fetcher is None:
             self.fetcher = Fetcher(fetch_limits(self.settings))
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="sources-poller")
+        self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._task.stop()
         await self._end_polls()
         if self.leading:
             self.leading = False

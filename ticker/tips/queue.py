@@ -16,6 +16,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from ticker.background import Background
 from ticker.config import Settings
 from ticker.hub import Reader
 from ticker.logs import log_event
@@ -37,17 +38,16 @@ class TipQueue:
         self.panel = panel
         self.notices = notices
         self.editors: set[Reader] = set()  # the panels of those who may handle tips
-        self._janitor: asyncio.Task[None] | None = None
+        self._janitor = Background("tips-janitor", self._sweep)
         self._key: bytes | None = None
         panel.parts.append(self)
         notices.on(TIPS, lambda notice: self.panel.later(self._tell([int(i) for i in notice["ids"]])))
 
     def start(self) -> None:
-        self._janitor = asyncio.get_running_loop().create_task(self._sweep(), name="tips-janitor")
+        self._janitor.start()
 
     async def stop(self) -> None:
-        if self._janitor is not None:
-            self._janitor.cancel()
+        await self._janitor.stop()
 
     async def key(self) -> bytes:
         """The installation's key for the forms' tokens and the senders' hashes (read once per node)."""
