@@ -24,7 +24,7 @@ from tests.support.newsroom import PASSWORD, http_login
 from tests.support.node import Node, node_settings, running_node
 from tests.support.services import RedisServer
 from tests.support.waiting import eventually
-from ticker.exceptions import CloseCode
+from ticker.errors import CloseCode
 from ticker.store.accounts import Account, add_user, create_token
 
 SITE = "http://ticker.test"  # both nodes' public origin: the desk's pages and sockets come from it

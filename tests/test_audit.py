@@ -18,7 +18,7 @@ from tests.support.admin import Desk
 from tests.support.cli import ticker
 from tests.support.newsroom import PASSWORD, http_login
 from tests.support.node import Node, node_settings, running_node
-from ticker.exceptions import Conflict
+from ticker.errors import Refused
 from ticker.store import audit
 from ticker.store.accounts import add_user, user_by_name
 from ticker.store.admin import user_id_of
@@ -202,10 +202,11 @@ async def test_a_row_commits_with_its_change_or_not_at_all(database_url: str) ->
 
         async def fails_late(tx: Tx) -> dict[str, Any]:
             await post_entry("brand", Author(1, "Anna"), "<p>Hej.</p>", "12:00", False, False)(tx)
-            raise Conflict("changed my mind")
+            raise Refused.conflict("changed my mind")
 
-        with pytest.raises(Conflict):
+        with pytest.raises(Refused) as refused:
             await store.write(fails_late, actor=anna)
+        assert refused.value.code == "conflict"
         rows = await audit.page(store, audit.Filter())
         assert [r["kind"] for r in rows] == ["incident.opened", "user.added"] and rows[0]["actor"] == "anna"
         assert await store.count_events("brand") == 1

@@ -15,8 +15,8 @@ from tests.support.services import RedisServer, free_port
 from ticker.broker import Broker
 from ticker.broker.memory import MemoryBroker
 from ticker.broker.redis import RedisBroker
+from ticker.errors import BrokerUnavailable
 from ticker.events import Message
-from ticker.exceptions import BrokerUnavailable
 
 
 @pytest.fixture(params=["memory", "redis"])

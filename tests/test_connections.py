@@ -18,7 +18,7 @@ from tests.support.live import LiveReader
 from tests.support.node import Node, Reporter, node_settings, running_node
 from tests.support.services import RedisServer, ServerProcess
 from tests.support.waiting import eventually
-from ticker.exceptions import CloseCode
+from ticker.errors import CloseCode
 
 
 class StuckReader:

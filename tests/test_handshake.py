@@ -17,8 +17,8 @@ from websockets.typing import Origin
 from tests.support.live import LiveReader, subscribed
 from tests.support.node import Node, node_settings, running_node
 from tests.support.waiting import eventually
-from ticker.exceptions import CloseCode
-from ticker.handshake import plain_reader
+from ticker.errors import CloseCode
+from ticker.live.direct import plain_reader
 
 KEY = b"dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455's example key
 PARTNER = "http://127.0.0.2:8081"

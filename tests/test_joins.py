@@ -16,8 +16,8 @@ from tests.support.waiting import eventually
 from tests.test_faults import posted
 from ticker.broker.memory import MemoryBroker
 from ticker.config import Settings
+from ticker.errors import CloseCode
 from ticker.events import Message
-from ticker.exceptions import CloseCode
 from ticker.hub import Hub
 from ticker.store.accounts import add_user
 from ticker.store.migrate import upgrade

@@ -18,7 +18,7 @@ from tests.support.sinks import RecordingSink
 from tests.support.waiting import eventually
 from ticker.broker.memory import MemoryBroker
 from ticker.config import Settings
-from ticker.exceptions import CloseCode
+from ticker.errors import CloseCode
 from ticker.hub import Hub
 from ticker.notices import Notices
 from ticker.store.accounts import add_user

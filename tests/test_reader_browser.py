@@ -13,7 +13,7 @@ from playwright.async_api import Browser, Locator, Page, Request, WebSocketRoute
 
 from tests.support.node import Node, Reporter, node_settings, running_node
 from tests.support.services import RedisServer, ServerProcess
-from ticker.exceptions import CloseCode
+from ticker.errors import CloseCode
 
 expect.set_options(timeout=15_000)
 PHONE = {"width": 390, "height": 740}

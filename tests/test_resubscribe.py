@@ -18,8 +18,8 @@ from tests.support.node import node_settings, running_node
 from tests.support.waiting import eventually
 from ticker.broker.memory import MemoryBroker
 from ticker.config import Settings
+from ticker.errors import CloseCode
 from ticker.events import Message
-from ticker.exceptions import CloseCode
 
 # Where the reader says it is (it holds seq 4), and what must follow the ``subscribed`` reply before seq 5.
 SINCE: dict[str, tuple[int | None, list[tuple[str, int]]]] = {

@@ -21,7 +21,7 @@ from tests.support.node import Node, Reporter, node_settings, running_node
 from tests.support.services import RedisServer
 from tests.support.waiting import eventually
 from ticker.broker.memory import MemoryBroker
-from ticker.exceptions import CloseCode
+from ticker.errors import CloseCode
 from ticker.push.tables import PushSubscription
 from ticker.relay import Relay
 from ticker.store.audit import Actor, AuditRow

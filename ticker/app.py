@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from ticker.broker import Broker, broker_for
 from ticker.config import Settings
-from ticker.exceptions import APIError
+from ticker.errors import Refused
 from ticker.http import (
     admin,
     ads,
@@ -45,7 +45,7 @@ from ticker.http import metrics as metrics_endpoint
 from ticker.http import push as push_routes
 from ticker.http import status as status_page
 from ticker.http.compression import Compression
-from ticker.http.errors import api_error, client_gone, http_error
+from ticker.http.errors import client_gone, http_error, refused_error
 from ticker.http.headers import SecurityHeaders
 from ticker.http.limits import BodyLimit, UrlText
 from ticker.http.link_cards import start as start_link_cards
@@ -164,7 +164,7 @@ def create_app(
             database=node_store.write_engine.url.get_backend_name(),
         )
         try:
-            yield {LANE_STATE: live_lane}  # lifespan state: uvicorn gives it to ticker.handshake
+            yield {LANE_STATE: live_lane}  # lifespan state: uvicorn gives it to ticker.live.handover
         finally:
             janitor.cancel()
             await nodes.stop()
@@ -236,7 +236,7 @@ def create_app(
             ),
             Middleware(UrlText),  # no control characters in a path or query (422)
         ],
-        exception_handlers={APIError: api_error, HTTPException: http_error, ClientDisconnect: client_gone},
+        exception_handlers={Refused: refused_error, HTTPException: http_error, ClientDisconnect: client_gone},
     )
 
 

@@ -86,7 +86,7 @@ def _store_error(error: Exception) -> CliError:
 def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
     import asyncio
 
-    from ticker.exceptions import APIError
+    from ticker.errors import Refused
     from ticker.store.migrate import upgrade
     from ticker.store.sql import Store
 
@@ -97,7 +97,7 @@ def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
         store = Store(settings.database_url)
         try:
             return await work(store)
-        except APIError as exc:
+        except Refused as exc:
             raise _store_error(exc) from None
         finally:
             await store.close()
@@ -350,7 +350,7 @@ def _tell_nodes(settings: Settings, name: str, sessions: list[int]) -> None:
 
     from ticker.notices import announce_logouts
 
-    asyncio.run(announce_logouts(settings.redis_url, sessions))
+    asyncio.run(announce_logouts(settings.redis_url, settings.redis_timeout_seconds, sessions))
 
 
 def _user_command(

@@ -75,7 +75,7 @@ async def import_incident(
 ) -> Imported:
     """Import a loaded file. With Redis, the incident's old stream (a deleted incident's, from before) is
     removed first, or nothing is imported: the nodes read the new history, never the old."""
-    from ticker.exceptions import BrokerUnavailable
+    from ticker.errors import BrokerUnavailable
     from ticker.store.accounts import user_by_name
     from ticker.store.transfer import write_incident
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ticker.config import Settings
-from ticker.exceptions import Conflict, NotFound
+from ticker.errors import Refused
 from ticker.sanitize import clean_html
 from ticker.store.accounts import Account, add_user, create_token, set_password, user_by_name
 from ticker.store.sql import Store
@@ -47,7 +47,9 @@ class Demo:
 async def _account(store: Store, name: str, display_name: str, role: str) -> Account:
     try:
         return await user_by_name(store, name)
-    except NotFound:
+    except Refused as refused:
+        if refused.code != "not_found":
+            raise
         return await add_user(store, name, display_name, role)
 
 
@@ -60,8 +62,9 @@ async def create_demo(store: Store, settings: Settings, now: datetime | None = N
     token = await create_token(store, reporter, "demo")
     try:
         await store.write(create_incident(SLUG, INCIDENT), status=201)
-    except Conflict:
-        pass
+    except Refused as refused:
+        if refused.code != "conflict":
+            raise
     else:
         at = (now or datetime.now(STOCKHOLM)).astimezone(STOCKHOLM)
         author = Author(reporter.id, reporter.display_name)

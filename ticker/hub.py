@@ -21,8 +21,8 @@ from websockets.frames import Frame, Opcode
 from ticker.backoff import backoff_delay
 from ticker.broker import Broker
 from ticker.config import Settings
+from ticker.errors import BrokerUnavailable, CloseCode, Refused
 from ticker.events import Message, dumps
-from ticker.exceptions import BrokerUnavailable, CloseCode, Gone
 from ticker.logs import log_event
 from ticker.session import Join, ProtocolError, contiguous
 from ticker.store.sql import Store
@@ -244,7 +244,7 @@ class Hub:
             self._drop_if_empty(topic)
             return
         if self.topics.get(slug) is not topic:
-            raise Gone("incident")  # forgotten while this subscribe waited for it: the incident was deleted
+            raise Refused.gone("incident")  # forgotten while this subscribe waited for it: the incident was deleted
         self._leave(reader, slug)
         target = topic.seq
         join = Join(after=target if since is None else since, buffer=[])

@@ -27,7 +27,7 @@ from starlette.requests import HTTPConnection
 from ticker.background import Background
 from ticker.backoff import backoff_delay
 from ticker.broker.redis import REDIS_DOWN, client, xread_entries
-from ticker.exceptions import CloseCode
+from ticker.errors import CloseCode
 from ticker.hub import Hub
 from ticker.logs import log_event
 

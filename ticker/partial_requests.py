@@ -33,7 +33,7 @@ from collections import OrderedDict
 from typing import Any, Protocol
 
 from ticker.config import Settings
-from ticker.exceptions import APIError
+from ticker.errors import Refused
 from ticker.http.live import LANE_STATE, Lane
 
 PARTIAL_REQUESTS = "ticker.partial_requests"  # the lifespan-state key of a node's PartialRequests
@@ -91,7 +91,7 @@ def late_request(
         message = f"the request's {part} did not arrive before too many other requests were waiting for theirs"
     else:
         message = f"the request's {part} did not arrive within {timeout:g} seconds"
-    body = json.dumps(APIError(408, "request_timeout", message, part).body(), separators=(",", ":")).encode()
+    body = json.dumps(Refused("request_timeout", message, part).body(), separators=(",", ":")).encode()
     head = [b"HTTP/1.1 408 Request Timeout\r\n"]
     head += [name + b": " + value + b"\r\n" for name, value in default_headers]
     head.append(b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body))

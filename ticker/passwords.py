@@ -7,14 +7,15 @@ Applied wherever a person chooses a password (``ticker user add`` and ``user pas
 from __future__ import annotations
 
 from ticker.common_passwords import WORDS
-from ticker.exceptions import Invalid
+from ticker.errors import Refused
 
 
-class WeakPassword(Invalid):
-    """Invalid (422, field ``password``) with the reason, so that the CLI can say it in the reader's language."""
+class WeakPassword(Refused):
+    """An ``invalid`` refusal (field ``password``) with the reason, so that the CLI can say it in the reader's
+    language."""
 
     def __init__(self, reason: str, message: str, min_chars: int) -> None:
-        super().__init__("password", message)
+        super().__init__("invalid", message, "password")
         self.reason = reason  # "short", "common" or "name"
         self.min_chars = min_chars
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from ticker.background import Background
 from ticker.backoff import backoff_delay
 from ticker.broker import Broker
-from ticker.exceptions import BrokerUnavailable
+from ticker.errors import BrokerUnavailable
 from ticker.logs import log_event
 from ticker.store.sql import Store
 from ticker.store.takedown import deleted_among

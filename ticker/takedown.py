@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ticker.broker import Broker
-from ticker.exceptions import BrokerUnavailable
+from ticker.errors import BrokerUnavailable
 from ticker.hub import Hub
 from ticker.logs import log_event
 from ticker.notices import Notices

@@ -19,12 +19,13 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from ticker import i18n
-from ticker.exceptions import APIError, CloseCode, Invalid, NotFound
+from ticker.errors import CloseCode, Refused
 from ticker.http import csrf
 from ticker.http.admin_text import admin_text
 from ticker.http.desk import _checked_form, _login, _page
 from ticker.http.desk_text import TEXT as DESK_TEXT
 from ticker.http.desk_text import render_desk
+from ticker.http.errors import status_of
 from ticker.http.login import form_text
 from ticker.http.params import MAX_INT, whole_number
 from ticker.http.partners import end_partnership
@@ -87,7 +88,9 @@ async def user_add(request: Request) -> Response:
     problem_text: str | None
     try:
         fields = {k: form_text(form, k, Kind.NAME).strip() for k in USER_FIELDS}
-    except Invalid as error:  # the form again, saying which field; what was typed is not shown back
+    except Refused as error:  # the form again, saying which field; what was typed is not shown back
+        if error.code != "invalid":
+            raise
         fields, problem_text = dict.fromkeys(USER_FIELDS, ""), error.message
     else:
         settings = services(request).settings
@@ -109,7 +112,7 @@ async def _new_user(store: Store, fields: dict[str, str], form: FormData, min_ch
         check_password(password, min_chars, fields["name"], fields["display_name"])
         byline = fields["display_name"] or fields["name"]
         await add_user(store, fields["name"], byline, fields["role"], password, by=by)
-    except APIError as error:
+    except Refused as error:
         return error.message
     return None
 
@@ -128,14 +131,14 @@ def user_change(change: UserChange) -> Callable[[Request], Awaitable[Response]]:
         form = await _checked_form(request, login)
         user_id = whole_number(request.path_params["user_id"])
         if user_id is None:
-            raise NotFound("user")
+            raise Refused.not_found("user")
         fields = {name: form_text(form, name, Kind.NAME) for name in ("role", "confirm")}
         try:
             told = await change(request, login, user_id, fields)
-        except APIError as error:
-            if isinstance(error, NotFound):
+        except Refused as error:
+            if error.code == "not_found":
                 raise
-            return await _users_page(request, login, error.status, problem=error.message)
+            return await _users_page(request, login, status_of(error), problem=error.message)
         return await _users_page(request, login, **told)
 
     return handler
@@ -161,7 +164,7 @@ async def _enable(request: Request, login: Login, user_id: int, _form: dict[str,
 
 async def _delete(request: Request, login: Login, user_id: int, form: dict[str, str]) -> dict[str, Any]:
     if form["confirm"] != "yes":
-        raise Invalid("confirm", "confirm: tick the box to delete the user")
+        raise Refused.invalid("confirm", "confirm: tick the box to delete the user")
     account, ended = await admin.delete(services(request).store, user_id, Actor.of(login.account))
     closed = await end_sockets(request, ended, "account deleted")
     log_event("user_deleted", user=account.name, by=login.account.name, sessions=len(ended), closed_sockets=closed)
@@ -202,7 +205,7 @@ async def partner_remove(request: Request) -> Response:
     form = await _checked_form(request, login)
     name = request.path_params["name"]
     if form_text(form, "confirm") != "yes":
-        raise Invalid("confirm", "confirm: tick the box to remove the partner")
+        raise Refused.invalid("confirm", "confirm: tick the box to remove the partner")
     await end_partnership(request, name, Actor.of(login.account))
     return await partners_page(request, notice=admin_text(request)["partner_removed"].format(name=name))
 
@@ -216,11 +219,13 @@ def _filter(request: Request) -> audit.Filter:
     for name, longest in (("actor", audit.NAME_CHARS), ("incident", 80), ("kind", 32)):
         value = request.query_params.get(name, "").strip()
         if len(value) > longest or (found := problem(value, Kind.NAME)) is not None:
-            raise Invalid(name, f"{name}: {found if len(value) <= longest else f'at most {longest} characters'}")
+            raise Refused.invalid(
+                name, f"{name}: {found if len(value) <= longest else f'at most {longest} characters'}"
+            )
         values[name] = value or None
     kind = values["kind"]
     if kind is not None and kind not in audit.kind_choices():
-        raise Invalid("kind", f"kind must be one of {', '.join(audit.kind_choices())}")
+        raise Refused.invalid("kind", f"kind must be one of {', '.join(audit.kind_choices())}")
     return audit.Filter(values["actor"], values["incident"], kind)
 
 
@@ -232,7 +237,7 @@ async def audit_page(request: Request) -> Response:
     raw = request.query_params.get("before")
     before = None if raw is None else whole_number(raw)
     if raw is not None and before is None:
-        raise Invalid("before", f"before must be a whole number from 0 to {MAX_INT}")
+        raise Refused.invalid("before", f"before must be a whole number from 0 to {MAX_INT}")
     size = services(request).settings.audit_page_size
     rows = await audit.page(services(request).store, where, before=before, limit=size + 1)
     older = rows[size - 1]["id"] if len(rows) > size else None
@@ -256,7 +261,7 @@ async def audit_export(request: Request) -> Response:
     where = _filter(request)
     kind = request.query_params.get("format", "jsonl")
     if kind not in EXPORT_TYPES:
-        raise Invalid("format", "format must be 'csv' or 'jsonl'")
+        raise Refused.invalid("format", "format must be 'csv' or 'jsonl'")
     rows = audit.every(services(request).store, where)
     name = f"ticker-audit-{datetime.now(UTC):%Y%m%d-%H%M%S}.{kind}"
     return StreamingResponse(
@@ -290,7 +295,7 @@ async def reset_submit(request: Request) -> Response:
     if account is None:
         return await _reset_form(request, 404, invalid=True)
     if not csrf.from_own_origin(request, required=False):
-        raise csrf.CrossSiteRefused("Origin", "requests from another origin are refused")
+        raise csrf.cross_site("Origin", "requests from another origin are refused")
     form = await request.form()
     password, again = form_text(form, "password"), form_text(form, "again")
     problem_text = admin_text(request)["passwords_differ"] if password != again else None
@@ -298,8 +303,8 @@ async def reset_submit(request: Request) -> Response:
         try:
             check_password(password, services(request).settings.password_min_chars, account.name, account.display_name)
             account, ended = await admin.use_reset(store, token, password)
-        except APIError as error:
-            if isinstance(error, NotFound):
+        except Refused as error:
+            if error.code == "not_found":
                 return await _reset_form(request, 404, invalid=True)
             problem_text = error.message
         else:

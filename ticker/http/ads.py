@@ -28,7 +28,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ticker.config import Settings
-from ticker.exceptions import NotFound
+from ticker.errors import Refused
 from ticker.services import services
 
 QR_PATH = "/support/swish.svg"
@@ -107,7 +107,7 @@ async def swish_qr(request: Request) -> Response:
     """GET /support/swish.svg: the support box's QR code (same origin: the pages' img-src allows it)."""
     settings = services(request).settings
     if not settings.swish_number:
-        raise NotFound("support box (TICKER_SWISH_NUMBER is not set)")
+        raise Refused.not_found("support box (TICKER_SWISH_NUMBER is not set)")
     body = swish_svg(settings.swish_number, settings.swish_message)
     return Response(body, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
 

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ticker.exceptions import APIError, Forbidden, Invalid
+from ticker.errors import Refused
 from ticker.http import caching
 from ticker.http.auth import require, require_account
 from ticker.http.link_cards import cards_of, link_cards, replayed, with_notes
@@ -126,9 +126,8 @@ Model = TypeVar("Model", bound=Strict)
 JSON_TYPE = "application/json"
 
 
-class UnsupportedMediaType(APIError):
-    def __init__(self, message: str, field: str = "Content-Type") -> None:
-        super().__init__(415, "unsupported_media_type", message, field)
+def unsupported_media_type(message: str, field: str = "Content-Type") -> Refused:
+    return Refused("unsupported_media_type", message, field)
 
 
 async def parse_body(request: Request, model: type[Model]) -> tuple[Model, bytes]:
@@ -144,27 +143,27 @@ async def parse_body(request: Request, model: type[Model]) -> tuple[Model, bytes
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise UnsupportedMediaType("the request body is not UTF-8: send JSON in UTF-8", "body") from None
+        raise unsupported_media_type("the request body is not UTF-8: send JSON in UTF-8", "body") from None
     try:
         data = load_json(text, services(request).settings.max_json_depth)
     except TooDeep as error:
-        raise Invalid("body", f"the request body is {error} (TICKER_MAX_JSON_DEPTH)") from None
+        raise Refused.invalid("body", f"the request body is {error} (TICKER_MAX_JSON_DEPTH)") from None
     except ValueError:
-        raise Invalid("body", "the request body is not valid JSON") from None
+        raise Refused.invalid("body", "the request body is not valid JSON") from None
     if not isinstance(data, dict):
-        raise Invalid("body", "the request body must be a JSON object")
+        raise Refused.invalid("body", "the request body must be a JSON object")
     for name, value in data.items():
         if value is None and name in model.model_fields and name not in model.nullable:
-            raise Invalid(name, f"{name}: must not be null")
+            raise Refused.invalid(name, f"{name}: must not be null")
     try:
         parsed = model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "body"
-        raise Invalid(field, f"{field}: {first['msg']}") from None
+        raise Refused.invalid(field, f"{field}: {first['msg']}") from None
     # The fields' own types said what they refuse; this covers a model whose field was given a plain str.
     if (found := problem_in(data)) is not None:
-        raise Invalid(found[0], f"{found[0]}: {found[1]}")
+        raise Refused.invalid(found[0], f"{found[0]}: {found[1]}")
     return parsed, raw
 
 
@@ -178,15 +177,15 @@ def _check_content_type(header: str | None) -> None:
     ]
     if kind.strip().lower() != JSON_TYPE or len(params) != len(charsets) or charsets not in ([], ["utf-8"]):
         given = f"this one is {header[:100]!r}" if header else "this request has none"
-        raise UnsupportedMediaType(f"Content-Type must be {JSON_TYPE} (UTF-8); {given}")
+        raise unsupported_media_type(f"Content-Type must be {JSON_TYPE} (UTF-8); {given}")
 
 
 def entry_body(raw: str, max_chars: int) -> str:
     if len(raw) > max_chars:
-        raise Invalid("body", f"body: at most {max_chars} characters")
+        raise Refused.invalid("body", f"body: at most {max_chars} characters")
     body = clean_html(raw)
     if not body:
-        raise Invalid("body", "body: must not be empty")
+        raise Refused.invalid("body", "body: must not be empty")
     return body
 
 
@@ -202,9 +201,9 @@ def idempotency_key(request: Request) -> str | None:
     if key is None:
         return None
     if not 1 <= len(key) <= 200:
-        raise Invalid("Idempotency-Key", "Idempotency-Key must be 1 to 200 characters")
+        raise Refused.invalid("Idempotency-Key", "Idempotency-Key must be 1 to 200 characters")
     if (found := problem(key, Kind.LINE)) is not None:  # it is stored
-        raise Invalid("Idempotency-Key", f"Idempotency-Key: {found}")
+        raise Refused.invalid("Idempotency-Key", f"Idempotency-Key: {found}")
     return key
 
 
@@ -234,7 +233,7 @@ async def run_write(request: Request, op: WriteOp, account: Account, raw: bytes,
 def path_id(request: Request, name: str) -> int:
     number = whole_number(request.path_params[name])
     if number is None:
-        raise Invalid(name, f"{name.replace('_', ' ')} must be a whole number from 0 to {MAX_INT}")
+        raise Refused.invalid(name, f"{name.replace('_', ' ')} must be a whole number from 0 to {MAX_INT}")
     return number
 
 
@@ -248,7 +247,7 @@ def entry_id(request: Request) -> int:
 async def list_incidents(request: Request) -> JSONResponse:
     status = request.query_params.get("status")
     if status not in (None, "live", "closed"):
-        raise Invalid("status", "status must be 'live' or 'closed'")
+        raise Refused.invalid("status", "status must be 'live' or 'closed'")
     incidents = await services(request).store.incidents(status)
     return JSONResponse({"incidents": [{**incident_view(i), "seq": i.seq} for i in incidents]})
 
@@ -289,10 +288,10 @@ async def list_entries(request: Request) -> JSONResponse:
     incident = await store.incident(request.path_params["slug"])
     before, after = _int_param(request, "before", None), _int_param(request, "after", None)
     if before is not None and after is not None:
-        raise Invalid("after", "give before (older entries) or after (newer, oldest first), not both")
+        raise Refused.invalid("after", "give before (older entries) or after (newer, oldest first), not both")
     limit = _int_param(request, "limit", PAGE)
     if not 1 <= limit <= MAX_PAGE:
-        raise Invalid("limit", f"limit must be 1 to {MAX_PAGE}")
+        raise Refused.invalid("limit", f"limit must be 1 to {MAX_PAGE}")
     key_only = _flag_param(request, "key_events")
     entries = await reads.entries_page(store, incident, limit=limit + 1, before=before, after=after, key_only=key_only)
     page = entries[:limit]
@@ -307,7 +306,7 @@ async def list_entries(request: Request) -> JSONResponse:
 def _flag_param(request: Request, name: str) -> bool:
     raw = request.query_params.get(name, "0")
     if raw not in ("0", "1"):
-        raise Invalid(name, f"{name} must be 1 or 0")
+        raise Refused.invalid(name, f"{name} must be 1 or 0")
     return raw == "1"
 
 
@@ -317,7 +316,7 @@ def _int_param(request: Request, name: str, default: int | None) -> Any:
         return default
     number = whole_number(raw)
     if number is None:
-        raise Invalid(name, f"{name} must be a whole number from 0 to {MAX_INT}")
+        raise Refused.invalid(name, f"{name} must be a whole number from 0 to {MAX_INT}")
     return number
 
 
@@ -326,7 +325,7 @@ async def patch_incident(request: Request) -> JSONResponse:
     data, raw = await parse_body(request, IncidentPatch)
     changes = data.model_dump(exclude_unset=True)
     if not changes:
-        raise Invalid("body", "nothing to change")
+        raise Refused.invalid("body", "nothing to change")
     if data.photo is not None:
         changes["photo"] = (await resolve_photos(request, [data.photo], "photo"))[0]
     return await run_write(request, update_incident(request.path_params["slug"], changes), account, raw)
@@ -352,10 +351,10 @@ async def post_entry_handler(request: Request) -> JSONResponse:
     label = data.label or datetime.now(STOCKHOLM).strftime("%H:%M")
     photos = await resolve_photos(request, data.photos)
     if data.pinned and not account.may(Action.PIN_ENTRY):
-        raise Forbidden(refusal(account.role, Action.PIN_ENTRY), "pinned")
+        raise Refused.forbidden(refusal(account.role, Action.PIN_ENTRY), "pinned")
     if not account.may(Action.POST_ENTRY):
         if not account.may(Action.SUBMIT_ENTRY):
-            raise Forbidden(refusal(account.role, Action.SUBMIT_ENTRY))
+            raise Refused.forbidden(refusal(account.role, Action.SUBMIT_ENTRY))
         # Kept for an editor: 202, and no event until it is approved.
         op = submit_entry(slug, author, body, label, data.key_event, photos)
         return await run_write(request, op, account, raw, 202)
@@ -372,7 +371,7 @@ async def patch_entry(request: Request) -> JSONResponse:
     data, raw = await parse_body(request, EntryPatch)
     changes = data.model_dump(exclude_unset=True)
     if not changes:
-        raise Invalid("body", "nothing to change")
+        raise Refused.invalid("body", "nothing to change")
     if data.photos is not None:
         changes["photos"] = await resolve_photos(request, data.photos)
     notes: list[CardNote] = []

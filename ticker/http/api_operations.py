@@ -131,6 +131,7 @@ class Entry(Answer):
     pinned: bool
     retracted: bool
     correction: str | None
+    withdrawn: bool = Field(description="Retracted without a correction: shown on no reader page and in no embed.")
     photos: list[Photo] = Field(default=[], description="Its photos in order; left out when it has none.")
     cards: list[LinkCard] = Field(default=[], description="Its link cards in order; left out when it has none.")
 
@@ -583,7 +584,7 @@ ANSWERS: tuple[type[BaseModel], ...] = (
     Health,
 )
 
-# Errors: one shape (ticker.exceptions.APIError.body), and the codes each status carries.
+# Errors: one shape (ticker.errors.Refused.body), and the codes each status carries (ticker.http.errors.STATUS).
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import HTTPConnection
 
-from ticker.exceptions import Forbidden, Unauthorized
+from ticker.errors import Refused
 from ticker.http.session_auth import SESSION_COOKIE, session_account
 from ticker.roles import Action, refusal
 from ticker.services import services
@@ -17,10 +17,10 @@ async def require_account(connection: HTTPConnection) -> Account:
     scheme, _, token = connection.headers.get("authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
-        raise Unauthorized()
+        raise Refused.unauthorized()
     account = await account_for_token(services(connection).store, token)
     if account is None:
-        raise Unauthorized("the token is unknown or revoked")
+        raise Refused.unauthorized("the token is unknown or revoked")
     return account
 
 
@@ -28,5 +28,5 @@ async def require(connection: HTTPConnection, action: Action) -> Account:
     """The account, if its role may do ``action`` (ticker.roles); 403 otherwise."""
     account = await require_account(connection)
     if not account.may(action):
-        raise Forbidden(refusal(account.role, action))
+        raise Refused.forbidden(refusal(account.role, action))
     return account

@@ -13,7 +13,7 @@ import hmac
 
 from starlette.requests import HTTPConnection
 
-from ticker.exceptions import APIError
+from ticker.errors import Refused
 from ticker.http.origins import own_origin
 from ticker.services import services
 
@@ -22,9 +22,8 @@ HEADER = "x-csrf-token"
 FIELD = "csrf"
 
 
-class CrossSiteRefused(APIError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(403, "csrf", message, field)
+def cross_site(field: str, message: str) -> Refused:
+    return Refused("csrf", message, field)
 
 
 def own_origins(connection: HTTPConnection) -> set[str]:
@@ -47,6 +46,6 @@ def check(connection: HTTPConnection, method: str, expected: str, given: str | N
     if method in SAFE_METHODS:
         return
     if not from_own_origin(connection, required=False):
-        raise CrossSiteRefused("Origin", "requests from another origin are refused")
+        raise cross_site("Origin", "requests from another origin are refused")
     if not given or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise CrossSiteRefused(FIELD, "a valid CSRF token is required (X-CSRF-Token header or csrf field)")
+        raise cross_site(FIELD, "a valid CSRF token is required (X-CSRF-Token header or csrf field)")

@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from ticker.assets import STATIC
 from ticker.config import Settings
-from ticker.exceptions import NotFound
+from ticker.errors import Refused
 from ticker.http import csrf
 from ticker.http.desk_text import render_desk
 from ticker.http.login import form_text
@@ -93,7 +93,9 @@ async def incident_desk(request: Request) -> Response:
     slug, account = request.path_params["slug"], login.account
     try:
         snapshot = await services(request).store.snapshot(slug, limit=DESK_ENTRIES)
-    except NotFound:
+    except Refused as refused:
+        if refused.code != "not_found":
+            raise
         return render_desk("not_found.html", request, status=404)
     state = {
         **snapshot,
@@ -140,7 +142,7 @@ async def token_revoke(request: Request) -> Response:
     await _checked_form(request, login)
     token_id = whole_number(request.path_params["token_id"])
     if token_id is None:
-        raise NotFound("token")
+        raise Refused.not_found("token")
     await revoke_token(services(request).store, login.account, token_id)
     return RedirectResponse("/desk/tokens", status_code=303)
 

@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from ticker import i18n
 from ticker.config import Settings
-from ticker.exceptions import APIError, Gone, Invalid, NotFound
+from ticker.errors import Refused
 from ticker.http import ads, photo_markup
 from ticker.http.error_pages import error_page, wants_page
 from ticker.http.errors import error_response
@@ -57,23 +57,23 @@ class EmbedOptions:
         """The options of an embed from its query string; Invalid names the first bad one."""
         for name in query:
             if name not in OPTIONS:
-                raise Invalid(name, f"unknown embed option {name!r}; the options are {', '.join(OPTIONS)}")
+                raise Refused.invalid(name, f"unknown embed option {name!r}; the options are {', '.join(OPTIONS)}")
         raw = query.get("entries", str(min(settings.embed_entries, settings.embed_max_entries)))
         if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= settings.embed_max_entries:
-            raise Invalid("entries", f"entries must be a whole number from 1 to {settings.embed_max_entries}")
+            raise Refused.invalid("entries", f"entries must be a whole number from 1 to {settings.embed_max_entries}")
         theme = query.get("theme", "auto")
         if theme not in THEMES:
-            raise Invalid("theme", f"theme must be one of {', '.join(THEMES)}")
+            raise Refused.invalid("theme", f"theme must be one of {', '.join(THEMES)}")
         accent = query.get("accent") or None
         if accent is not None and not ACCENT.match(accent.lower()):
-            raise Invalid("accent", "accent must be a hex colour like #c40018 or #c01")
+            raise Refused.invalid("accent", "accent must be a hex colour like #c40018 or #c01")
         lang = query.get("lang", default_lang)
         if lang not in i18n.LANGUAGES:
-            raise Invalid("lang", f"lang must be one of {', '.join(i18n.LANGUAGES)}")
+            raise Refused.invalid("lang", f"lang must be one of {', '.join(i18n.LANGUAGES)}")
         compact, link = _flag(query, "compact", False), _flag(query, "link", True)
         order = query.get("order", "newest")
         if order not in ORDERS:
-            raise Invalid("order", f"order must be one of {', '.join(ORDERS)}")
+            raise Refused.invalid("order", f"order must be one of {', '.join(ORDERS)}")
         key_events = _flag(query, "key_events", False)
         return cls(int(raw), theme, accent and accent.lower(), compact, link, lang, key_events, order)
 
@@ -83,14 +83,14 @@ def _flag(query: QueryParams, name: str, default: bool) -> bool:
     if raw is None:
         return default
     if raw.lower() not in FLAGS:
-        raise Invalid(name, f"{name} must be 1 or 0 (true or false)")
+        raise Refused.invalid(name, f"{name} must be 1 or 0 (true or false)")
     return FLAGS[raw.lower()]
 
 
 def _incident_slug(request: Request) -> str:
     slug: str = request.path_params["slug"]
     if not SLUG.match(slug):
-        raise NotFound("incident")
+        raise Refused.not_found("incident")
     return slug
 
 
@@ -134,7 +134,7 @@ async def embed_state(request: Request) -> Response:
         page = await reads.incident_page(
             services(request).store, slug, limit=options.entries, key_only=options.key_events
         )
-    except APIError as error:
+    except Refused as error:
         response = error_response(error)
         response.headers.update(admission.cors_headers())
         return response
@@ -167,10 +167,10 @@ async def embed_page(request: Request) -> Response:
     svc = services(request)
     try:
         page = await reads.incident_page(svc.store, slug, limit=options.entries, key_only=options.key_events)
-    except NotFound:
-        return render("not_found.html", request, status=404)
-    except Gone:
-        if not wants_page(request):
+    except Refused as refused:
+        if refused.code == "not_found":
+            return render("not_found.html", request, status=404)
+        if refused.code != "gone" or not wants_page(request):
             raise
         removed = error_page(request, 410)  # said inside the partner's frame, which may show it as it did the incident
         removed.headers["Content-Security-Policy"] = page_policy(
@@ -202,15 +202,15 @@ async def oembed(request: Request) -> Response:
     settings = services(request).settings
     url = request.query_params.get("url")
     if not url:
-        raise Invalid("url", "url is required: the address of an incident page")
+        raise Refused.invalid("url", "url is required: the address of an incident page")
     format_ = request.query_params.get("format", "json")
     if format_ != "json":
-        raise APIError(501, "not_implemented", "only format=json is supported", "format")
+        raise Refused("not_implemented", "only format=json is supported", "format")
     width = _dimension(request, "maxwidth", OEMBED_WIDTH)
     height = _dimension(request, "maxheight", OEMBED_HEIGHT)
     slug = incident_of(url, settings)
     if slug is None:
-        raise NotFound("incident page at this url")
+        raise Refused.not_found("incident page at this url")
     incident = await services(request).store.incident(slug)
     src = escape(f"{settings.resolved_public_url()}/embed/{slug}", quote=True)
     html = (
@@ -246,7 +246,7 @@ def _dimension(request: Request, name: str, default: int) -> int:
     if raw is None:
         return default
     if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
-        raise Invalid(name, f"{name} must be a positive whole number of pixels")
+        raise Refused.invalid(name, f"{name} must be a positive whole number of pixels")
     return min(int(raw), default)
 
 
@@ -255,7 +255,7 @@ def incident_of(url: str, settings: Settings) -> str | None:
     try:
         parts = urlsplit(url.strip())
         origin = origin_entry(f"{parts.scheme}://{parts.netloc}")
-    except (APIError, ValueError):
+    except (Refused, ValueError):
         return None
     found = INCIDENT_PATH.match(parts.path)
     return found.group(1) if found and origin == own_origin(settings) else None
@@ -284,7 +284,7 @@ async def partner_snippets(store: Store, settings: Settings, slug: str, partner_
     partner = await partner_info(store, partner_name)
     await store.incident(slug)  # NotFound for an unknown incident
     if not partner.covers(slug):
-        raise Invalid("incident", f"partner {partner.name!r} does not cover incident {slug!r}")
+        raise Refused.invalid("incident", f"partner {partner.name!r} does not cover incident {slug!r}")
     base = settings.resolved_public_url()
     src = escape(f"{base}/embed/{slug}?{urlencode({'partner': partner.name})}", quote=True)
     return Snippets(

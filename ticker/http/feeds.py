@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ticker import i18n
-from ticker.exceptions import NotFound
+from ticker.errors import Refused
 from ticker.http.pages import base_url, cacheable, localized, not_found
 from ticker.http.photo_markup import photo_html
 from ticker.services import services
@@ -34,7 +34,9 @@ async def incident_feed(request: Request) -> Response:
     slug = request.path_params["slug"]
     try:
         page = await reads.incident_page(svc.store, slug, limit=svc.settings.page_entries)
-    except NotFound:
+    except Refused as refused:
+        if refused.code != "not_found":
+            raise
         return not_found(request)
     lang = i18n.language(request)
     incident = page.incident

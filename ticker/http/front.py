@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ticker.exceptions import Invalid
+from ticker.errors import Refused
 from ticker.http.pages import cacheable, render, render_text
 from ticker.presence import presence
 from ticker.sanitize import text_of
@@ -74,7 +74,7 @@ async def front_incidents(request: Request) -> Response:
 def _flag(request: Request, name: str) -> bool:
     raw = request.query_params.get(name, "").lower()
     if raw not in FLAGS:
-        raise Invalid(name, f"{name} must be 1 or 0")
+        raise Refused.invalid(name, f"{name} must be 1 or 0")
     return FLAGS[raw]
 
 
@@ -101,7 +101,7 @@ async def search_page(request: Request) -> Response:
     settings = svc.settings
     query = request.query_params.get("q", "").strip()
     if len(query) > settings.search_max_chars:
-        raise Invalid("q", f"q: at most {settings.search_max_chars} characters")
+        raise Refused.invalid("q", f"q: at most {settings.search_max_chars} characters")
     exact, titles = _flag(request, "exact"), _flag(request, "title")
     hits = await reads.search(svc.store, query, exact=exact, titles_only=titles, limit=settings.search_results)
     results: list[dict[str, Any]] = [

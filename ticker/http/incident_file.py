@@ -21,12 +21,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
+from ticker.errors import Refused
 from ticker.events import EventType
-from ticker.exceptions import Invalid
 from ticker.http.api import Category, Credit, Label, Location, Slug, Strict, Text, Title, Url
 from ticker.http.params import MAX_INT
 from ticker.media.cards import AUTHOR_CHARS, TITLE_CHARS
 from ticker.media.providers import BY_NAME
+from ticker.store import views
 from ticker.textrules import Line, MultiLine, Name
 
 FORMAT = 1  # the file's version: ``ticker_incident``
@@ -206,13 +207,16 @@ class EventEntry(FileModel):
     pinned: bool
     retracted: bool
     correction: Correction | None
+    withdrawn: bool | None = Field(default=None, description="Sent since it was added; made again when left out.")
     photos: list[FilePhoto] = Field(default_factory=list, description="Left out when it has none.")
     cards: list[FileCard] = Field(default_factory=list, description="Left out when it has none.")
 
     @model_serializer(mode="wrap")
     def _as_sent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """As readers were sent it: ``photos`` and ``cards`` only when it has some."""
+        """As readers are sent it: ``photos`` and ``cards`` only when it has some, and ``withdrawn``
+        (ticker.store.views) also in an event exported before entries carried it."""
         sent: dict[str, Any] = handler(self)
+        sent["withdrawn"] = views.withdrawn(self.retracted, self.correction)
         for name in ("photos", "cards"):
             if not sent[name]:
                 del sent[name]
@@ -264,21 +268,25 @@ def check(file: IncidentFile) -> None:
     seq = file.incident.seq
     for n, event in enumerate(file.events):
         if event.seq != n + 1:
-            raise Invalid(f"events.{n}.seq", f"events.{n}.seq: {event.seq}, but the events go 1, 2, 3 … without gaps")
+            raise Refused.invalid(
+                f"events.{n}.seq", f"events.{n}.seq: {event.seq}, but the events go 1, 2, 3 … without gaps"
+            )
     if len(file.events) != seq:
-        raise Invalid("events", f"events: {len(file.events)} of them, but the incident's seq is {seq}")
+        raise Refused.invalid("events", f"events: {len(file.events)} of them, but the incident's seq is {seq}")
     ids = Counter(e.id for e in file.entries)
     if (twice := next((i for i, n in ids.items() if n > 1), None)) is not None:
-        raise Invalid("entries", f"entries: the id {twice} is there twice")
+        raise Refused.invalid("entries", f"entries: the id {twice} is there twice")
     if len({s.id for s in file.submissions}) < len(file.submissions):
-        raise Invalid("submissions", "submissions: an id is there twice")
+        raise Refused.invalid("submissions", "submissions: an id is there twice")
     if sum(e.pinned for e in file.entries) > 1:
-        raise Invalid("entries", "entries: at most one entry is pinned")
+        raise Refused.invalid("entries", "entries: at most one entry is pinned")
     for n, event in enumerate(file.events):
         _check_event(n, event, ids)
     for n, submission in enumerate(file.submissions):
         if submission.entry_id is not None and submission.entry_id not in ids:
-            raise Invalid(f"submissions.{n}.entry_id", f"submissions.{n}.entry_id: no entry {submission.entry_id}")
+            raise Refused.invalid(
+                f"submissions.{n}.entry_id", f"submissions.{n}.entry_id: no entry {submission.entry_id}"
+            )
 
 
 def _check_event(n: int, event: FileEvent, ids: Counter[int]) -> None:
@@ -287,9 +295,9 @@ def _check_event(n: int, event: FileEvent, ids: Counter[int]) -> None:
     data = event.data
     if (data.entry is not None) != about_entry or (data.incident is not None) == about_entry:
         kind = "an entry" if about_entry else "an incident"
-        raise Invalid(field, f"{field}: a {event.event} event carries {kind}, and only that")
+        raise Refused.invalid(field, f"{field}: a {event.event} event carries {kind}, and only that")
     if data.entry is not None and data.entry.id not in ids:
-        raise Invalid(f"{field}.entry.id", f"{field}.entry.id: no entry {data.entry.id} in entries")
+        raise Refused.invalid(f"{field}.entry.id", f"{field}.entry.id: no entry {data.entry.id} in entries")
 
 
 _AT = "2026-05-07T20:40:00.250000Z"

@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ticker.exceptions import APIError, Invalid
+from ticker.errors import Refused
 from ticker.http.errors import error_response
 from ticker.textrules import Kind, problem
 
 
-def too_large(limit: int) -> APIError:
-    return APIError(413, "too_large", f"the request body is over {limit} bytes", "body")
+def too_large(limit: int) -> Refused:
+    return Refused("too_large", f"the request body is over {limit} bytes", "body")
 
 
 class BodyLimit:
@@ -53,17 +53,17 @@ class BodyLimit:
 _MAY_HIDE_CONTROLS = re.compile(rb"[%\x00-\x1f\x7f-\xff]")
 
 
-def url_problem(path: str, query_string: bytes) -> Invalid | None:
+def url_problem(path: str, query_string: bytes) -> Refused | None:
     """The refusal of a URL whose (decoded) path or query holds a control character, naming the parameter."""
     if (found := problem(path, Kind.LINE)) is not None:
-        return Invalid("path", f"path: {found}")
+        return Refused.invalid("path", f"path: {found}")
     if not _MAY_HIDE_CONTROLS.search(query_string):  # plain ASCII, nothing percent-encoded: nothing to decode
         return None
     for name, value in QueryParams(query_string).multi_items():
         if (found := problem(name, Kind.LINE)) is not None:
-            return Invalid("query", f"query: a parameter name {found}")
+            return Refused.invalid("query", f"query: a parameter name {found}")
         if (found := problem(value, Kind.LINE)) is not None:
-            return Invalid(name, f"{name}: {found}")
+            return Refused.invalid(name, f"{name}: {found}")
     return None
 
 

@@ -1,9 +1,9 @@
 """The live websocket: who may open one, and a reader's messages once it is open.
 
-There are two ways in. Most readers are answered by ``ticker.handshake`` on their connection's first bytes,
+There are two ways in. Most readers are answered by ``ticker.live.direct`` on their connection's first bytes,
 through ``Lane.open_now``: no session cookie and an origin this node can admit from memory. Every other
 connection reaches the ``live`` endpoint, where starlette does the handshake, origin and session checks and then
-hands the socket over. Either way the connection ends up a ``LiveConnection`` (ticker.transport) whose messages
+hands the socket over. Either way the connection ends up a ``LiveConnection`` (ticker.live.connection) whose messages
 arrive in ``LiveSession.received`` and are handled one at a time, in order.
 """
 
@@ -18,14 +18,14 @@ from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
 from ticker.config import Settings
-from ticker.exceptions import CloseCode, Gone, NotFound
+from ticker.errors import CloseCode, Refused
 from ticker.http.origins import Admission, OriginPolicy, admit_socket
 from ticker.http.session_auth import reporter_session
 from ticker.hub import Hub, Reader, Sink
+from ticker.live.connection import HANDOVER_EXTENSION
 from ticker.logs import log_event, raised_at, session_closed, session_started
 from ticker.partner_readers import PartnerReaders
 from ticker.session import ProtocolError, Subscribe, Unsubscribe, parse
-from ticker.transport import HANDOVER_EXTENSION
 
 LANE_STATE = "ticker.live_lane"  # the lifespan-state key under which the handshake finds the Lane
 
@@ -95,7 +95,7 @@ class LiveSession:
 
     def __init__(self, node: Lane, admitted: Admission, owner: int | None = None, way: str = "app") -> None:
         self.hub = node.hub
-        self.way = way  # direct (ticker.handshake) or app (starlette's handshake): the counts in /healthz
+        self.way = way  # direct (ticker.live.direct) or app (starlette's handshake): the counts in /healthz
         self.since = session_started()  # 0.0 unless its end is logged (DEBUG)
         self.node = node
         self.admitted = admitted
@@ -178,10 +178,13 @@ class LiveSession:
                 await self.hub.subscribe(reader, request.incident, request.since, request.epoch)
             else:
                 self.hub.unsubscribe(reader, request.incident)
-        except NotFound:
-            reader.send(ProtocolError("unknown_incident", "no such incident", "incident").reply())
-        except Gone:
-            self.hub.tell_deleted(reader, request.incident)
+        except Refused as refused:
+            if refused.code == "not_found":
+                reader.send(ProtocolError("unknown_incident", "no such incident", "incident").reply())
+            elif refused.code == "gone":
+                self.hub.tell_deleted(reader, request.incident)
+            else:
+                raise
         except ProtocolError as error:
             reader.send(error.reply())
         except Exception as exc:  # the store is away, say: the reader comes back and resumes (1013)

@@ -17,7 +17,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ticker.exceptions import CloseCode, Invalid
+from ticker.errors import CloseCode, Refused
 from ticker.http import csrf
 from ticker.http.desk_text import render_desk
 from ticker.http.metrics import metrics
@@ -47,7 +47,7 @@ def form_text(form: FormData, name: str, kind: Kind = Kind.LINE) -> str:
     if not isinstance(value, str):
         return ""
     if (found := problem(value, kind)) is not None:
-        raise Invalid(name, f"{name}: {found}")
+        raise Refused.invalid(name, f"{name}: {found}")
     return value
 
 

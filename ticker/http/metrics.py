@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ticker.exceptions import APIError, NotFound
+from ticker.errors import Refused
 from ticker.metrics import Metrics
 from ticker.node_stats import relay_lag
 from ticker.services import services
@@ -32,10 +32,10 @@ def metrics(connection: HTTPConnection) -> Metrics:
 async def scrape(request: Request) -> Response:
     token = services(request).settings.metrics_token
     if not token:
-        raise NotFound("metrics (set TICKER_METRICS_TOKEN to turn them on)")
+        raise Refused.not_found("metrics (set TICKER_METRICS_TOKEN to turn them on)")
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-        raise APIError(401, "unauthorized", "/metrics needs Authorization: Bearer <the token>", "Authorization")
+        raise Refused("unauthorized", "/metrics needs Authorization: Bearer <the token>", "Authorization")
     try:
         lag: float | None = await relay_lag(services(request).store)
     except Exception:  # the database is away: the scrape still answers, without this one figure

@@ -17,16 +17,15 @@ from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
 from ticker.config import Settings
-from ticker.exceptions import APIError, CloseCode
+from ticker.errors import CloseCode, Refused
 from ticker.logs import log_event
 from ticker.session import ProtocolError
 from ticker.store.partners import PartnerInfo, origin_entry, partners
 from ticker.store.sql import Store
 
 
-class OriginRefused(APIError):
-    def __init__(self, message: str) -> None:
-        super().__init__(403, "origin_not_allowed", message, "Origin")
+def origin_refused(message: str) -> Refused:
+    return Refused("origin_not_allowed", message, "Origin")
 
 
 def own_origin(settings: Settings) -> str:
@@ -94,9 +93,9 @@ class Admission:
         )
 
     def check(self, slug: str) -> None:
-        """For HTTP (SSE, the embed API): OriginRefused unless this origin may follow the incident."""
+        """For HTTP (SSE, the embed API): origin_refused unless this origin may follow the incident."""
         if not self.allows(slug):
-            raise OriginRefused(self._refusal(slug))
+            raise origin_refused(self._refusal(slug))
 
     def check_subscribe(self, slug: str) -> None:
         """For the websocket: an ``error`` reply (the connection stays) unless this origin may follow it."""
@@ -148,7 +147,7 @@ class OriginPolicy:
         self._generation += 1
 
     async def admit(self, origin: str | None, partner_name: str | None = None) -> Admission:
-        """Admit a connection by its Origin header, or raise OriginRefused saying why and what to do.
+        """Admit a connection by its Origin header, or raise origin_refused saying why and what to do.
 
         ``partner_name`` (the ``?partner=`` of an iframe embed, served from our own origin) only tags the
         connection for the partner's counts; it grants nothing.
@@ -164,7 +163,7 @@ class OriginPolicy:
             return None
         try:
             return self._admit(origin, partner_name, directory)
-        except OriginRefused:
+        except Refused:
             return None
 
     def _needs_directory(self, origin: str | None, partner_name: str | None) -> bool:
@@ -179,7 +178,7 @@ class OriginPolicy:
             return Admission(normalized, tagged=tagged)
         partner = directory.partner_for(normalized) if directory is not None else None
         if partner is None:
-            raise OriginRefused(
+            raise origin_refused(
                 f"origin {origin[:200]} is not allowed to use this Ticker server; the newsroom registers the "
                 "origins of partner sites (ticker partner add NAME --origin https://…)"
             )
@@ -199,7 +198,7 @@ def origin_policy(connection: HTTPConnection) -> OriginPolicy:
 
 
 async def admit(connection: HTTPConnection) -> Admission:
-    """The connection's Admission, or OriginRefused (a 403 JSON answer through the app's error handler)."""
+    """The connection's Admission, or origin_refused (a 403 JSON answer through the app's error handler)."""
     return await origin_policy(connection).admit(
         connection.headers.get("origin"), connection.query_params.get("partner")
     )
@@ -213,7 +212,9 @@ async def admit_socket(websocket: WebSocket) -> Admission | None:
     """
     try:
         return await admit(websocket)
-    except OriginRefused:
+    except Refused as refused:
+        if refused.code != "origin_not_allowed":
+            raise
         log_event("ws_origin_refused", origin=websocket.headers.get("origin", "")[:200])
         await websocket.close(CloseCode.ORIGIN_NOT_ALLOWED)
         return None

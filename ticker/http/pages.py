@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from ticker import i18n
 from ticker.assets import TEMPLATES
-from ticker.exceptions import Invalid, NotFound
+from ticker.errors import Refused
 from ticker.http import ads, caching
 from ticker.http.api import _int_param, entry_id
 from ticker.http.headers import page_policy
@@ -121,11 +121,13 @@ async def incident_page(request: Request) -> Response:
     view = ReaderView.parse(request.query_params)
     wrong = "before" if view.oldest_first else "after"
     if wrong in request.query_params:
-        raise Invalid(wrong, f"this view pages with {view.cursor}=, not {wrong}=")
+        raise Refused.invalid(wrong, f"this view pages with {view.cursor}=, not {wrong}=")
     cursor = _int_param(request, view.cursor, None)
     try:
         incident = await svc.store.incident(slug)
-    except NotFound:
+    except Refused as refused:
+        if refused.code != "not_found":
+            raise
         return not_found(request)
     extras = ads.page_parts(svc.settings)
     tip_form = await form_context(request)
@@ -142,7 +144,7 @@ async def incident_page(request: Request) -> Response:
         key_only=view.key_only,
         oldest_first=view.oldest_first,
     )
-    standing = [e for e in page.entries if not (e["retracted"] and not e["correction"])]
+    standing = [e for e in page.entries if not e["withdrawn"]]
     url = base_url(request) + localized(f"/i/{slug}", lang)
     shown = [page.pinned, *page.entries] if page.pinned else page.entries
     response = render(
@@ -195,9 +197,11 @@ async def entry_page(request: Request) -> Response:
     svc = services(request)
     try:
         incident, entry = await reads.entry(svc.store, request.path_params["slug"], entry_id(request))
-    except NotFound:
+    except Refused as refused:
+        if refused.code != "not_found":
+            raise
         return not_found(request)
-    if entry["retracted"] and not entry["correction"]:
+    if entry["withdrawn"]:
         return not_found(request)
     lang = i18n.language(request)
     response = render(

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ticker.exceptions import Invalid
+from ticker.errors import Refused
 from ticker.http.api import Slug, Strict, parse_body
 from ticker.http.auth import require
 from ticker.http.embed import partner_snippets
@@ -90,7 +90,7 @@ async def change_partner(request: Request) -> Response:
     account = await require_admin(request)
     data, _raw = await parse_body(request, PartnerPatch)
     if not data.model_fields_set - {"allow_subdomains"}:
-        raise Invalid("body", "nothing to change: give origins and/or incidents")
+        raise Refused.invalid("body", "nothing to change: give origins and/or incidents")
     svc = services(request)
     changes = {"incidents": data.incidents} if "incidents" in data.model_fields_set else {}
     partner = await store.change_partner(
@@ -128,7 +128,7 @@ async def partner_snippet(request: Request) -> Response:
     svc = services(request)
     slug = request.query_params.get("incident")
     if not slug:
-        raise Invalid("incident", "incident is required: the slug of the incident to embed")
+        raise Refused.invalid("incident", "incident is required: the slug of the incident to embed")
     found = await partner_snippets(svc.store, svc.settings, slug, request.path_params["name"])
     return JSONResponse({"script": found.script, "iframe": found.iframe, "resizer": found.resizer, "text": found.text})
 

@@ -21,8 +21,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ticker.config import Settings
-from ticker.exceptions import Forbidden, Invalid, NotFound
-from ticker.http.api import UnsupportedMediaType, idempotency_key
+from ticker.errors import Refused
+from ticker.http.api import idempotency_key, unsupported_media_type
 from ticker.http.auth import require_account
 from ticker.media.photos import Captions, Photos, upload_fingerprint
 from ticker.media.storage import NAME
@@ -67,26 +67,26 @@ def photos(request: Request) -> Photos:
 async def upload(request: Request) -> JSONResponse:
     account = await require_account(request)
     if not any(account.may(action) for action in UPLOADERS):
-        raise Forbidden(refusal(account.role, Action.POST_ENTRY))
+        raise Refused.forbidden(refusal(account.role, Action.POST_ENTRY))
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "multipart/form-data":
-        raise UnsupportedMediaType("send the photo as multipart/form-data: file, alt, credit and caption")
+        raise unsupported_media_type("send the photo as multipart/form-data: file, alt, credit and caption")
     settings = services(request).settings
     try:
         form = await request.form(max_files=1, max_fields=3, max_part_size=4 * settings.photo_text_max_chars + 1024)
     except (HTTPException, ValueError) as exc:  # starlette's 400 for a malformed form, or one with too many parts
         detail = exc.detail if isinstance(exc, HTTPException) else str(exc)
-        raise Invalid("body", f"body: not a form this upload takes ({detail})") from None
+        raise Refused.invalid("body", f"body: not a form this upload takes ({detail})") from None
     try:
         texts: dict[str, str | None] = {}
         for name in ("alt", "credit", "caption"):
             value = form.get(name)
             if value is not None and not isinstance(value, str):
-                raise Invalid(name, f"{name}: a text, not a file")
+                raise Refused.invalid(name, f"{name}: a text, not a file")
             texts[name] = value
         file = form.get("file")
         if not isinstance(file, UploadFile):
-            raise Invalid("file", "file: the photo is missing (a form field named file)")
+            raise Refused.invalid("file", "file: the photo is missing (a form field named file)")
         captions = Captions.checked(texts["alt"], texts["credit"], texts["caption"], settings.photo_text_max_chars)
         data = await file.read(settings.photo_max_bytes + 1)
     finally:
@@ -105,14 +105,14 @@ async def upload(request: Request) -> JSONResponse:
 async def media_file(request: Request) -> Response:
     name = request.path_params["name"]
     if not NAME.match(name):
-        raise NotFound("file")
+        raise Refused.not_found("file")
     etag = '"' + name.split(".", 1)[0] + '"'
     headers = {"Cache-Control": IMMUTABLE, "ETag": etag}
     if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
     found = await photos(request).file(name)
     if found is None:
-        raise NotFound("file")
+        raise Refused.not_found("file")
     return Response(found.data, media_type=found.content_type, headers=headers)
 
 

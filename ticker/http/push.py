@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from ticker import i18n
 from ticker.assets import STATIC
-from ticker.exceptions import NotFound
+from ticker.errors import Refused
 from ticker.http.api import Strict, parse_body
 from ticker.http.auth import require, require_account
 from ticker.http.pages import render
@@ -78,7 +78,7 @@ async def follow(request: Request) -> JSONResponse:
 async def unfollow(request: Request) -> Response:
     token = request.path_params["token"]
     if not TOKEN.match(token) or await unsubscribe(services(request).store, token) is None:
-        raise NotFound("subscription")
+        raise Refused.not_found("subscription")
     return Response(status_code=204)
 
 
@@ -87,7 +87,7 @@ async def following(request: Request) -> JSONResponse:
     token = request.path_params["token"]
     incident = await subscribed_incident(services(request).store, token) if TOKEN.match(token) else None
     if incident is None:
-        raise NotFound("subscription")
+        raise Refused.not_found("subscription")
     return JSONResponse({"subscription": {"incident": incident.slug}}, headers={"Cache-Control": "no-store"})
 
 

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ticker.exceptions import Forbidden, Invalid
+from ticker.errors import Refused
 from ticker.http.desk import _checked_form, _login
 from ticker.http.login import form_text
 from ticker.http.params import whole_number
@@ -22,10 +22,10 @@ async def urgent_alert(request: Request) -> Response:
     form = await _checked_form(request, login)
     account = login.account
     if not account.may(Action.SEND_URGENT_ALERT):
-        raise Forbidden(refusal(account.role, Action.SEND_URGENT_ALERT))
+        raise Refused.forbidden(refusal(account.role, Action.SEND_URGENT_ALERT))
     entry = whole_number(form_text(form, "entry"))
     if entry is None:
-        raise Invalid("entry", "entry: choose the entry to send")
+        raise Refused.invalid("entry", "entry: choose the entry to send")
     slug = request.path_params["slug"]
     await alerts.send_urgent(services(request).store, slug, entry, account.display_name)
     request.app.state.push_sender.notify()

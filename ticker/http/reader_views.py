@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
-from ticker.exceptions import Invalid
+from ticker.errors import Refused
 
 SHOW, KEY = "visa", "viktigast"
 ORDER, OLDEST = "ordning", "aldst"
@@ -30,7 +30,7 @@ class ReaderView:
         for name, values in VALUES.items():
             value = query.get(name)
             if value is not None and value not in values:
-                raise Invalid(name, f"{name} must be one of {', '.join(values)}")
+                raise Refused.invalid(name, f"{name} must be one of {', '.join(values)}")
         return cls(key_only=query.get(SHOW) == KEY, oldest_first=query.get(ORDER) == OLDEST)
 
     @property

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.requests import HTTPConnection
 
-from ticker.exceptions import APIError, Unauthorized
+from ticker.errors import Refused
 from ticker.http import csrf
 from ticker.services import services
 from ticker.store.accounts import Account
@@ -17,9 +17,8 @@ from ticker.store.logins import Login, find_session
 SESSION_COOKIE = "ticker_session"
 
 
-class SessionExpired(APIError):
-    def __init__(self) -> None:
-        super().__init__(401, "session_expired", "the session has expired; log in again")
+def session_expired() -> Refused:
+    return Refused("session_expired", "the session has expired; log in again")
 
 
 async def current_login(connection: HTTPConnection) -> Login | None:
@@ -34,9 +33,9 @@ async def require_login(connection: HTTPConnection) -> Login:
     """The live session of a cookie-authenticated request, with its Origin and CSRF token checked."""
     login = await current_login(connection)
     if login is None:
-        raise Unauthorized("log in, or send a bearer token")
+        raise Refused.unauthorized("log in, or send a bearer token")
     if login.expired:
-        raise SessionExpired()
+        raise session_expired()
     method = connection.scope.get("method", "GET")
     csrf.check(connection, method, login.csrf_token, connection.headers.get(csrf.HEADER))
     return login

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from ticker.exceptions import APIError, Conflict, NotFound
+from ticker.errors import Refused
 from ticker.http.api import (
     STOCKHOLM,
     Strict,
@@ -33,7 +33,7 @@ from ticker.http.api import (
 )
 from ticker.http.auth import require, require_account
 from ticker.http.desk_text import render_desk
-from ticker.http.session_auth import SessionExpired, current_login
+from ticker.http.session_auth import current_login, session_expired
 from ticker.http.sources_text import panel_text
 from ticker.http.sse import EventStream, SSESink
 from ticker.roles import Action, allowed
@@ -139,7 +139,7 @@ async def patch_source(request: Request) -> JSONResponse:
     data, _raw = await parse_body(request, SourcePatch)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     if not changes:
-        raise APIError(422, "invalid", "nothing to change", "body")
+        raise Refused("invalid", "nothing to change", "body")
     source_id = path_id(request, "source_id")
     limits = SourceLimits.of(services(request).settings)
     view = await update_source(services(request).store, source_id, changes, limits)
@@ -175,9 +175,9 @@ def ticker_from_item(item_id: int, data: TickerFromItem, body: str, label: str, 
     async def op(tx: Tx) -> dict[str, Any]:
         item = await tx.session.scalar(select(SourceItem).where(SourceItem.id == item_id).with_for_update())
         if item is None:
-            raise NotFound("item")
+            raise Refused.not_found("item")
         if item.incident_slug is not None:
-            raise Conflict(f"a ticker was started from this item already: {item.incident_slug}", "item")
+            raise Refused.conflict(f"a ticker was started from this item already: {item.incident_slug}", "item")
         slug = await _free_slug(tx, slugify(data.title))
         fields = data.model_dump(include={"title", "summary", "category", "location"})
         created = await create_incident(slug, fields)(tx)
@@ -209,7 +209,7 @@ async def start_ticker(request: Request) -> JSONResponse:
                 await session.execute(select(Source.kind, Source.name).join(SourceItem).where(SourceItem.id == item_id))
             ).first()
         if row is None:
-            raise NotFound("item")
+            raise Refused.not_found("item")
         name = html.escape(cited(row.kind, row.name))
         body += f'<p><a href="{html.escape(data.source_url)}" rel="nofollow noopener noreferrer">Källa: {name}</a></p>'
     label = datetime.now(STOCKHOLM).strftime("%H:%M")
@@ -268,12 +268,12 @@ async def stream(request: Request) -> Response:
     """GET /desk/sources/stream: the panel's first state, then every change (ticker.sources.panel)."""
     login = await current_login(request)
     if login is None:
-        raise APIError(401, "unauthorized", "log in to follow the sources")
+        raise Refused("unauthorized", "log in to follow the sources")
     if login.expired:
-        raise SessionExpired()
+        raise session_expired()
     svc = services(request)
     if svc.hub.full:
-        raise APIError(503, "full", "this node is full: try again later")
+        raise Refused("full", "this node is full: try again later")
     sink = SSESink(svc.settings.send_buffer_bytes)
     reader = await panel(request).open(sink, login.id, login.account)
     return PanelStream(request, sink, reader)

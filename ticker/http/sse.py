@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from ticker.exceptions import APIError, CloseCode, Gone, Invalid
+from ticker.errors import CloseCode, Refused
 from ticker.http.origins import admit
 from ticker.http.params import MAX_INT, whole_number
 from ticker.hub import Hub, Reader
@@ -155,7 +155,7 @@ def _since(request: Request) -> int | None:
         if raw is not None:
             number = whole_number(raw)
             if number is None:
-                raise Invalid(field, f"{field} must be a whole number from 0 to {MAX_INT}")
+                raise Refused.invalid(field, f"{field} must be a whole number from 0 to {MAX_INT}")
             return number
     return None
 
@@ -163,11 +163,11 @@ def _since(request: Request) -> int | None:
 async def stream(request: Request) -> Response:
     slug = request.path_params["slug"]
     if not SLUG.match(slug):
-        raise Invalid("incident", "incident must be an incident slug")
+        raise Refused.invalid("incident", "incident must be an incident slug")
     since = _since(request)
     epoch = request.query_params.get("epoch") or None
     if epoch is not None and len(epoch) > MAX_EPOCH_CHARS:
-        raise Invalid("epoch", f"epoch: at most {MAX_EPOCH_CHARS} characters")
+        raise Refused.invalid("epoch", f"epoch: at most {MAX_EPOCH_CHARS} characters")
     return await _open(request, [(slug, since, epoch)])
 
 
@@ -175,16 +175,18 @@ def _follows(request: Request, most: int) -> list[tuple[str, int | None, str | N
     """``?follow=slug[:since[:epoch]]``, once per incident: what a page following several incidents resumes."""
     raw = request.query_params.getlist("follow")
     if not 1 <= len(raw) <= most:
-        raise Invalid("follow", f"follow: between 1 and {most} incidents, as slug:since:epoch")
+        raise Refused.invalid("follow", f"follow: between 1 and {most} incidents, as slug:since:epoch")
     follows: list[tuple[str, int | None, str | None]] = []
     for value in raw:
         slug, since, epoch = [*value.split(":", 2), "", ""][:3]
         if not SLUG.match(slug) or slug in (f[0] for f in follows):
-            raise Invalid("follow", f"follow: {value[:100]!r} does not start with an incident slug (once each)")
+            raise Refused.invalid("follow", f"follow: {value[:100]!r} does not start with an incident slug (once each)")
         if since and whole_number(since) is None:
-            raise Invalid("follow", f"follow: {value[:100]!r}: since must be a whole number from 0 to {MAX_INT}")
+            raise Refused.invalid(
+                "follow", f"follow: {value[:100]!r}: since must be a whole number from 0 to {MAX_INT}"
+            )
         if len(epoch) > MAX_EPOCH_CHARS:
-            raise Invalid("follow", f"follow: {value[:100]!r}: epoch of at most {MAX_EPOCH_CHARS} characters")
+            raise Refused.invalid("follow", f"follow: {value[:100]!r}: epoch of at most {MAX_EPOCH_CHARS} characters")
         follows.append((slug, int(since) if since else None, epoch or None))
     return follows
 
@@ -202,7 +204,7 @@ async def _open(request: Request, follows: list[tuple[str, int | None, str | Non
     for slug, _since, _epoch in follows:
         admission.check(slug)
     if svc.hub.full:
-        raise APIError(503, "full", "this node is full: try again later")
+        raise Refused("full", "this node is full: try again later")
     sink = SSESink(svc.settings.send_buffer_bytes)
     reader = svc.hub.connect(sink, opened_by(request, admission.partner))
     deleted = []
@@ -210,7 +212,9 @@ async def _open(request: Request, follows: list[tuple[str, int | None, str | Non
         for slug, since, epoch in follows:
             try:
                 await svc.hub.subscribe(reader, slug, since, epoch)
-            except Gone:  # told in the stream, as a live reader is: EventSource cannot read a 410
+            except Refused as refused:  # told in the stream, as a live reader is: EventSource cannot read a 410
+                if refused.code != "gone":
+                    raise
                 deleted.append(slug)
         for slug in deleted:  # the stream ends with 4101 when it follows nothing else
             svc.hub.tell_deleted(reader, slug)

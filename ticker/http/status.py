@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ticker import i18n
-from ticker.exceptions import Forbidden
+from ticker.errors import Refused
 from ticker.http.desk import _login as desk_login
 from ticker.http.desk_text import render_desk
 from ticker.http.session_auth import require_login
@@ -102,7 +102,7 @@ async def status_nodes(request: Request) -> JSONResponse:
     """The figures the page refreshes from (a session cookie; admins only)."""
     login = await require_login(request)
     if not login.account.may(Action.SEE_NODE_STATUS):
-        raise Forbidden(refusal(login.account.role, Action.SEE_NODE_STATUS))
+        raise Refused.forbidden(refusal(login.account.role, Action.SEE_NODE_STATUS))
     return JSONResponse(_answer(request), headers={"Cache-Control": "no-store"})
 
 

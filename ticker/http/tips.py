@@ -20,11 +20,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ticker import i18n
-from ticker.exceptions import APIError, Conflict, NotFound
+from ticker.errors import Code, Refused
 from ticker.http.api import STOCKHOLM, Strict, entry_body, parse_body, path_id, run_write
 from ticker.http.auth import require
 from ticker.http.error_pages import wants_page
-from ticker.http.errors import error_response
+from ticker.http.errors import error_response, status_of
 from ticker.http.pages import localized, render
 from ticker.http.photos import photos
 from ticker.media.images import PhotoRefused
@@ -39,7 +39,6 @@ from ticker.tips.form import queue
 from ticker.tips.store import (
     KINDS,
     NewTip,
-    RateLimited,
     answer_tip,
     discard,
     photo_of,
@@ -53,11 +52,12 @@ SUBMIT_PATH = "/tips"
 CODE_CHARS = 40  # a deletion code is 16 characters; anything much longer is not one
 
 
-class Refused(APIError):
+class TipRefused(Exception):
     """A tip refused, with the page's text for it (a key of ticker.i18n's strings, filled with ``values``)."""
 
-    def __init__(self, status: int, code: str, message: str, field: str, text: str, **values: Any) -> None:
-        super().__init__(status, code, message, field)
+    def __init__(self, code: Code, message: str, field: str, text: str, **values: Any) -> None:
+        super().__init__(message)
+        self.refused = Refused(code, message, field)
         self.text = text
         self.values = values
 
@@ -87,11 +87,11 @@ async def _photo(request: Request, form: FormData) -> bytes | None:
     try:
         processed = await photos(request).pool.process(data)  # the node's photo workers: decoded, encoded afresh
     except PhotoRefused as refused:
-        raise Refused(
-            422, "invalid", f"photo: {refused.message}", "photo", "tip_error_photo", reason=refused.message
+        raise TipRefused(
+            "invalid", f"photo: {refused.message}", "photo", "tip_error_photo", reason=refused.message
         ) from None
     except PhotoBusy:
-        raise Refused(503, "busy", "the photo workers are busy: send again", "photo", "tip_error_busy") from None
+        raise TipRefused("busy", "the photo workers are busy: send again", "photo", "tip_error_busy") from None
     largest = processed.of_format("jpeg")[-1]  # what the desk shows: no metadata survives the new encoding
     return largest.data
 
@@ -100,36 +100,36 @@ async def _read(request: Request) -> NewTip:
     """The form, checked: each refusal names its field and says why in the reader's language."""
     settings = services(request).settings
     if not tip_form.from_our_page(request):
-        raise Refused(403, "csrf", "a tip must be sent from our own page", "Origin", "tip_error_origin")
+        raise TipRefused("csrf", "a tip must be sent from our own page", "Origin", "tip_error_origin")
     async with request.form(max_files=1, max_fields=20) as form:  # its files are closed on the way out
         if not tip_form.token_ok(_field(form, "token"), await queue(request).key(), settings.tip_form_seconds):
-            raise Refused(
-                403, "csrf", "the form's token is missing or too old: reload the page", "token", "tip_error_expired"
+            raise TipRefused(
+                "csrf", "the form's token is missing or too old: reload the page", "token", "tip_error_expired"
             )
         if _field(form, tip_form.TRAP):
-            raise Refused(422, "invalid", f"{tip_form.TRAP} must be left empty", tip_form.TRAP, "tip_error_trap")
+            raise TipRefused("invalid", f"{tip_form.TRAP} must be left empty", tip_form.TRAP, "tip_error_trap")
         kind = _field(form, "kind") or "tip"
         if kind not in KINDS:
-            raise Refused(422, "invalid", f"kind must be one of {', '.join(KINDS)}", "kind", "tip_error_text")
+            raise TipRefused("invalid", f"kind must be one of {', '.join(KINDS)}", "kind", "tip_error_text")
         body = _field(form, "body").strip()
         if not body:
-            raise Refused(422, "invalid", "body is required", "body", "tip_error_empty")
+            raise TipRefused("invalid", "body is required", "body", "tip_error_empty")
         if len(body) > settings.tip_max_chars:
             n = settings.tip_max_chars
-            raise Refused(422, "invalid", f"body is over {n} characters", "body", "tip_error_long", n=n)
+            raise TipRefused("invalid", f"body is over {n} characters", "body", "tip_error_long", n=n)
         fields = {"body": (body, Kind.MULTILINE)}  # each checked as its kind of text may be
         name, contact = _field(form, "name").strip(), _field(form, "contact").strip()
         for field, value in (("name", name), ("contact", contact)):
             if len(value) > settings.tip_contact_max_chars:
                 n = settings.tip_contact_max_chars
-                raise Refused(422, "invalid", f"{field} is over {n} characters", field, "tip_error_field_long", n=n)
+                raise TipRefused("invalid", f"{field} is over {n} characters", field, "tip_error_field_long", n=n)
             fields[field] = (value, Kind.NAME if field == "name" else Kind.LINE)
         for field, (value, kind_of_text) in fields.items():
             if (found := problem(value, kind_of_text)) is not None:
-                raise Refused(422, "invalid", f"{field}: {found}", field, "tip_error_text")
+                raise TipRefused("invalid", f"{field}: {found}", field, "tip_error_text")
         slug = _field(form, "incident") or None
         if slug is not None and not SLUG.match(slug):
-            raise Refused(422, "invalid", "incident is not an incident's address", "incident", "tip_error_text")
+            raise TipRefused("invalid", "incident is not an incident's address", "incident", "tip_error_text")
         photo = await _photo(request, form)
         return NewTip(slug, kind, body, name, _field(form, "may_name") in ("1", "on", "yes"), contact, photo)
 
@@ -150,14 +150,13 @@ async def submit(request: Request) -> Response:
             per_client=svc.settings.tips_per_client,
             window_seconds=svc.settings.tips_window_seconds,
         )
+    except TipRefused as refused:
+        return _refusal(request, refused.refused, strings[refused.text].format(**refused.values), slug)
     except Refused as refused:
-        return _refusal(request, refused, strings[refused.text].format(**refused.values), slug)
-    except RateLimited as limited:
-        return _refusal(request, limited, strings["tip_error_rate"], slug)
-    except Conflict as closed:
-        return _refusal(request, closed, strings["tip_error_closed"], slug)
-    except NotFound as missing:
-        return _refusal(request, missing, strings["not_found"], None)
+        text = {"rate_limited": "tip_error_rate", "conflict": "tip_error_closed", "not_found": "not_found"}
+        if refused.code not in text:
+            raise
+        return _refusal(request, refused, strings[text[refused.code]], None if refused.code == "not_found" else slug)
     if taken.id is not None:
         await queue(request).changed([taken.id])
     if not wants_page(request):
@@ -178,17 +177,17 @@ async def submit(request: Request) -> Response:
     )
 
 
-def _refusal(request: Request, error: APIError, text: str, slug: str | None) -> Response:
+def _refusal(request: Request, error: Refused, text: str, slug: str | None) -> Response:
     if not wants_page(request):
         return error_response(error)
     strings = i18n.STRINGS[i18n.language(request)]
-    return _page(request, error.status, strings["tip_refused_title"], [text], _back(request, slug))
+    return _page(request, status_of(error), strings["tip_refused_title"], [text], _back(request, slug))
 
 
 def _code(request: Request) -> str:
     code: str = request.path_params["code"]
     if len(code) > CODE_CHARS or not code.replace("-", "").replace("_", "").isalnum():
-        raise NotFound("tip")
+        raise Refused.not_found("tip")
     return code
 
 
@@ -203,13 +202,13 @@ async def delete_by_code(request: Request) -> Response:
     """POST /tips/delete/{code}: the tip and everything the reader sent are deleted; the desks drop it."""
     strings = i18n.STRINGS[i18n.language(request)]
     if not tip_form.from_our_page(request):
-        error = APIError(403, "csrf", "a deletion must be sent from our own page", "Origin")
+        error = Refused("csrf", "a deletion must be sent from our own page", "Origin")
         return _refusal(request, error, strings["tip_error_origin"], None)
     gone = await remove_by_code(services(request).store, _code(request))
     back = localized("/", i18n.language(request))
     if gone is None:
         if not wants_page(request):
-            return error_response(NotFound("tip"))
+            return error_response(Refused.not_found("tip"))
         return _page(request, 404, strings["tip_delete_title"], [strings["tip_delete_unknown"]], back)
     await queue(request).changed([gone])
     if not wants_page(request):

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ticker.exceptions import APIError, BrokerUnavailable, Forbidden, Invalid
+from ticker.errors import BrokerUnavailable, Refused
 from ticker.http.api import parse_body
 from ticker.http.auth import require
 from ticker.http.incident_file import IncidentFile
@@ -47,7 +47,7 @@ async def export_incident(request: Request) -> Response:
 def _flag(request: Request, name: str) -> bool:
     raw = request.query_params.get(name, "false").lower()
     if raw not in FLAGS:
-        raise Invalid(name, f"{name} must be true or false")
+        raise Refused.invalid(name, f"{name} must be true or false")
     return FLAGS[raw]
 
 
@@ -56,10 +56,10 @@ async def import_incident(request: Request) -> Response:
     account = await require(request, Action.IMPORT_INCIDENT)
     restore = _flag(request, "restore")
     if restore and not account.may(Action.DELETE_INCIDENT):
-        raise Forbidden(refusal(account.role, Action.DELETE_INCIDENT), "restore")
+        raise Refused.forbidden(refusal(account.role, Action.DELETE_INCIDENT), "restore")
     slug = request.query_params.get("slug")
     if slug is not None and not SLUG.match(slug):
-        raise Invalid("slug", "slug: 1 to 80 lowercase letters, digits and hyphens, not starting with a hyphen")
+        raise Refused.invalid("slug", "slug: 1 to 80 lowercase letters, digits and hyphens, not starting with a hyphen")
     file, _raw = await parse_body(request, IncidentFile)
     svc = services(request)
     try:
@@ -73,7 +73,7 @@ async def import_incident(request: Request) -> Response:
             before_commit=svc.broker.forget,  # a stream left from before must not meet the new history
         )
     except BrokerUnavailable:
-        raise APIError(503, "unavailable", "Redis did not answer, so nothing was imported: try again") from None
+        raise Refused("unavailable", "Redis did not answer, so nothing was imported: try again") from None
     incident = await svc.store.incident(imported.slug)
     return JSONResponse({"incident": incident_view(incident), **imported.view()}, status_code=201)
 
@@ -86,8 +86,7 @@ async def take_down(request: Request) -> Response:
     removed = await delete_incident(svc.store, slug, Actor.of(account))
     told = await forget_everywhere(svc.hub, svc.broker, notices(request), slug)
     if not (told.broker and told.nodes):
-        raise APIError(
-            503,
+        raise Refused(
             "unavailable",
             "the incident is deleted, but Redis did not answer: its stream, or other nodes' open pages, may still "
             "show it. Send this DELETE again once Redis answers.",

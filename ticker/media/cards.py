@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any, Protocol
 
-from ticker.exceptions import APIError
+from ticker.errors import Refused
 from ticker.media.card_lines import card_links, split_out
 from ticker.media.providers import Directory, Link
 from ticker.net.fetch import Fetcher, FetchError
@@ -37,7 +37,7 @@ OEMBED_TYPES = {"video", "rich", "photo", "link"}
 class Thumbnails(Protocol):
     """The photo pipeline as cards use it (ticker.media.photos.Photos): the provider's image in, a thumbnail
     stripped of everything but its pixels and served from our origin out: ``{"url", "width", "height"}``. A
-    file it will not keep raises APIError, as an upload's would."""
+    file it will not keep raises Refused, as an upload's would."""
 
     async def thumbnail(self, data: bytes) -> dict[str, Any]: ...
 
@@ -265,7 +265,7 @@ class LinkCards:
         if data["thumbnail"] and self.thumbnails is not None:
             try:
                 card["thumbnail"] = await self._thumbnail(data["thumbnail"])
-            except (FetchError, APIError) as error:
+            except (FetchError, Refused) as error:
                 return card, str(error.message)[:300]
         return card, None
 

@@ -30,6 +30,7 @@ from typing import Protocol
 
 from PIL import Image, ImageCms, ImageFile, ImageOps, features
 
+from ticker.errors import PhotoCode
 from ticker.media.sizes import widths_of
 
 try:  # HEIC/HEIF (iPhones' default); without the package those files are refused as an unsupported type
@@ -84,7 +85,7 @@ class PhotoRefused(ValueError):
     """An upload that is not a photo we keep. ``code`` is the API's error, ``message`` says why in English;
     the desk shows its own Swedish text for the code (ticker.http.desk_text)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: PhotoCode, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from ticker.config import Settings
-from ticker.exceptions import APIError, Invalid
+from ticker.errors import Refused
 from ticker.media.images import PhotoRefused, ProcessedPhoto, Variant
 from ticker.media.model import Photo
 from ticker.media.pool import PhotoBusy, PhotoPool
@@ -39,23 +39,18 @@ SRC_WIDTH = 1024  # the JPEG a page names in src (and the feed, JSON-LD, oEmbed)
 THUMBNAIL_WIDTH = 640  # a link card's picture
 
 
-class TooManyUploads(APIError):
-    def __init__(self, limit: int) -> None:
-        super().__init__(
-            429, "too_many_uploads", f"at most {limit} photo uploads a minute (TICKER_PHOTO_UPLOADS_PER_MINUTE)", "file"
-        )
+def too_many_uploads(limit: int) -> Refused:
+    message = f"at most {limit} photo uploads a minute (TICKER_PHOTO_UPLOADS_PER_MINUTE)"
+    return Refused("too_many_uploads", message, "file")
 
 
-class Busy(APIError):
-    def __init__(self) -> None:
-        super().__init__(503, "busy", "every photo worker is busy: try again in a few seconds", "file")
+def busy() -> Refused:
+    return Refused("busy", "every photo worker is busy: try again in a few seconds", "file")
 
 
-def refused(error: PhotoRefused) -> APIError:
-    """The API's answer to a file that is no photo we keep: 413 for one too large, else 422, naming the file."""
-    if error.code == "too_large":
-        return APIError(413, "too_large", error.message, "file")
-    return APIError(422, error.code, error.message, "file")
+def refused(error: PhotoRefused) -> Refused:
+    """The API's answer to a file that is no photo we keep, naming the file."""
+    return Refused(error.code, error.message, "file")
 
 
 def _file_of(variant: Variant) -> File:
@@ -104,17 +99,19 @@ class Captions:
         alt, credit = (alt or "").strip(), (credit or "").strip()
         caption = (caption or "").strip() or None
         if not alt:
-            raise Invalid(at + "alt", f"{at}alt: a photo needs alt text (what it shows, for those who cannot see it)")
+            raise Refused.invalid(
+                at + "alt", f"{at}alt: a photo needs alt text (what it shows, for those who cannot see it)"
+            )
         if not credit:
-            raise Invalid(at + "credit", f"{at}credit: a photo needs a credit (who took it)")
+            raise Refused.invalid(at + "credit", f"{at}credit: a photo needs a credit (who took it)")
         texts = (("alt", alt, Kind.LINE), ("credit", credit, Kind.NAME), ("caption", caption, Kind.MULTILINE))
         for name, value, kind in texts:
             if value is None:
                 continue
             if len(value) > most:
-                raise Invalid(at + name, f"{at}{name}: at most {most} characters (TICKER_PHOTO_TEXT_MAX_CHARS)")
+                raise Refused.invalid(at + name, f"{at}{name}: at most {most} characters (TICKER_PHOTO_TEXT_MAX_CHARS)")
             if (found := problem(value, kind)) is not None:
-                raise Invalid(at + name, f"{at}{name}: {found}")
+                raise Refused.invalid(at + name, f"{at}{name}: {found}")
         return cls(alt, credit, caption)
 
 
@@ -136,7 +133,7 @@ class Photos:
         except PhotoRefused as error:
             raise refused(error) from None
         except PhotoBusy:
-            raise Busy() from None
+            raise busy() from None
 
     async def check_rate(self, user_id: int) -> None:
         """429 once ``user_id`` uploaded ``photo_uploads_per_minute`` photos in the last minute, on any node (the
@@ -146,7 +143,7 @@ class Photos:
         query = select(func.count()).where(Photo.uploaded_by == user_id, Photo.created_at > since)
         async with self.store.reading() as session:
             if int(await session.scalar(query) or 0) >= limit:
-                raise TooManyUploads(limit)
+                raise too_many_uploads(limit)
 
     async def upload(
         self, data: bytes, captions: Captions, *, by: int, idem: Idempotency | None = None, actor: Actor = SYSTEM
@@ -178,7 +175,7 @@ class Photos:
 
     async def thumbnail(self, data: bytes) -> dict[str, Any]:
         """A link card's picture (ticker.media.cards' Thumbnails): one JPEG of ``THUMBNAIL_WIDTH`` at most, on
-        our origin, with nothing of the provider's file but its pixels. Raises APIError as an upload does."""
+        our origin, with nothing of the provider's file but its pixels. Raises Refused as an upload does."""
         processed = await self.process(data)
         jpegs = processed.of_format("jpeg")
         fitting = [v for v in jpegs if v.width <= THUMBNAIL_WIDTH] or jpegs[:1]
@@ -192,10 +189,10 @@ class Photos:
         and its alt text, credit and caption, given or the upload's, must pass ``Captions.checked``."""
         if len(refs) > self.settings.photo_max_per_entry:
             most = self.settings.photo_max_per_entry
-            raise Invalid(field, f"{field}: at most {most} photos (TICKER_PHOTO_MAX_PER_ENTRY)")
+            raise Refused.invalid(field, f"{field}: at most {most} photos (TICKER_PHOTO_MAX_PER_ENTRY)")
         ids = [str(ref["id"]) for ref in refs]
         if len(set(ids)) != len(ids):
-            raise Invalid(field, f"{field}: a photo is named twice")
+            raise Refused.invalid(field, f"{field}: a photo is named twice")
         rows: dict[str, Photo] = {}
         if ids:
             async with self.store.reading() as session:
@@ -205,7 +202,7 @@ class Photos:
             at = f"{field}[{n}]." if field == "photos" else f"{field}."
             row = rows.get(ids[n])
             if row is None:
-                raise Invalid(at + "id", f"{at}id: no photo {ids[n]!r} was uploaded (POST /api/photos first)")
+                raise Refused.invalid(at + "id", f"{at}id: no photo {ids[n]!r} was uploaded (POST /api/photos first)")
             captions = Captions.checked(
                 ref.get("alt", row.alt),
                 ref.get("credit", row.credit),

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticker.exceptions import APIError, Conflict, NotFound
+from ticker.errors import Refused
 from ticker.push.tables import PushAlert, PushSubscription
 from ticker.sanitize import text_of
 from ticker.store.sql import Store, Tx, now
@@ -44,9 +44,9 @@ class State:
 def standing(incident: Incident | None) -> Incident:
     """The incident, or 404 for none and 410 for a deleted one (as every incident address answers)."""
     if incident is None:
-        raise NotFound("incident")
+        raise Refused.not_found("incident")
     if incident.status == DELETED:
-        raise APIError(410, "gone", "incident was deleted")
+        raise Refused("gone", "incident was deleted")
     return incident
 
 
@@ -92,16 +92,16 @@ async def send_urgent(store: Store, slug: str, entry_id: int, editor: str) -> di
         incident = standing(await session.scalar(select(Incident).where(Incident.slug == slug)))
         entry = await session.scalar(select(Entry).where(Entry.id == entry_id, Entry.incident_id == incident.id))
         if entry is None:
-            raise NotFound("entry")
+            raise Refused.not_found("entry")
         if entry.retracted:
-            raise Conflict("the entry is retracted", "entry")
+            raise Refused.conflict("the entry is retracted", "entry")
         sent_before = await session.scalar(
             select(PushAlert.id).where(
                 PushAlert.incident_id == incident.id, PushAlert.entry_id == entry.id, PushAlert.kind == Kind.URGENT
             )
         )
         if sent_before is not None:
-            raise Conflict("an urgent alert about this entry was sent already", "entry")
+            raise Refused.conflict("an urgent alert about this entry was sent already", "entry")
         alert = _alert(incident, Kind.URGENT, now(), entry, None)
         alert.created_by = editor
         session.add(alert)

@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from ticker.config import Settings
-from ticker.exceptions import Conflict, Invalid
+from ticker.errors import Refused
 from ticker.push.alerts import followers, standing
 from ticker.push.keys import b64url_decode
 from ticker.push.tables import PushSubscription
@@ -70,33 +70,37 @@ def checked(endpoint: str, p256dh: str, auth: str, rules: PushRules, lang: str) 
     try:
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b64url_decode(p256dh))
     except ValueError:
-        raise Invalid("keys.p256dh", "keys.p256dh must be a P-256 public key in base64url (65 bytes)") from None
+        raise Refused.invalid("keys.p256dh", "keys.p256dh must be a P-256 public key in base64url (65 bytes)") from None
     try:
         secret = b64url_decode(auth)
     except ValueError:
         secret = b""
     if len(secret) != 16:
-        raise Invalid("keys.auth", "keys.auth must be 16 bytes in base64url")
+        raise Refused.invalid("keys.auth", "keys.auth must be 16 bytes in base64url")
     return NewSubscription(checked_endpoint(endpoint, rules), p256dh, auth, lang)
 
 
 def checked_endpoint(endpoint: object, rules: PushRules) -> str:
     if not isinstance(endpoint, str) or not endpoint:
-        raise Invalid("endpoint", "endpoint is required: the push service's address from the browser's subscription")
+        raise Refused.invalid(
+            "endpoint", "endpoint is required: the push service's address from the browser's subscription"
+        )
     if len(endpoint) > MAX_ENDPOINT_CHARS:
-        raise Invalid("endpoint", f"endpoint is longer than {MAX_ENDPOINT_CHARS} characters")
+        raise Refused.invalid("endpoint", f"endpoint is longer than {MAX_ENDPOINT_CHARS} characters")
     try:
         parts = urlsplit(endpoint)
         parts.port  # noqa: B018  # raises for a port that is not a number
     except ValueError:
-        raise Invalid("endpoint", "endpoint is not a valid address") from None
+        raise Refused.invalid("endpoint", "endpoint is not a valid address") from None
     schemes = ("https", "http") if rules.allow_http else ("https",)
     if parts.scheme not in schemes or not parts.hostname or parts.username is not None or parts.password is not None:
-        raise Invalid("endpoint", "endpoint must be an https:// address with a host and no user name")
+        raise Refused.invalid("endpoint", "endpoint must be an https:// address with a host and no user name")
     if any(ord(c) <= 32 or ord(c) == 127 for c in endpoint):
-        raise Invalid("endpoint", "endpoint must not hold spaces or control characters")
+        raise Refused.invalid("endpoint", "endpoint must not hold spaces or control characters")
     if not rules.allows_host(parts.hostname):
-        raise Invalid("endpoint", f"{parts.hostname} is not a push service this site sends to (TICKER_PUSH_SERVICES)")
+        raise Refused.invalid(
+            "endpoint", f"{parts.hostname} is not a push service this site sends to (TICKER_PUSH_SERVICES)"
+        )
     return endpoint
 
 
@@ -109,7 +113,7 @@ async def subscribe(store: Store, slug: str, new: NewSubscription, max_subscript
             async with store.writing() as session:
                 incident = standing(await session.scalar(select(Incident).where(Incident.slug == slug)))
                 if incident.status != "live":
-                    raise Conflict("the incident is closed: there will be no more alerts about it", "incident")
+                    raise Refused.conflict("the incident is closed: there will be no more alerts about it", "incident")
                 found = await session.scalar(
                     select(PushSubscription).where(
                         PushSubscription.incident_id == incident.id, PushSubscription.endpoint == new.endpoint
@@ -120,7 +124,7 @@ async def subscribe(store: Store, slug: str, new: NewSubscription, max_subscript
                     return found.token
                 # Not locked against a concurrent subscribe: a burst may pass the bound by the requests in flight.
                 if await followers(session, incident.id) >= max_subscriptions:
-                    raise Conflict(
+                    raise Refused.conflict(
                         f"this incident has as many followers as it may have ({max_subscriptions}; "
                         "TICKER_PUSH_MAX_SUBSCRIPTIONS)",
                         "incident",
@@ -139,7 +143,7 @@ async def subscribe(store: Store, slug: str, new: NewSubscription, max_subscript
             return token
         except IntegrityError:
             continue  # the same browser subscribed at the same moment on another request: renew that one
-    raise Conflict("the subscription changed while it was being kept; send it again", "endpoint")
+    raise Refused.conflict("the subscription changed while it was being kept; send it again", "endpoint")
 
 
 async def unsubscribe(store: Store, token: str) -> str | None:

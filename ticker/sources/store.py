@@ -13,8 +13,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ticker.config import Settings
+from ticker.errors import Refused
 from ticker.events import isoformat
-from ticker.exceptions import Conflict, Invalid, NotFound
 from ticker.sources.found import Filters, Found
 from ticker.sources.kinds import KINDS, cited
 from ticker.sources.model import Source, SourceItem
@@ -97,7 +97,7 @@ def item_view(item: SourceItem, source: Source) -> dict[str, Any]:
 
 def _checked(fields: dict[str, Any]) -> dict[str, Any]:
     if "kind" in fields and fields["kind"] not in KINDS:
-        raise Invalid("kind", f"kind: one of {', '.join(KINDS)}")
+        raise Refused.invalid("kind", f"kind: one of {', '.join(KINDS)}")
     for name in ("places", "types"):
         if name in fields:
             fields[name] = json.dumps(list(dict.fromkeys(fields[name])), ensure_ascii=False)
@@ -112,12 +112,12 @@ async def add_source(store: Store, fields: dict[str, Any], limits: SourceLimits)
         async with store.writing() as session:
             count = await session.scalar(select(func.count()).select_from(Source))
             if (count or 0) >= limits.most:
-                raise Conflict(f"a newsroom has at most {limits.most} sources (TICKER_SOURCES_MAX)", "name")
+                raise Refused.conflict(f"a newsroom has at most {limits.most} sources (TICKER_SOURCES_MAX)", "name")
             source = Source(**fields, created_at=at, failures=0, next_poll_at=at)
             session.add(source)
             await session.flush()
     except IntegrityError:
-        raise Conflict(f"a source named {fields['name']!r} exists", "name") from None
+        raise Refused.conflict(f"a source named {fields['name']!r} exists", "name") from None
     return source_view(source, limits)
 
 
@@ -127,7 +127,7 @@ async def update_source(store: Store, source_id: int, changes: dict[str, Any], l
         async with store.writing() as session:
             source = await session.get(Source, source_id)
             if source is None:
-                raise NotFound("source")
+                raise Refused.not_found("source")
             for name, value in changes.items():
                 setattr(source, name, value)
             if REFETCH & changes.keys():
@@ -136,7 +136,7 @@ async def update_source(store: Store, source_id: int, changes: dict[str, Any], l
             await session.flush()
             count = await _item_count(session, source.id)
     except IntegrityError:
-        raise Conflict(f"a source named {changes.get('name')!r} exists", "name") from None
+        raise Refused.conflict(f"a source named {changes.get('name')!r} exists", "name") from None
     return source_view(source, limits, count)
 
 
@@ -146,14 +146,14 @@ async def remove_source(store: Store, source_id: int) -> None:
         await session.execute(delete(SourceItem).where(SourceItem.source_id == source_id))
         removed = await session.execute(delete(Source).where(Source.id == source_id))
     if not removed.rowcount:  # type: ignore[attr-defined]
-        raise NotFound("source")
+        raise Refused.not_found("source")
 
 
 async def source_by_name(store: Store, name: str) -> Source:
     async with store.reading() as session:
         found = await session.scalar(select(Source).where(Source.name == name))
     if found is None:
-        raise NotFound(f"source {name!r}")
+        raise Refused.not_found(f"source {name!r}")
     return found
 
 
@@ -304,7 +304,7 @@ async def item_views(
 
 async def set_state(store: Store, item_id: int, state: str, by: str) -> None:
     if state not in STATES:
-        raise Invalid("state", f"state: one of {', '.join(STATES)}")
+        raise Refused.invalid("state", f"state: one of {', '.join(STATES)}")
     async with store.writing() as session:
         done = await session.execute(
             update(SourceItem)
@@ -312,7 +312,7 @@ async def set_state(store: Store, item_id: int, state: str, by: str) -> None:
             .values(state=state, state_by=by, version=SourceItem.version + 1)
         )
     if not done.rowcount:  # type: ignore[attr-defined]
-        raise NotFound("item")
+        raise Refused.not_found("item")
 
 
 async def expire_items(store: Store, before: datetime) -> int:

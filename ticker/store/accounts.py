@@ -15,7 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticker.exceptions import Conflict, Invalid, NotFound
+from ticker.errors import Refused
 from ticker.roles import ROLES, Action, may
 from ticker.store.audit import SYSTEM, Actor, AuditKind, created, record
 from ticker.store.newsroom import LoginSession
@@ -61,7 +61,7 @@ def _check_text(field: str, value: str, max_chars: int) -> None:
     """The same rules for a name whichever way it comes (the API, the desk's forms, the CLI, the demo)."""
     why = problem(value, Kind.NAME) or (f"at most {max_chars} characters" if len(value) > max_chars else None)
     if why is not None:
-        raise Invalid(field, f"{field}: {why}")
+        raise Refused.invalid(field, f"{field}: {why}")
 
 
 async def add_user(
@@ -74,13 +74,13 @@ async def add_user(
     by: Actor = SYSTEM,
 ) -> Account:
     if not USER_NAME.match(name):
-        raise Invalid("name", "name: 1–64 lower-case letters, digits, '.', '_' or '-'")
+        raise Refused.invalid("name", "name: 1–64 lower-case letters, digits, '.', '_' or '-'")
     _check_text("display_name", display_name, 120)
     if role not in ROLES:
-        raise Invalid("role", f"role must be one of {', '.join(ROLES)}")
+        raise Refused.invalid("role", f"role must be one of {', '.join(ROLES)}")
     async with store.writing() as session:
         if await session.scalar(select(User.id).where(User.name == name)) is not None:
-            raise Conflict(f"user {name!r} exists", "name")
+            raise Refused.conflict(f"user {name!r} exists", "name")
         user = User(
             name=name,
             display_name=display_name,
@@ -99,7 +99,7 @@ async def user_by_name(store: Store, name: str) -> Account:
     async with store.reading() as session:
         user = await session.scalar(select(User).where(User.name == name, User.deleted_at.is_(None)))
     if user is None:
-        raise NotFound("user")
+        raise Refused.not_found("user")
     return account_of(user)
 
 
@@ -207,7 +207,7 @@ async def revoke_token(store: Store, account: Account, token_id: int, *, by: Act
     async with store.writing() as session:
         found = await session.scalar(select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == account.id))
         if found is None:
-            raise NotFound("token")
+            raise Refused.not_found("token")
         if found.revoked_at is None:
             found.revoked_at = now()
             facts = {"user": account.name, "label": found.label}

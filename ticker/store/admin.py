@@ -23,7 +23,7 @@ from sqlalchemy import ForeignKey, Integer, LargeBinary, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ticker.exceptions import Conflict, Invalid, NotFound
+from ticker.errors import Refused
 from ticker.roles import ROLES, Action, may
 from ticker.store.accounts import Account, account_of, end_sessions, hash_password
 from ticker.store.audit import Actor, AuditKind, record
@@ -84,7 +84,7 @@ async def _user(session: AsyncSession, user_id: int) -> User:
     """The user (not deleted), locked for this transaction."""
     found = await session.scalar(select(User).where(User.id == user_id, User.deleted_at.is_(None)).with_for_update())
     if found is None:
-        raise NotFound("user")
+        raise Refused.not_found("user")
     return found
 
 
@@ -92,7 +92,7 @@ async def user_id_of(store: Store, name: str) -> int:
     async with store.reading() as session:
         found = await session.scalar(select(User.id).where(User.name == name, User.deleted_at.is_(None)))
     if found is None:
-        raise NotFound("user")
+        raise Refused.not_found("user")
     return found
 
 
@@ -111,17 +111,19 @@ async def _keep_an_admin(session: AsyncSession, user: User, what: str) -> None:
         )
     )
     if not admins:
-        raise Conflict(f"{user.name} is the last admin who can log in: {what} would leave nobody to manage users")
+        raise Refused.conflict(
+            f"{user.name} is the last admin who can log in: {what} would leave nobody to manage users"
+        )
 
 
 async def set_role(store: Store, user_id: int, role: str, by: Actor) -> Account:
     """Give the user another role; it applies to their next request (sessions and tokens read it each time)."""
     if role not in ROLES:
-        raise Invalid("role", f"role must be one of {', '.join(ROLES)}")
+        raise Refused.invalid("role", f"role must be one of {', '.join(ROLES)}")
     async with store.writing() as session:
         user = await _user(session, user_id)
         if user.role == role:
-            raise Conflict(f"{user.name} is already {role}", "role")
+            raise Refused.conflict(f"{user.name} is already {role}", "role")
         if not may(role, Action.MANAGE_USERS):
             await _keep_an_admin(session, user, f"making them {role}")
         record(session, by, AuditKind.USER_ROLE_CHANGED, subject=user.name, changes={"role": [user.role, role]})
@@ -135,7 +137,7 @@ async def disable(store: Store, user_id: int, by: Actor) -> tuple[Account, list[
     async with store.writing() as session:
         user = await _user(session, user_id)
         if user.disabled_at is not None:
-            raise Conflict(f"{user.name} is already disabled", "user")
+            raise Refused.conflict(f"{user.name} is already disabled", "user")
         await _keep_an_admin(session, user, "disabling them")
         user.disabled_at = now()
         ended = await end_sessions(session, user.id)
@@ -148,7 +150,7 @@ async def enable(store: Store, user_id: int, by: Actor) -> Account:
     async with store.writing() as session:
         user = await _user(session, user_id)
         if user.disabled_at is None:
-            raise Conflict(f"{user.name} is not disabled", "user")
+            raise Refused.conflict(f"{user.name} is not disabled", "user")
         user.disabled_at = None
         record(session, by, AuditKind.USER_ENABLED, subject=user.name)
         return account_of(user)
@@ -260,7 +262,7 @@ async def use_reset(store: Store, token: str, password: str) -> tuple[Account, l
         )
         user = None if reset is None else await session.scalar(select(User).where(User.id == reset.user_id))
         if reset is None or user is None or user.disabled_at is not None:
-            raise NotFound("reset link")
+            raise Refused.not_found("reset link")
         reset.used_at = at
         user.password_hash = password_hash
         ended = await end_sessions(session, user.id)

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ticker.errors import Refused
 from ticker.events import isoformat
-from ticker.exceptions import NotFound
 from ticker.store.sql import Store
 from ticker.store.tables import Base, Entry, Incident, UTCDateTime
 
@@ -126,7 +126,7 @@ async def history(store: Store, incident: Incident, entry_id: int) -> list[dict[
     async with store.reading() as session:
         entry = await session.scalar(select(Entry.id).where(Entry.id == entry_id, Entry.incident_id == incident.id))
         if entry is None:
-            raise NotFound("entry")
+            raise Refused.not_found("entry")
         query = select(EntryRevision).where(EntryRevision.entry_id == entry_id).order_by(EntryRevision.id)
         return [revision_view(r) for r in await session.scalars(query)]
 

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ticker.exceptions import Conflict, Invalid, NotFound
+from ticker.errors import Refused
 from ticker.store.audit import SYSTEM, Actor, AuditKind, created, diff, record
 from ticker.store.sql import Store, now
 from ticker.store.tables import Base, Incident, UTCDateTime
@@ -97,34 +97,34 @@ def origin_entry(raw: str, allow_subdomains: bool = False) -> str:
         parts = urlsplit(text)
         port = parts.port
     except ValueError:
-        raise Invalid("origins", f"{raw!r} is not an origin like https://example.se") from None
+        raise Refused.invalid("origins", f"{raw!r} is not an origin like https://example.se") from None
     if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
-        raise Invalid("origins", f"{raw!r} must start with https:// (or http://) and name a host")
+        raise Refused.invalid("origins", f"{raw!r} must start with https:// (or http://) and name a host")
     if parts.username is not None or parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise Invalid("origins", f"{raw!r} is not an origin: give scheme, host and port only, without a path")
+        raise Refused.invalid("origins", f"{raw!r} is not an origin: give scheme, host and port only, without a path")
     host = parts.hostname
     if host.startswith("*."):
         if not allow_subdomains:
-            raise Invalid(
+            raise Refused.invalid(
                 "origins",
                 f"{raw!r} is a subdomain pattern: allow it explicitly (allow_subdomains, --allow-subdomains)",
             )
         if host[2:].count(".") < 1:
-            raise Invalid("origins", f"{raw!r}: a subdomain pattern needs a domain of two labels or more")
+            raise Refused.invalid("origins", f"{raw!r}: a subdomain pattern needs a domain of two labels or more")
         bare = host[2:]
     else:
         bare = host
     if not _HOST.match(bare):
-        raise Invalid("origins", f"{raw!r}: the host must be a DNS name (punycode, xn--…) or an IPv4 address")
+        raise Refused.invalid("origins", f"{raw!r}: the host must be a DNS name (punycode, xn--…) or an IPv4 address")
     suffix = f":{port}" if port is not None and port != _DEFAULT_PORTS[parts.scheme] else ""
     return f"{parts.scheme}://{host}{suffix}"
 
 
 def _origin_entries(origins: Sequence[str], allow_subdomains: bool, max_origins: int) -> list[str]:
     if not origins:
-        raise Invalid("origins", "a partner needs at least one origin")
+        raise Refused.invalid("origins", "a partner needs at least one origin")
     if len(origins) > max_origins:
-        raise Invalid("origins", f"at most {max_origins} origins per partner")
+        raise Refused.invalid("origins", f"at most {max_origins} origins per partner")
     entries = [origin_entry(o, allow_subdomains) for o in origins]
     return list(dict.fromkeys(entries))
 
@@ -134,7 +134,7 @@ async def _incident_ids(session: AsyncSession, slugs: Sequence[str]) -> list[int
     found = dict((await session.execute(standing)).all())
     for slug in slugs:
         if slug not in found:
-            raise Invalid("incidents", f"no incident {slug!r}")
+            raise Refused.invalid("incidents", f"no incident {slug!r}")
     return [found[slug] for slug in dict.fromkeys(slugs)]
 
 
@@ -145,7 +145,7 @@ async def _set_origins(session: AsyncSession, partner: Partner, origins: list[st
         .where(PartnerOrigin.origin.in_(origins), PartnerOrigin.partner_id != partner.id)
     )
     for origin, owner in taken:
-        raise Conflict(f"origin {origin} belongs to partner {owner!r}", "origins")
+        raise Refused.conflict(f"origin {origin} belongs to partner {owner!r}", "origins")
     await session.execute(delete(PartnerOrigin).where(PartnerOrigin.partner_id == partner.id))
     session.add_all(PartnerOrigin(partner_id=partner.id, origin=o) for o in origins)
 
@@ -169,11 +169,13 @@ async def add_partner(
     by: Actor = SYSTEM,
 ) -> PartnerInfo:
     if not NAME.match(name):
-        raise Invalid("name", "name must be 1–64 lowercase letters, digits and hyphens, e.g. 'gp' or 'kommunen'")
+        raise Refused.invalid(
+            "name", "name must be 1–64 lowercase letters, digits and hyphens, e.g. 'gp' or 'kommunen'"
+        )
     entries = _origin_entries(origins, allow_subdomains, max_origins)
     async with store.writing() as session:
         if await session.scalar(select(Partner.id).where(Partner.name == name)) is not None:
-            raise Conflict(f"partner {name!r} exists", "name")
+            raise Refused.conflict(f"partner {name!r} exists", "name")
         partner = Partner(name=name, every_incident=True, created_at=now())
         session.add(partner)
         await session.flush()
@@ -235,14 +237,14 @@ async def remove_partner(store: Store, name: str, *, by: Actor = SYSTEM) -> None
 async def _partner(session: AsyncSession, name: str) -> Partner:
     partner = await session.scalar(select(Partner).where(Partner.name == name))
     if partner is None:
-        raise NotFound("partner")
+        raise Refused.not_found("partner")
     return partner
 
 
 async def partner_info(store: Store, name: str) -> PartnerInfo:
     for info in await partners(store, name):
         return info
-    raise NotFound("partner")
+    raise Refused.not_found("partner")
 
 
 async def partners(store: Store, name: str | None = None) -> list[PartnerInfo]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 
-from ticker.exceptions import NotFound
+from ticker.errors import Refused
 from ticker.store.sql import Store
 from ticker.store.tables import Entry, Incident
 from ticker.store.tombstone import DELETED, standing
@@ -96,7 +96,7 @@ async def entry(store: Store, slug: str, entry_id: int) -> tuple[Incident, dict[
         ).first()
     if row is None:
         await store.incident(slug)  # 410 for an entry of a deleted incident (its entries are gone), not 404
-        raise NotFound("entry")
+        raise Refused.not_found("entry")
     return row[0], entry_view(row[1], slug)
 
 

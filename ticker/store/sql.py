@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from ticker.errors import Refused
 from ticker.events import EventType, Message, encode
-from ticker.exceptions import Gone, Invalid, NotFound
 from ticker.store.audit import AUDIT, SYSTEM, Actor, AuditKind, created, record, row_values
 from ticker.store.tables import Entry, Event, IdempotencyKey, Incident
 from ticker.store.tombstone import DELETED, standing
@@ -72,7 +72,7 @@ class Tx:
     async def entry(self, incident: Incident, entry_id: int) -> Entry:
         found = await self.session.scalar(select(Entry).where(Entry.id == entry_id, Entry.incident_id == incident.id))
         if found is None:
-            raise NotFound("entry")
+            raise Refused.not_found("entry")
         return found
 
     async def emit(self, incident: Incident, event_type: str, data: dict[str, Any]) -> int:
@@ -266,9 +266,9 @@ class Store:
         async with self.reading() as session:
             row = (await session.execute(query)).first()
         if row is None:
-            raise NotFound("incident")
+            raise Refused.not_found("incident")
         if row[2] == DELETED:
-            raise Gone("incident")
+            raise Refused.gone("incident")
         return row[0], row[1]
 
     async def events_after(self, slug: str, after: int, upto: int | None = None) -> list[Message]:
@@ -343,7 +343,7 @@ async def _replay(session: AsyncSession, idem: Idempotency) -> WriteResult | Non
     if stored is None:
         return None
     if stored.fingerprint != idem.fingerprint:
-        raise Invalid("Idempotency-Key", "this key was used for a different request")
+        raise Refused.invalid("Idempotency-Key", "this key was used for a different request")
     return WriteResult(stored.status, json.loads(stored.response), ())
 
 

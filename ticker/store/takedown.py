@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticker.exceptions import NotFound
+from ticker.errors import Refused
 from ticker.push.tables import PushAlert, PushDelivery, PushSubscription
 from ticker.sources.model import SourceItem
 from ticker.store.audit import Actor, AuditKind, AuditRow, compact, record
@@ -58,7 +58,7 @@ async def delete_incident(store: Store, slug: str, actor: Actor) -> Removed:
     async with store.writing() as session:
         incident = await session.scalar(select(Incident).where(Incident.slug == slug).with_for_update())
         if incident is None:
-            raise NotFound("incident")
+            raise Refused.not_found("incident")
         if incident.status == DELETED:
             return Removed(slug)
         removed = await _remove_content(session, incident)

@@ -8,7 +8,7 @@ never gets the old address (and the links to it), and only an admin's deliberate
 
 from __future__ import annotations
 
-from ticker.exceptions import Gone, NotFound
+from ticker.errors import Refused
 from ticker.store.tables import Incident
 
 DELETED = "deleted"
@@ -17,9 +17,9 @@ DELETED = "deleted"
 def standing(incident: Incident | None) -> Incident:
     """The incident, unless there is none (404) or it was deleted (410)."""
     if incident is None:
-        raise NotFound("incident")
+        raise Refused.not_found("incident")
     if incident.status == DELETED:
-        raise Gone("incident")
+        raise Refused.gone("incident")
     return incident
 
 

@@ -26,8 +26,8 @@ from pydantic import BaseModel
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticker.errors import Refused
 from ticker.events import encode, isoformat
-from ticker.exceptions import Conflict, Invalid
 from ticker.sanitize import clean_html
 from ticker.store.audit import Actor, AuditKind, created, record
 from ticker.store.newsroom import EntryRevision, Submission
@@ -242,9 +242,11 @@ async def write_incident(
     async with store.writing() as session:
         incident = await session.scalar(select(Incident).where(Incident.slug == slug).with_for_update())
         if incident is not None and incident.status != DELETED:
-            raise Conflict(f"an incident with slug {slug!r} exists: import under another slug, or not again", "slug")
+            raise Refused.conflict(
+                f"an incident with slug {slug!r} exists: import under another slug, or not again", "slug"
+            )
         if incident is not None and not restore:
-            raise Conflict(
+            raise Refused.conflict(
                 f"{slug!r} was a deleted incident's address: only an admin may import one back there (restore)",
                 "slug",
             )
@@ -291,7 +293,7 @@ async def _authors(session: AsyncSession, people: Iterable[FilePerson], stand_in
         found.update((await session.execute(select(User.name, User.id).where(User.name.in_(chunk)))).all())
     missing = sorted(str(login) for login in logins - set(found))
     if missing and stand_in is None:
-        raise Invalid("user", f"no account here for {', '.join(missing)}: name one whose rows theirs become")
+        raise Refused.invalid("user", f"no account here for {', '.join(missing)}: name one whose rows theirs become")
     return {login: found.get(login, stand_in or 0) for login in logins}
 
 
@@ -334,7 +336,7 @@ def _json(models: Sequence[BaseModel] | None) -> list[dict[str, Any]] | None:
 def _clean(body: str, field: str) -> str:
     cleaned = clean_html(body)
     if not cleaned:
-        raise Invalid(field, f"{field}: nothing is left of it once sanitised")
+        raise Refused.invalid(field, f"{field}: nothing is left of it once sanitised")
     return cleaned
 
 

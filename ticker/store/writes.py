@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ticker.errors import Refused
 from ticker.events import EventType
-from ticker.exceptions import Conflict, Forbidden, NotFound
 from ticker.push import alerts as push_alerts
 from ticker.roles import Action, may_change_entry, refusal
 from ticker.store.accounts import Account
@@ -34,9 +34,9 @@ def create_incident(slug: str, fields: dict[str, Any]) -> WriteOp:
     async def op(tx: Tx) -> dict[str, Any]:
         taken = await tx.session.scalar(select(Incident.status).where(Incident.slug == slug))
         if taken == DELETED:  # its old links must not lead to new content (ticker.store.tombstone)
-            raise Conflict(f"{slug!r} was a deleted incident's address and is not used again", "slug")
+            raise Refused.conflict(f"{slug!r} was a deleted incident's address and is not used again", "slug")
         if taken is not None:
-            raise Conflict(f"an incident with slug {slug!r} exists", "slug")
+            raise Refused.conflict(f"an incident with slug {slug!r} exists", "slug")
         incident = Incident(
             slug=slug,
             title=fields["title"],
@@ -77,7 +77,7 @@ def set_status(slug: str, status: str) -> WriteOp:
     async def op(tx: Tx) -> dict[str, Any]:
         incident = await tx.incident(slug)
         if incident.status == status:
-            raise Conflict(f"the incident is already {status}", "status")
+            raise Refused.conflict(f"the incident is already {status}", "status")
         incident.status = status
         incident.closed_at = tx.at if status == "closed" else None
         kind = EventType.INCIDENT_CLOSED if status == "closed" else EventType.INCIDENT_REOPENED
@@ -222,7 +222,7 @@ def pin_entry(slug: str, entry_id: int, pinned: bool, by: Author) -> WriteOp:
         incident = await tx.incident(slug)
         entry = await _live_entry(tx, incident, entry_id)
         if entry.pinned == pinned:
-            raise Conflict("the entry is already " + ("pinned" if pinned else "not pinned"), "pinned")
+            raise Refused.conflict("the entry is already " + ("pinned" if pinned else "not pinned"), "pinned")
         if pinned:
             await _unpin_current(tx, incident, by)
         entry.pinned = pinned
@@ -239,7 +239,7 @@ def author_of(account: Account) -> Author:
 async def _live_incident(tx: Tx, slug: str) -> Incident:
     incident = await tx.incident(slug)
     if incident.status != "live":
-        raise Conflict("the incident is closed; reopen it to post", "incident")
+        raise Refused.conflict("the incident is closed; reopen it to post", "incident")
     return incident
 
 
@@ -266,16 +266,16 @@ async def _pending(tx: Tx, incident: Incident, submission_id: int) -> Submission
         select(Submission).where(Submission.id == submission_id, Submission.incident_id == incident.id)
     )
     if found is None:
-        raise NotFound("submission")
+        raise Refused.not_found("submission")
     if found.status != "pending":
-        raise Conflict(f"the submission is already {found.status}", "submission")
+        raise Refused.conflict(f"the submission is already {found.status}", "submission")
     return found
 
 
 async def _live_entry(tx: Tx, incident: Incident, entry_id: int) -> Entry:
     entry = await tx.entry(incident, entry_id)
     if entry.retracted:
-        raise Conflict("the entry is retracted", "entry")
+        raise Refused.conflict("the entry is retracted", "entry")
     return entry
 
 
@@ -284,7 +284,7 @@ async def _own_live_entry(tx: Tx, incident: Incident, entry_id: int, by: Account
     entry = await _live_entry(tx, incident, entry_id)
     own = entry.author_id == by.id
     if not may_change_entry(by.role, own):
-        raise Forbidden(refusal(by.role, Action.CHANGE_OWN_ENTRY if own else Action.CHANGE_ANY_ENTRY))
+        raise Refused.forbidden(refusal(by.role, Action.CHANGE_OWN_ENTRY if own else Action.CHANGE_ANY_ENTRY))
     return entry
 
 

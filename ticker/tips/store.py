@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from ticker.exceptions import APIError, Conflict, NotFound
+from ticker.errors import Refused
 from ticker.store.sql import Store, Tx, WriteOp
 from ticker.store.tables import Incident
 from ticker.store.writes import Author, post_entry
@@ -69,14 +69,13 @@ class Taken:
     code: str  # the reader's deletion code ("" for a duplicate)
 
 
-class RateLimited(APIError):
-    def __init__(self, most: int, window_seconds: int) -> None:
-        super().__init__(429, "rate_limited", f"at most {most} tips per {window_seconds} s from one address", "body")
+def rate_limited(most: int, window_seconds: int) -> Refused:
+    return Refused("rate_limited", f"at most {most} tips per {window_seconds} s from one address", "body")
 
 
 async def take(store: Store, tip: NewTip, *, key: bytes, address: str, per_client: int, window_seconds: int) -> Taken:
     """Store a reader's tip, unless the same sender sent the same text within the window (a twin) or has sent
-    ``per_client`` tips within it (RateLimited). Counted in SQL, so every node counts the same (requests at the
+    ``per_client`` tips within it (rate_limited). Counted in SQL, so every node counts the same (requests at the
     same moment may each pass the count: a burst can exceed it by those in flight)."""
     client = keyed(key, f"client:{address}")
     fingerprint = keyed(key, f"tip:{address}:{tip.incident or ''}:{' '.join(tip.body.split())}")
@@ -86,9 +85,9 @@ async def take(store: Store, tip: NewTip, *, key: bytes, address: str, per_clien
         if tip.incident is not None:
             incident = await session.scalar(select(Incident).where(Incident.slug == tip.incident))
             if incident is None or incident.status == "deleted":
-                raise NotFound("incident")
+                raise Refused.not_found("incident")
             if incident.status != "live":
-                raise Conflict("the incident is closed and takes no tips", "incident")
+                raise Refused.conflict("the incident is closed and takes no tips", "incident")
             incident_id: int | None = incident.id
         else:
             incident_id = None
@@ -96,7 +95,7 @@ async def take(store: Store, tip: NewTip, *, key: bytes, address: str, per_clien
         if await session.scalar(recent.where(Tip.fingerprint == fingerprint).limit(1)) is not None:
             return Taken(None, "")
         if (await session.scalar(select(func.count()).select_from(recent.subquery())) or 0) >= per_client:
-            raise RateLimited(per_client, window_seconds)
+            raise rate_limited(per_client, window_seconds)
         row = Tip(
             incident_id=incident_id,
             kind=tip.kind,
@@ -158,7 +157,7 @@ async def photo_of(store: Store, tip_id: int) -> bytes:
     async with store.reading() as session:
         photo = await session.scalar(select(Tip.photo).where(Tip.id == tip_id))
     if photo is None:
-        raise NotFound("tip photo")
+        raise Refused.not_found("tip photo")
     return photo
 
 
@@ -184,14 +183,14 @@ def answer_tip(
     async def op(tx: Tx) -> dict[str, Any]:
         tip = await tx.session.scalar(select(Tip).where(Tip.id == tip_id).with_for_update())
         if tip is None:
-            raise NotFound("tip")
+            raise Refused.not_found("tip")
         if tip.state != OPEN:
-            raise Conflict(f"the tip is already {tip.state}", "tip")
+            raise Refused.conflict(f"the tip is already {tip.state}", "tip")
         slug = incident
         if tip.incident_id is not None:
             slug = await tx.session.scalar(select(Incident.slug).where(Incident.id == tip.incident_id))
         if not slug:
-            raise APIError(422, "invalid", "a general tip needs the incident its answer goes to", "incident")
+            raise Refused("invalid", "a general tip needs the incident its answer goes to", "incident")
         posted = await post_entry(slug, by, clean(answer_body(tip, answer, with_name)), label, False, False)(tx)
         tip.state, tip.decided_by, tip.decided_at = "answered", by.name, tx.at
         tip.entry_id = posted["entry"]["id"]
@@ -205,9 +204,9 @@ async def discard(store: Store, tip_id: int, by: str) -> None:
     async with store.writing() as session:
         tip = await session.scalar(select(Tip).where(Tip.id == tip_id).with_for_update())
         if tip is None:
-            raise NotFound("tip")
+            raise Refused.not_found("tip")
         if tip.state != OPEN:
-            raise Conflict(f"the tip is already {tip.state}", "tip")
+            raise Refused.conflict(f"the tip is already {tip.state}", "tip")
         tip.state, tip.decided_by, tip.decided_at = "discarded", by, _now()
         tip.version += 1
 
@@ -217,7 +216,7 @@ async def remove(store: Store, tip_id: int) -> None:
     async with store.writing() as session:
         gone = await session.execute(delete(Tip).where(Tip.id == tip_id).returning(Tip.id))
         if gone.first() is None:
-            raise NotFound("tip")
+            raise Refused.not_found("tip")
 
 
 async def remove_by_code(store: Store, code: str) -> int | None:
