@@ -100,7 +100,7 @@ def logging_config(level: str = "info", form: str = "json", node: str = "") -> d
             "uvicorn.error": {"level": level},
             "uvicorn.access": {"level": level},
             "alembic": {"level": level},  # each migration a node applies at start-up
-            # Per-connection lines (open, accepted, closed) are noise at 10,000 readers; see ticker.transport.
+            # Per-connection lines (open, accepted, closed) are noise at 10,000 readers; see ticker.live.connection.
             "uvicorn.error.connections": {"level": "WARNING"},
             # A client's malformed X-Request-ID is the client's mistake: it must not buy a line per request.
             "asgi_correlation_id": {"level": "ERROR"},

@@ -51,7 +51,7 @@ class NodeFigures:
     relay_healthy: bool
     published: int
     catchups: Mapping[str, int]  # node, broker, store, snapshot, snapshot_queries
-    opened: Mapping[str, int]  # websockets opened, by way in: direct (ticker.handshake), app
+    opened: Mapping[str, int]  # websockets opened, by way in: direct (ticker.live.direct), app
     replays: int
 
 

@@ -16,8 +16,8 @@ from ticker.config import Settings
 from ticker.log_format import logging_config
 from ticker.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
 
-HTTP_PROTOCOL = "ticker.handshake:LiveHttpProtocol"  # plain readers first, then uvicorn's httptools protocol
-WS_PROTOCOL = "ticker.handshake:LiveHandshake"
+HTTP_PROTOCOL = "ticker.live.handover:LiveHttpProtocol"  # plain readers first, then uvicorn's httptools protocol
+WS_PROTOCOL = "ticker.live.handover:LiveHandshake"
 
 
 def log_config(settings: Settings) -> dict[str, Any]:

@@ -1,45 +1,121 @@
-"""The /live handshake without the ASGI app, for the common reader; uvicorn's own path for everything else.
+"""The uvicorn hand-over: the protocol classes that plug the live path into uvicorn, and the socket hand-over.
 
-A plain reader (a websocket upgrade to /live without a session cookie, whose origin this node can admit from
-memory: ``Lane.open_now``) is answered in one call: the 101, a ``LiveConnection`` and the hub. That is most
-readers, and it keeps a connect to the cost of reading a request and writing a response (docs/benchmarks.md).
-
-Two classes plug this into uvicorn. ``LiveHttpProtocol`` is its ``http`` setting: it looks at a connection's
-first bytes, answers a plain reader whose whole request is there, and hands any other connection, untouched,
-to uvicorn's ``HttpToolsProtocol`` (as ``AppHttpProtocol``, which also ends SSE streams when the server
-stops). ``LiveHandshake`` is its ``ws`` setting, for the upgrades that went that way (a request split over
-several reads, say): it answers a plain reader the same way, and passes the rest (a newsroom socket with its
-cookie, an origin to look up or refuse, a full node, any request out of the ordinary) to
-``HandoverWebSocketProtocol`` and the app, which answers them as it always did.
+Two classes are uvicorn's settings (ticker.server). ``LiveHttpProtocol`` is its ``http`` setting: it looks at a
+connection's first bytes, answers a plain reader whose whole request is there (ticker.live.direct), and hands any
+other connection, untouched, to uvicorn's ``HttpToolsProtocol`` (as ``AppHttpProtocol``, which also ends SSE
+streams when the server stops). ``LiveHandshake`` is its ``ws`` setting, for the upgrades that went that way (a
+request split over several reads, say): it answers a plain reader the same way, and passes the rest (a newsroom
+socket with its cookie, an origin to look up or refuse, a full node, any request out of the ordinary) to
+``HandoverWebSocketProtocol`` and the app, which answers them as it always did. Once the app has accepted such a
+socket, ``HandoverWebSocketProtocol.hand_over`` moves the transport to a ``LiveConnection`` and the ASGI task
+ends: every reader ends up the same lean object, whichever way it came in.
 
 Both HTTP classes also hold each request to its deadlines (ticker.partial_requests): the head is due within the
 header timeout of the connection's opening (``LiveHttpProtocol`` arms it, ``AppHttpProtocol`` keeps it), or of a
 later request's first byte; the body within the body timeout of the head. ``LiveHandshake`` needs none of its
 own: uvicorn hands it a head its parser has already read whole, in time.
+
+This is the one module that subclasses uvicorn's private classes and touches their attributes (ticker.server's
+``startup`` hook aside): ``UVICORN_NAMES`` lists every such name, and tests/test_uvicorn_contract.py checks that
+the installed uvicorn still has each of them, so an upgrade that renames one fails in CI, not on a live node.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import hashlib
-import re
+from collections.abc import Callable
 from typing import Any, cast
-from urllib.parse import parse_qsl
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
 
 from ticker.http.live import LANE_STATE, Lane
-from ticker.http.session_auth import SESSION_COOKIE
+from ticker.live.connection import CONNECTION_LOG, HANDOVER_EXTENSION, Detached, LiveConnection
+from ticker.live.direct import LIVE_REQUEST, MAX_HEAD, open_direct
 from ticker.partial_requests import PARTIAL_REQUESTS, late_request, partial_requests
-from ticker.transport import HandoverWebSocketProtocol, LiveConnection
 
-LIVE_REQUEST = b"GET /live"  # what the first bytes of a reader's connection start with
-ACCEPT_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, section 1.3
-COOKIE_MARK = SESSION_COOKIE.encode() + b"="
-MAX_HEAD = 8192  # a longer request goes uvicorn's way, with its limits
-TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a header name (RFC 9110, section 5.1)
+_HTTP = "uvicorn.protocols.http.httptools_impl"
+_WS = "uvicorn.protocols.websockets.websockets_sansio_impl"
+_SERVER = "uvicorn.server"
+# Every uvicorn name the code relies on beyond uvicorn's documented API (uvicorn.run, uvicorn.Config, uvicorn.Server
+# and their settings), with its kind: a module, a class, a method (a function the class has), an attribute (one
+# its methods set on self). pyproject.toml's uvicorn range is the versions known to have them all.
+UVICORN_NAMES: tuple[tuple[str, str], ...] = (
+    (_HTTP, "module"),
+    # AppHttpProtocol: a subclass that keeps each request's deadline and ends SSE streams at shutdown.
+    (f"{_HTTP}.HttpToolsProtocol", "class"),
+    (f"{_HTTP}.HttpToolsProtocol.on_message_begin", "method"),
+    (f"{_HTTP}.HttpToolsProtocol.on_headers_complete", "method"),
+    (f"{_HTTP}.HttpToolsProtocol.on_message_complete", "method"),
+    (f"{_HTTP}.HttpToolsProtocol.connection_lost", "method"),
+    (f"{_HTTP}.HttpToolsProtocol.shutdown", "method"),
+    (f"{_HTTP}.HttpToolsProtocol._should_upgrade", "method"),
+    (f"{_HTTP}.HttpToolsProtocol.handle_websocket_upgrade", "method"),  # hands the upgrade to LiveHandshake
+    (f"{_HTTP}.HttpToolsProtocol.loop", "attribute"),
+    (f"{_HTTP}.HttpToolsProtocol.transport", "attribute"),
+    (f"{_HTTP}.HttpToolsProtocol.parser", "attribute"),
+    (f"{_HTTP}.HttpToolsProtocol.cycle", "attribute"),
+    (f"{_HTTP}.HttpToolsProtocol.server_state", "attribute"),
+    (f"{_HTTP}.HttpToolsProtocol.app_state", "attribute"),
+    (f"{_HTTP}.RequestResponseCycle", "class"),
+    (f"{_HTTP}.RequestResponseCycle.response_started", "attribute"),
+    (f"{_HTTP}.RequestResponseCycle.response_complete", "attribute"),
+    (f"{_HTTP}.RequestResponseCycle.disconnected", "attribute"),
+    # HandoverWebSocketProtocol: a subclass that hands an accepted socket to a LiveConnection.
+    (_WS, "module"),
+    (f"{_WS}.WebSocketsSansIOProtocol", "class"),
+    (f"{_WS}.WebSocketsSansIOProtocol.handle_connect", "method"),
+    (f"{_WS}.WebSocketsSansIOProtocol.stop_keepalive", "method"),
+    (f"{_WS}.WebSocketsSansIOProtocol.conn", "attribute"),
+    (f"{_WS}.WebSocketsSansIOProtocol.logger", "attribute"),
+    (f"{_WS}.WebSocketsSansIOProtocol.scope", "attribute"),
+    (f"{_WS}.WebSocketsSansIOProtocol.transport", "attribute"),
+    (f"{_WS}.WebSocketsSansIOProtocol.connections", "attribute"),
+    (f"{_WS}.WebSocketsSansIOProtocol.read_paused", "attribute"),
+    (f"{_WS}.WebSocketsSansIOProtocol.handshake_complete", "attribute"),
+    (f"{_WS}.WebSocketsSansIOProtocol.close_sent", "attribute"),
+    (f"{_WS}.WebSocketsSansIOProtocol.disconnected", "attribute"),
+    # What uvicorn gives every protocol class: its connections (each told to shut down) and default headers.
+    (_SERVER, "module"),
+    (f"{_SERVER}.ServerState", "class"),
+    (f"{_SERVER}.ServerState.connections", "attribute"),
+    (f"{_SERVER}.ServerState.default_headers", "attribute"),
+    # ticker.server: a subclass of uvicorn's Server that runs a hook once the port is bound.
+    (f"{_SERVER}.Server", "class"),
+    (f"{_SERVER}.Server.startup", "method"),
+    (f"{_SERVER}.Server.started", "attribute"),
+)
+
+
+class HandoverWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O websocket protocol, able to hand its socket to a LiveConnection after accept."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.logger = self.conn.logger = CONNECTION_LOG
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        scope: dict[str, Any] | None = getattr(self, "scope", None)
+        if scope is not None:
+            scope["extensions"][HANDOVER_EXTENSION] = {"hand_over": self.hand_over}
+
+    def hand_over(
+        self, on_text: Callable[[str | None], None], on_lost: Callable[[], None], *, max_size: int, buffer_limit: int
+    ) -> LiveConnection:
+        """Give the accepted socket to a LiveConnection; this object and its ASGI task are done with it."""
+        if not self.handshake_complete or self.close_sent or self.disconnected:
+            raise RuntimeError("only an accepted, open websocket can be handed over")
+        self.stop_keepalive()
+        transport = self.transport
+        live = LiveConnection(transport, self.connections, on_text, on_lost, max_size, buffer_limit)
+        transport.set_protocol(live)
+        if self.read_paused:
+            transport.resume_reading()
+        self.connections.discard(self)
+        self.transport = Detached()  # type: ignore[assignment]  # uvicorn's own close after the task ends
+        return live
 
 
 class LiveHttpProtocol(asyncio.Protocol):
@@ -179,7 +255,7 @@ class AppHttpProtocol(HttpToolsProtocol):
 class LiveHandshake(asyncio.Protocol):
     """uvicorn's websocket protocol class: answers plain readers itself, passes the rest to the app.
 
-    It stays the transport's protocol (uvicorn sets it once ``data_received`` returns) and forwards the
+    It stays the transport's protocol (uvicorn's ``handle_websocket_upgrade`` made it so) and forwards the
     transport's calls to the protocol that took the connection over.
     """
 
@@ -229,71 +305,3 @@ class LiveHandshake(asyncio.Protocol):
     def resume_writing(self) -> None:
         if self._next is not None:
             self._next.resume_writing()
-
-
-def open_direct(
-    app_state: dict[str, Any], transport: asyncio.Transport, server_state: Any, head: bytes
-) -> LiveConnection | None:
-    """Answer a plain reader's upgrade request (``head``, up to its blank line) and open its connection;
-    None, having written nothing, for any other request."""
-    lane: Lane | None = app_state.get(LANE_STATE)
-    request = plain_reader(head)
-    if lane is None or request is None:
-        return None
-    key, origin, partner = request
-    session = lane.open_now(origin, partner)
-    if session is None:
-        return None
-    transport.write(
-        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Accept: " + base64.b64encode(hashlib.sha1(key + ACCEPT_GUID).digest()) + b"\r\n\r\n"
-    )
-    connection = LiveConnection(
-        transport,
-        server_state.connections,
-        session.received,
-        session.lost,
-        max_size=lane.settings.ws_max_message_bytes,
-        buffer_limit=lane.settings.send_buffer_bytes,
-    )
-    session.start(connection)
-    return connection
-
-
-def plain_reader(head: bytes) -> tuple[bytes, str | None, str | None] | None:
-    """(Sec-WebSocket-Key, Origin, ?partner=) of a well-formed websocket upgrade to /live that carries no
-    session cookie; None for anything else. ``head`` is the request line and the header lines, as a client
-    sent them or as uvicorn passes them on."""
-    lines = head.split(b"\r\n")
-    method, target, version = [*lines[0].split(b" ", 2), b"", b""][:3]
-    path, _, query = target.partition(b"?")
-    if method != b"GET" or path != b"/live" or version != b"HTTP/1.1":
-        return None
-    headers: dict[bytes, bytes] = {}
-    for line in lines[1:]:
-        if not line:
-            break
-        name, colon, value = line.partition(b":")
-        if not colon or not TOKEN.fullmatch(name):
-            return None
-        name = name.lower()
-        if name in headers:
-            return None
-        headers[name] = value.strip(b" \t")
-    connection = headers.get(b"connection", b"").lower()
-    if (
-        headers.get(b"upgrade", b"").lower() != b"websocket"
-        or (connection != b"upgrade" and b"upgrade" not in [token.strip() for token in connection.split(b",")])
-        or headers.get(b"sec-websocket-version") != b"13"
-        or COOKIE_MARK in headers.get(b"cookie", b"")
-    ):
-        return None
-    key = headers.get(b"sec-websocket-key", b"")
-    try:
-        if len(base64.b64decode(key, validate=True)) != 16:
-            return None
-    except binascii.Error:
-        return None
-    origin = headers.get(b"origin")
-    partner = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True)).get("partner") if query else None
-    return key, None if origin is None else origin.decode("latin-1"), partner

@@ -1,12 +1,10 @@
-"""Live reader connections: uvicorn for the handshake, then a lean protocol of our own for the rest.
+"""A reader's socket once its handshake is done: a lean asyncio protocol of our own, not an ASGI task.
 
-Starlette keeps routing, the handshake, auth, origin checks and the decision to accept. Right after ``accept``
-the endpoint hands the socket over: ``HandoverWebSocketProtocol.hand_over`` moves the transport to a
-``LiveConnection`` and the ASGI task ends. From then on the hub writes once-built frames straight to the
-transport (no ASGI send chain rebuilding the same frame and awaiting for every reader), and the few frames a
-reader sends are parsed by the websockets library's sans-I/O ``Protocol``. An idle reader then costs a
-transport, that parser and one small object: no task, no queue, no timer (heartbeats are sent by one loop
-in the hub for every reader).
+Whichever way the reader came in (ticker.live.direct answered it, or the app accepted it and
+ticker.live.handover moved the socket here), the hub writes once-built frames straight to the transport (no
+ASGI send chain rebuilding the same frame and awaiting for every reader), and the few frames a reader sends are
+parsed by the websockets library's sans-I/O ``Protocol``. An idle reader then costs a transport, that parser and
+one small object: no task, no queue, no timer (heartbeats are sent by one loop in the hub for every reader).
 """
 
 from __future__ import annotations
@@ -16,50 +14,18 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
 from websockets.frames import Frame, Opcode
-from websockets.http11 import Request
 from websockets.protocol import Protocol, Side, State
 
 from ticker.logs import log_event
 
-HANDOVER_EXTENSION = "ticker.handover"
+HANDOVER_EXTENSION = "ticker.handover"  # the ASGI scope extension under which the /live endpoint finds hand_over
 CLOSE_TIMEOUT = 10.0  # a reader that does not answer our close frame is cut after this
 PING = Frame(Opcode.PING, b"tk").serialize(mask=False)
 # Per-connection lines (open, accepted, closed) are noise at 10,000 readers and cost CPU on every connect:
 # they go to this child of uvicorn's logger, which ticker.log_format sets to WARNING; errors still show.
 CONNECTION_LOG = logging.getLogger("uvicorn.error.connections")
-
-
-class HandoverWebSocketProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's sans-I/O websocket protocol, able to hand its socket to a LiveConnection after accept."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.logger = self.conn.logger = CONNECTION_LOG
-
-    def handle_connect(self, event: Request) -> None:
-        super().handle_connect(event)
-        scope: dict[str, Any] | None = getattr(self, "scope", None)
-        if scope is not None:
-            scope["extensions"][HANDOVER_EXTENSION] = {"hand_over": self.hand_over}
-
-    def hand_over(
-        self, on_text: Callable[[str | None], None], on_lost: Callable[[], None], *, max_size: int, buffer_limit: int
-    ) -> LiveConnection:
-        """Give the accepted socket to a LiveConnection; this object and its ASGI task are done with it."""
-        if not self.handshake_complete or self.close_sent or self.disconnected:
-            raise RuntimeError("only an accepted, open websocket can be handed over")
-        self.stop_keepalive()
-        transport = self.transport
-        live = LiveConnection(transport, self.connections, on_text, on_lost, max_size, buffer_limit)
-        transport.set_protocol(live)
-        if self.read_paused:
-            transport.resume_reading()
-        self.connections.discard(self)
-        self.transport = _Detached()  # type: ignore[assignment]  # uvicorn's own close after the task ends
-        return live
 
 
 class LiveConnection(asyncio.Protocol):
@@ -204,8 +170,9 @@ class LiveConnection(asyncio.Protocol):
         self._on_lost()
 
 
-class _Detached:
-    """What uvicorn's protocol object holds after the hand-over: its late calls reach nothing."""
+class Detached:
+    """What uvicorn's protocol object holds after the hand-over (ticker.live.handover): its late calls reach
+    nothing."""
 
     def write(self, data: bytes) -> None:
         pass
