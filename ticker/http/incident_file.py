@@ -27,7 +27,6 @@ from ticker.http.api import Category, Credit, Label, Location, Slug, Strict, Tex
 from ticker.http.params import MAX_INT
 from ticker.media.cards import AUTHOR_CHARS, TITLE_CHARS
 from ticker.media.providers import BY_NAME
-from ticker.store import views
 from ticker.textrules import Line, MultiLine, Name
 
 FORMAT = 1  # the file's version: ``ticker_incident``
@@ -207,16 +206,13 @@ class EventEntry(FileModel):
     pinned: bool
     retracted: bool
     correction: Correction | None
-    withdrawn: bool | None = Field(default=None, description="Sent since it was added; made again when left out.")
     photos: list[FilePhoto] = Field(default_factory=list, description="Left out when it has none.")
     cards: list[FileCard] = Field(default_factory=list, description="Left out when it has none.")
 
     @model_serializer(mode="wrap")
     def _as_sent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """As readers are sent it: ``photos`` and ``cards`` only when it has some, and ``withdrawn``
-        (ticker.store.views) also in an event exported before entries carried it."""
+        """As readers were sent it: ``photos`` and ``cards`` only when it has some."""
         sent: dict[str, Any] = handler(self)
-        sent["withdrawn"] = views.withdrawn(self.retracted, self.correction)
         for name in ("photos", "cards"):
             if not sent[name]:
                 del sent[name]

@@ -144,7 +144,7 @@ async def incident_page(request: Request) -> Response:
         key_only=view.key_only,
         oldest_first=view.oldest_first,
     )
-    standing = [e for e in page.entries if not e["withdrawn"]]
+    standing = [e for e in page.entries if not (e["retracted"] and not e["correction"])]
     url = base_url(request) + localized(f"/i/{slug}", lang)
     shown = [page.pinned, *page.entries] if page.pinned else page.entries
     response = render(
@@ -201,7 +201,7 @@ async def entry_page(request: Request) -> Response:
         if refused.code != "not_found":
             raise
         return not_found(request)
-    if entry["withdrawn"]:
+    if entry["retracted"] and not entry["correction"]:
         return not_found(request)
     lang = i18n.language(request)
     response = render(
