@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from ticker.config import Settings
-from ticker.textrules import TooDeep, load_json
-
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+from ticker.textrules import SLUG, TooDeep, load_json
 
 
 class ProtocolError(Exception):

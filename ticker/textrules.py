@@ -10,6 +10,9 @@ Names and one-line labels (titles, entry labels, display names, photo credits, t
 refuse the bidirectional embedding, override and isolate characters U+202A–U+202E and U+2066–U+2069: they make a
 name read differently from what it is, and a name is shown beside other text that they would spill into.
 
+An incident's slug (``SLUG``) and a whole number in a URL or form (``whole_number``: an id, a cursor, a seq) have
+one rule each here too.
+
 JSON nesting is bounded (``max_json_depth``) before the text is parsed: Python's parser recurses once per level,
 and a body nested 20,000 deep fits in 64 KB.
 """
@@ -24,6 +27,11 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
+
+SLUG_CHARS = "[a-z0-9][a-z0-9-]{0,79}"  # an incident's address: /i/{slug}, the API, /live, forms
+SLUG = re.compile(f"^{SLUG_CHARS}$")
+MAX_INT = 2**31 - 1  # ids and seqs are SQL INTEGER columns: 32 bits on PostgreSQL, which refuses more (a 500)
+WHOLE_NUMBER = f"a whole number from 0 to {MAX_INT}"  # the rule in words, for a refusal's message
 
 SURROGATES = "\ud800-\udfff"
 _LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{SURROGATES}]")
@@ -66,6 +74,16 @@ def problem_in(data: Any, path: str = "") -> tuple[str, str] | None:
         if (inner := problem_in(value, where)) is not None:
             return inner
     return None
+
+
+def whole_number(raw: str) -> int | None:
+    """``raw`` as a number from 0 to MAX_INT written in ASCII digits (an id, a cursor, a seq), else None.
+
+    ``str.isdigit()`` alone also passes "²" (which int() then refuses) and "١٢" (which it reads as 12)."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(MAX_INT)):
+        return None
+    number = int(raw)
+    return number if number <= MAX_INT else None
 
 
 def _codepoint(char: str) -> str:

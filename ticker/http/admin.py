@@ -27,7 +27,7 @@ from ticker.http.desk_text import TEXT as DESK_TEXT
 from ticker.http.desk_text import render_desk
 from ticker.http.errors import status_of
 from ticker.http.login import form_text
-from ticker.http.params import MAX_INT, whole_number
+from ticker.http.params import query_number
 from ticker.http.partners import end_partnership
 from ticker.logs import log_event
 from ticker.notices import notices
@@ -41,7 +41,7 @@ from ticker.store.audit import Actor
 from ticker.store.logins import Login
 from ticker.store.partners import partners
 from ticker.store.sql import Store
-from ticker.textrules import Kind, problem
+from ticker.textrules import Kind, problem, whole_number
 
 USER_FIELDS = ("name", "display_name", "role")
 EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
@@ -234,10 +234,7 @@ async def audit_page(request: Request) -> Response:
     if isinstance(login, Response):
         return login
     where = _filter(request)
-    raw = request.query_params.get("before")
-    before = None if raw is None else whole_number(raw)
-    if raw is not None and before is None:
-        raise Refused.invalid("before", f"before must be a whole number from 0 to {MAX_INT}")
+    before = query_number(request, "before")
     size = services(request).settings.audit_page_size
     rows = await audit.page(services(request).store, where, before=before, limit=size + 1)
     older = rows[size - 1]["id"] if len(rows) > size else None

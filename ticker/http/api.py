@@ -18,7 +18,7 @@ from ticker.errors import Refused
 from ticker.http import caching
 from ticker.http.auth import require, require_account
 from ticker.http.link_cards import cards_of, link_cards, replayed, with_notes
-from ticker.http.params import MAX_INT, whole_number
+from ticker.http.params import flag, path_id, query_number
 from ticker.media.cards import CardNote
 from ticker.media.photos import Photos
 from ticker.roles import Action, refusal
@@ -40,7 +40,7 @@ from ticker.store.writes import (
     submit_entry,
     update_incident,
 )
-from ticker.textrules import Kind, Line, MultiLine, Name, TooDeep, load_json, problem, problem_in
+from ticker.textrules import SLUG, Kind, Line, MultiLine, Name, TooDeep, load_json, problem, problem_in
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 PAGE = 50
@@ -55,7 +55,7 @@ Url = Annotated[Line, Field(max_length=500, pattern=r"^https?://\S+$")]
 Credit = Annotated[Name, Field(max_length=200)]
 Category = Annotated[Line, Field(max_length=60)]
 Location = Annotated[Line, Field(max_length=120)]
-Slug = Annotated[Line, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")]
+Slug = Annotated[Line, Field(pattern=SLUG.pattern)]
 
 
 class Strict(BaseModel):
@@ -230,17 +230,6 @@ async def run_write(request: Request, op: WriteOp, account: Account, raw: bytes,
     return JSONResponse(result.body, status_code=result.status)
 
 
-def path_id(request: Request, name: str) -> int:
-    number = whole_number(request.path_params[name])
-    if number is None:
-        raise Refused.invalid(name, f"{name.replace('_', ' ')} must be a whole number from 0 to {MAX_INT}")
-    return number
-
-
-def entry_id(request: Request) -> int:
-    return path_id(request, "entry_id")
-
-
 # Handlers.
 
 
@@ -286,13 +275,13 @@ async def get_incident(request: Request) -> Response:
 async def list_entries(request: Request) -> JSONResponse:
     store = services(request).store
     incident = await store.incident(request.path_params["slug"])
-    before, after = _int_param(request, "before", None), _int_param(request, "after", None)
+    before, after = query_number(request, "before"), query_number(request, "after")
     if before is not None and after is not None:
         raise Refused.invalid("after", "give before (older entries) or after (newer, oldest first), not both")
-    limit = _int_param(request, "limit", PAGE)
+    limit = query_number(request, "limit", PAGE)
     if not 1 <= limit <= MAX_PAGE:
         raise Refused.invalid("limit", f"limit must be 1 to {MAX_PAGE}")
-    key_only = _flag_param(request, "key_events")
+    key_only = flag(request.query_params, "key_events")
     entries = await reads.entries_page(store, incident, limit=limit + 1, before=before, after=after, key_only=key_only)
     page = entries[:limit]
     return JSONResponse(
@@ -301,23 +290,6 @@ async def list_entries(request: Request) -> JSONResponse:
             "next": page[-1].id if len(entries) > limit else None,
         }
     )
-
-
-def _flag_param(request: Request, name: str) -> bool:
-    raw = request.query_params.get(name, "0")
-    if raw not in ("0", "1"):
-        raise Refused.invalid(name, f"{name} must be 1 or 0")
-    return raw == "1"
-
-
-def _int_param(request: Request, name: str, default: int | None) -> Any:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    number = whole_number(raw)
-    if number is None:
-        raise Refused.invalid(name, f"{name} must be a whole number from 0 to {MAX_INT}")
-    return number
 
 
 async def patch_incident(request: Request) -> JSONResponse:
@@ -379,18 +351,18 @@ async def patch_entry(request: Request) -> JSONResponse:
         changes["body"] = entry_body(changes["body"], services(request).settings.max_entry_chars)
         if (replay := await replayed(request, idempotency(request, account, raw))) is not None:
             return replay
-        slug, number = request.path_params["slug"], entry_id(request)
+        slug, number = request.path_params["slug"], path_id(request, "entry_id")
         kept = await cards_of(services(request).store, slug, number)
         made = await link_cards(request).make(changes["body"], kept)
         changes["body"], changes["cards"], notes = made.body, made.cards, made.notes
-    op = edit_entry(request.path_params["slug"], entry_id(request), changes, account)
+    op = edit_entry(request.path_params["slug"], path_id(request, "entry_id"), changes, account)
     return await run_write(request, with_notes(op, notes), account, raw)
 
 
 async def retract_entry_handler(request: Request) -> JSONResponse:
     account = await require_account(request)
     data, raw = await parse_body(request, RetractIn)
-    op = retract_entry(request.path_params["slug"], entry_id(request), data.correction or None, account)
+    op = retract_entry(request.path_params["slug"], path_id(request, "entry_id"), data.correction or None, account)
     return await run_write(request, op, account, raw)
 
 
@@ -399,7 +371,7 @@ def pin_handler(pinned: bool) -> Any:
         account = await require(request, Action.PIN_ENTRY)
         _data, raw = await parse_body(request, Strict)
         by = author_of(account)
-        op = pin_entry(request.path_params["slug"], entry_id(request), pinned, by)
+        op = pin_entry(request.path_params["slug"], path_id(request, "entry_id"), pinned, by)
         return await run_write(request, op, account, raw)
 
     return handler

@@ -20,12 +20,11 @@ from ticker.config import Settings
 from ticker.http import api, health, incident_file, partners, photos, review, sources
 from ticker.http import tips as reader_tips
 from ticker.http.embed import ORDERS, THEMES, EmbedOptions
-from ticker.http.params import MAX_INT
 from ticker.http.push import TOKEN as PUSH_TOKEN
 from ticker.http.push import SubscriptionIn, UrgentIn
 from ticker.roles import ROLES, RULES, Action
-from ticker.session import SLUG
 from ticker.store.partners import NAME as PARTNER_NAME
+from ticker.textrules import MAX_INT, SLUG
 
 EXAMPLE_SLUG = "brand-i-hamnen"
 EXAMPLE_PARTNER = "gp"

@@ -19,7 +19,6 @@ from ticker.errors import Refused
 from ticker.http import csrf
 from ticker.http.desk_text import render_desk
 from ticker.http.login import form_text
-from ticker.http.params import whole_number
 from ticker.http.push import desk_panel
 from ticker.http.session_auth import current_login, require_login
 from ticker.http.sources_text import panel_text
@@ -28,7 +27,7 @@ from ticker.services import services
 from ticker.store.accounts import Account, create_token, revoke_token, tokens
 from ticker.store.logins import Login
 from ticker.store.newsroom import entries_by, submissions
-from ticker.textrules import Kind
+from ticker.textrules import Kind, whole_number
 
 DESK_ENTRIES = 100  # newest entries on an incident's desk; the reader page has the rest
 

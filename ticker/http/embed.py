@@ -26,19 +26,19 @@ from ticker.http.errors import error_response
 from ticker.http.headers import page_policy
 from ticker.http.origins import admit, origin_policy, own_origin
 from ticker.http.pages import BLANK_ENTRY, env, localized, render
+from ticker.http.params import flag, incident_slug
 from ticker.services import services
-from ticker.session import SLUG
 from ticker.store import reads
 from ticker.store.partners import origin_entry, partner_info
 from ticker.store.sql import Store
+from ticker.textrules import SLUG_CHARS
 
 THEMES = ("auto", "light", "dark")
 ACCENT = re.compile(r"^#(?:[0-9a-f]{3}){1,2}$")
-FLAGS = {"": True, "1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 OPTIONS = ("entries", "theme", "accent", "compact", "link", "lang", "key_events", "order", "partner")
 ORDERS = ("newest", "oldest")
 OEMBED_WIDTH, OEMBED_HEIGHT = 600, 600
-INCIDENT_PATH = re.compile(r"^/(?:i|embed)/([a-z0-9][a-z0-9-]{0,79})/?$")
+INCIDENT_PATH = re.compile(f"^/(?:i|embed)/({SLUG_CHARS})/?$")
 
 
 @dataclass(frozen=True)
@@ -70,28 +70,12 @@ class EmbedOptions:
         lang = query.get("lang", default_lang)
         if lang not in i18n.LANGUAGES:
             raise Refused.invalid("lang", f"lang must be one of {', '.join(i18n.LANGUAGES)}")
-        compact, link = _flag(query, "compact", False), _flag(query, "link", True)
+        compact, link = flag(query, "compact"), flag(query, "link", True)
         order = query.get("order", "newest")
         if order not in ORDERS:
             raise Refused.invalid("order", f"order must be one of {', '.join(ORDERS)}")
-        key_events = _flag(query, "key_events", False)
+        key_events = flag(query, "key_events")
         return cls(int(raw), theme, accent and accent.lower(), compact, link, lang, key_events, order)
-
-
-def _flag(query: QueryParams, name: str, default: bool) -> bool:
-    raw = query.get(name)
-    if raw is None:
-        return default
-    if raw.lower() not in FLAGS:
-        raise Refused.invalid(name, f"{name} must be 1 or 0 (true or false)")
-    return FLAGS[raw.lower()]
-
-
-def _incident_slug(request: Request) -> str:
-    slug: str = request.path_params["slug"]
-    if not SLUG.match(slug):
-        raise Refused.not_found("incident")
-    return slug
 
 
 def _options(request: Request) -> EmbedOptions:
@@ -128,7 +112,7 @@ async def embed_state(request: Request) -> Response:
     """
     admission = await admit(request)
     try:
-        slug = _incident_slug(request)
+        slug = incident_slug(request)
         admission.check(slug)
         options = _options(request)
         page = await reads.incident_page(
@@ -162,7 +146,7 @@ async def embed_state(request: Request) -> Response:
 
 async def embed_page(request: Request) -> Response:
     """The iframe embed: the same <ticker-live> element as the script embed, framed only where allowed."""
-    slug = _incident_slug(request)
+    slug = incident_slug(request)
     options = _options(request)
     svc = services(request)
     try:

@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from ticker.errors import Refused
 from ticker.http.pages import cacheable, render, render_text
+from ticker.http.params import flag
 from ticker.presence import presence
 from ticker.sanitize import text_of
 from ticker.services import Services, services
@@ -21,7 +22,6 @@ from ticker.store.tables import Incident
 from ticker.tips.form import form_context
 
 SNIPPET_CHARS = 220
-FLAGS = {"": False, "0": False, "off": False, "false": False, "1": True, "on": True, "true": True}
 
 
 async def _live(svc: Services) -> list[tuple[Incident, dict[str, Any] | None]]:
@@ -71,13 +71,6 @@ async def front_incidents(request: Request) -> Response:
     return cacheable(request, JSONResponse({"incidents": found}), "front-incidents", state, last_modified=last)
 
 
-def _flag(request: Request, name: str) -> bool:
-    raw = request.query_params.get(name, "").lower()
-    if raw not in FLAGS:
-        raise Refused.invalid(name, f"{name} must be 1 or 0")
-    return FLAGS[raw]
-
-
 def highlight(text: str, query: str, exact: bool) -> Markup:
     """A window of ``text`` around the first hit, the hits in <mark>; everything else escaped."""
     terms = [query.strip()] if exact else query.split()
@@ -102,7 +95,7 @@ async def search_page(request: Request) -> Response:
     query = request.query_params.get("q", "").strip()
     if len(query) > settings.search_max_chars:
         raise Refused.invalid("q", f"q: at most {settings.search_max_chars} characters")
-    exact, titles = _flag(request, "exact"), _flag(request, "title")
+    exact, titles = flag(request.query_params, "exact"), flag(request.query_params, "title")
     hits = await reads.search(svc.store, query, exact=exact, titles_only=titles, limit=settings.search_results)
     results: list[dict[str, Any]] = [
         {

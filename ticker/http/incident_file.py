@@ -24,10 +24,9 @@ from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, Serialize
 from ticker.errors import Refused
 from ticker.events import EventType
 from ticker.http.api import Category, Credit, Label, Location, Slug, Strict, Text, Title, Url
-from ticker.http.params import MAX_INT
 from ticker.media.cards import AUTHOR_CHARS, TITLE_CHARS
 from ticker.media.providers import BY_NAME
-from ticker.textrules import Line, MultiLine, Name
+from ticker.textrules import MAX_INT, Line, MultiLine, Name
 
 FORMAT = 1  # the file's version: ``ticker_incident``
 

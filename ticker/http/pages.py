@@ -19,10 +19,10 @@ from ticker import i18n
 from ticker.assets import TEMPLATES
 from ticker.errors import Refused
 from ticker.http import ads, caching
-from ticker.http.api import _int_param, entry_id
 from ticker.http.headers import page_policy
 from ticker.http.jsonld import live_blog
 from ticker.http.link_cards import register as register_link_cards
+from ticker.http.params import path_id, query_number
 from ticker.http.reader_views import ReaderView
 from ticker.http.static import assets, static_url
 from ticker.presence import presence
@@ -122,7 +122,7 @@ async def incident_page(request: Request) -> Response:
     wrong = "before" if view.oldest_first else "after"
     if wrong in request.query_params:
         raise Refused.invalid(wrong, f"this view pages with {view.cursor}=, not {wrong}=")
-    cursor = _int_param(request, view.cursor, None)
+    cursor = query_number(request, view.cursor)
     try:
         incident = await svc.store.incident(slug)
     except Refused as refused:
@@ -196,7 +196,7 @@ async def entry_page(request: Request) -> Response:
     """An entry's permalink: the entry on its own, with the way to the live page."""
     svc = services(request)
     try:
-        incident, entry = await reads.entry(svc.store, request.path_params["slug"], entry_id(request))
+        incident, entry = await reads.entry(svc.store, request.path_params["slug"], path_id(request, "entry_id"))
     except Refused as refused:
         if refused.code != "not_found":
             raise

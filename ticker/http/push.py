@@ -21,14 +21,13 @@ from ticker.errors import Refused
 from ticker.http.api import Strict, parse_body
 from ticker.http.auth import require, require_account
 from ticker.http.pages import render
-from ticker.http.params import MAX_INT
 from ticker.push import alerts
 from ticker.push.keys import load_or_create
 from ticker.push.subscriptions import PushRules, checked, subscribe, subscribed_incident, unsubscribe
 from ticker.push.text import text
 from ticker.roles import Action
 from ticker.services import services
-from ticker.textrules import Line
+from ticker.textrules import MAX_INT, Line
 
 TOKEN = re.compile(r"^ps_[A-Za-z0-9_-]{32}$")
 SERVICE_WORKER = "reader-sw.js"

@@ -9,10 +9,10 @@ from starlette.routing import BaseRoute, Route
 from ticker.errors import Refused
 from ticker.http.desk import _checked_form, _login
 from ticker.http.login import form_text
-from ticker.http.params import whole_number
 from ticker.push import alerts
 from ticker.roles import Action, refusal
 from ticker.services import services
+from ticker.textrules import whole_number
 
 
 async def urgent_alert(request: Request) -> Response:

@@ -12,9 +12,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from ticker.http.api import Strict, entry_id, idempotency, parse_body, path_id, run_write
+from ticker.http.api import Strict, idempotency, parse_body, run_write
 from ticker.http.auth import require, require_account
 from ticker.http.link_cards import link_cards, replayed, submission_body, with_notes
+from ticker.http.params import path_id
 from ticker.roles import Action
 from ticker.services import services
 from ticker.store.newsroom import history, submissions
@@ -62,7 +63,7 @@ async def entry_history(request: Request) -> JSONResponse:
     await require_account(request)
     store = services(request).store
     incident = await store.incident(request.path_params["slug"])
-    return JSONResponse({"history": await history(store, incident, entry_id(request))})
+    return JSONResponse({"history": await history(store, incident, path_id(request, "entry_id"))})
 
 
 def routes() -> list[BaseRoute]:

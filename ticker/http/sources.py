@@ -27,12 +27,12 @@ from ticker.http.api import (
     Url,
     entry_body,
     parse_body,
-    path_id,
     run_write,
     slugify,
 )
 from ticker.http.auth import require, require_account
 from ticker.http.desk_text import render_desk
+from ticker.http.params import path_id
 from ticker.http.session_auth import current_login, session_expired
 from ticker.http.sources_text import panel_text
 from ticker.http.sse import EventStream, SSESink

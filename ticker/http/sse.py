@@ -27,12 +27,12 @@ from starlette.types import Receive, Scope, Send
 
 from ticker.errors import CloseCode, Refused
 from ticker.http.origins import admit
-from ticker.http.params import MAX_INT, whole_number
+from ticker.http.params import since as since_of
 from ticker.hub import Hub, Reader
 from ticker.logs import session_closed, session_started
 from ticker.partner_readers import opened_by
 from ticker.services import services
-from ticker.session import SLUG
+from ticker.textrules import SLUG, WHOLE_NUMBER, whole_number
 
 RETRY_MS = (1000, 4000)  # the browser's reconnect delay, drawn per stream so a restart does not stampede
 MAX_EPOCH_CHARS = 64
@@ -147,24 +147,11 @@ class EventStream(Response):
             await send({"type": "http.response.body", "body": data, "more_body": True})
 
 
-def _since(request: Request) -> int | None:
-    for field, raw in (
-        ("Last-Event-ID", request.headers.get("last-event-id")),
-        ("since", request.query_params.get("since")),
-    ):
-        if raw is not None:
-            number = whole_number(raw)
-            if number is None:
-                raise Refused.invalid(field, f"{field} must be a whole number from 0 to {MAX_INT}")
-            return number
-    return None
-
-
 async def stream(request: Request) -> Response:
     slug = request.path_params["slug"]
     if not SLUG.match(slug):
         raise Refused.invalid("incident", "incident must be an incident slug")
-    since = _since(request)
+    since = since_of(request)
     epoch = request.query_params.get("epoch") or None
     if epoch is not None and len(epoch) > MAX_EPOCH_CHARS:
         raise Refused.invalid("epoch", f"epoch: at most {MAX_EPOCH_CHARS} characters")
@@ -182,9 +169,7 @@ def _follows(request: Request, most: int) -> list[tuple[str, int | None, str | N
         if not SLUG.match(slug) or slug in (f[0] for f in follows):
             raise Refused.invalid("follow", f"follow: {value[:100]!r} does not start with an incident slug (once each)")
         if since and whole_number(since) is None:
-            raise Refused.invalid(
-                "follow", f"follow: {value[:100]!r}: since must be a whole number from 0 to {MAX_INT}"
-            )
+            raise Refused.invalid("follow", f"follow: {value[:100]!r}: since must be {WHOLE_NUMBER}")
         if len(epoch) > MAX_EPOCH_CHARS:
             raise Refused.invalid("follow", f"follow: {value[:100]!r}: epoch of at most {MAX_EPOCH_CHARS} characters")
         follows.append((slug, int(since) if since else None, epoch or None))

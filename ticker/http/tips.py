@@ -21,19 +21,19 @@ from starlette.routing import BaseRoute, Route
 
 from ticker import i18n
 from ticker.errors import Code, Refused
-from ticker.http.api import STOCKHOLM, Strict, entry_body, parse_body, path_id, run_write
+from ticker.http.api import STOCKHOLM, Strict, entry_body, parse_body, run_write
 from ticker.http.auth import require
 from ticker.http.error_pages import wants_page
 from ticker.http.errors import error_response, status_of
 from ticker.http.pages import localized, render
+from ticker.http.params import path_id
 from ticker.http.photos import photos
 from ticker.media.images import PhotoRefused
 from ticker.media.pool import PhotoBusy
 from ticker.roles import Action
 from ticker.services import services
-from ticker.session import SLUG
 from ticker.store.writes import author_of
-from ticker.textrules import Kind, MultiLine, problem
+from ticker.textrules import SLUG, Kind, MultiLine, problem
 from ticker.tips import form as tip_form
 from ticker.tips.form import queue
 from ticker.tips.store import (

@@ -17,18 +17,18 @@ from ticker.errors import BrokerUnavailable, Refused
 from ticker.http.api import parse_body
 from ticker.http.auth import require
 from ticker.http.incident_file import IncidentFile
+from ticker.http.params import flag
 from ticker.notices import notices
 from ticker.roles import Action, refusal
 from ticker.services import services
-from ticker.session import SLUG
 from ticker.store.audit import Actor
 from ticker.store.takedown import delete_incident
 from ticker.store.transfer import read_incident, write_incident
 from ticker.store.views import incident_view
 from ticker.takedown import forget_everywhere
+from ticker.textrules import SLUG
 
 IMPORT_PATH = "/api/incidents/import"  # its body may be up to TICKER_IMPORT_MAX_BYTES (ticker.app's BodyLimit)
-FLAGS = {"true": True, "1": True, "false": False, "0": False}
 
 
 def file_view(raw: dict[str, Any]) -> dict[str, Any]:
@@ -44,17 +44,10 @@ async def export_incident(request: Request) -> Response:
     return JSONResponse(body, headers=headers)
 
 
-def _flag(request: Request, name: str) -> bool:
-    raw = request.query_params.get(name, "false").lower()
-    if raw not in FLAGS:
-        raise Refused.invalid(name, f"{name} must be true or false")
-    return FLAGS[raw]
-
-
 async def import_incident(request: Request) -> Response:
     """A file as a new incident; 409 for an address in use, so sending it twice imports it once."""
     account = await require(request, Action.IMPORT_INCIDENT)
-    restore = _flag(request, "restore")
+    restore = flag(request.query_params, "restore")
     if restore and not account.may(Action.DELETE_INCIDENT):
         raise Refused.forbidden(refusal(account.role, Action.DELETE_INCIDENT), "restore")
     slug = request.query_params.get("slug")
