@@ -88,7 +88,7 @@ async def test_the_api_and_the_desk_follow_the_roles_table(role: str, browser: B
         page = await login(browser, node, "pia", PASSWORD)
         desk: dict[Action, bool] = {
             Action.OPEN_INCIDENT: await shown(page.locator("#incident-form")),
-            # The "Händelser" panel's item buttons (dismiss, watch, start a ticker) are made by sources-panel.js
+            # The "Händelser" panel's item buttons (dismiss, watch, start a ticker) are made by desk-sources.js
             # when the panel says so; with no items yet, that attribute is the control.
             Action.ACT_ON_SOURCE_ITEMS: await shown(page.locator("#tips[data-editor=true]")),
             Action.HANDLE_TIPS: await shown(page.locator("#reader-tips")),  # the readers' tips queue

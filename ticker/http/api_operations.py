@@ -130,6 +130,7 @@ class Entry(Answer):
     pinned: bool
     retracted: bool
     correction: str | None
+    withdrawn: bool = Field(description="Retracted without a correction: shown on no reader page and in no embed.")
     photos: list[Photo] = Field(default=[], description="Its photos in order; left out when it has none.")
     cards: list[LinkCard] = Field(default=[], description="Its link cards in order; left out when it has none.")
 

@@ -205,13 +205,16 @@ class EventEntry(FileModel):
     pinned: bool
     retracted: bool
     correction: Correction | None
+    withdrawn: bool | None = Field(default=None, description="Left out in events sent before entries had it.")
     photos: list[FilePhoto] = Field(default_factory=list, description="Left out when it has none.")
     cards: list[FileCard] = Field(default_factory=list, description="Left out when it has none.")
 
     @model_serializer(mode="wrap")
     def _as_sent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """As readers were sent it: ``photos`` and ``cards`` only when it has some."""
+        """As readers were sent it: ``photos`` and ``cards`` only when it has some, ``withdrawn`` when it was sent."""
         sent: dict[str, Any] = handler(self)
+        if sent["withdrawn"] is None:
+            del sent["withdrawn"]
         for name in ("photos", "cards"):
             if not sent[name]:
                 del sent[name]

@@ -24,7 +24,7 @@ from ticker.http.jsonld import live_blog
 from ticker.http.link_cards import register as register_link_cards
 from ticker.http.params import path_id, query_number
 from ticker.http.reader_views import ReaderView
-from ticker.http.static import assets, static_url
+from ticker.http.static import assets, static_imports, static_url
 from ticker.presence import presence
 from ticker.sanitize import text_of
 from ticker.services import services
@@ -37,6 +37,7 @@ env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoesca
 # JSON-LD and the strings for reader.js: compact, and readable UTF-8 (tojson still escapes < > & ').
 env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "separators": (",", ":")}
 env.globals["static"] = static_url  # {{ static("reader.js") }}: a file's hashed, immutable URL
+env.globals["static_imports"] = static_imports  # the modules a module imports, to preload
 register_link_cards(env)  # {{ entry_body(e, t) }}: an entry's body with its link cards in place
 
 # The entry the page's <template> is rendered from: reader.js clones it and fills in a real entry.
@@ -144,7 +145,7 @@ async def incident_page(request: Request) -> Response:
         key_only=view.key_only,
         oldest_first=view.oldest_first,
     )
-    standing = [e for e in page.entries if not (e["retracted"] and not e["correction"])]
+    standing = [e for e in page.entries if not e["withdrawn"]]
     url = base_url(request) + localized(f"/i/{slug}", lang)
     shown = [page.pinned, *page.entries] if page.pinned else page.entries
     response = render(
@@ -201,7 +202,7 @@ async def entry_page(request: Request) -> Response:
         if refused.code != "not_found":
             raise
         return not_found(request)
-    if entry["retracted"] and not entry["correction"]:
+    if entry["withdrawn"]:
         return not_found(request)
     lang = i18n.language(request)
     response = render(

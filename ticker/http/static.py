@@ -74,6 +74,7 @@ class Asset:
     body: bytes
     digest: str
     content_type: str
+    imports: tuple[str, ...] = ()  # the files of ours it imports (a module), each by name
 
     @property
     def url(self) -> str:
@@ -106,19 +107,22 @@ class Assets:
             raise ValueError(f"static modules import each other in a cycle ({cycle}): hashed URLs need none")
         body = sources[name]
         suffix = Path(name).suffix
+        imports: list[str] = []
         if suffix in (".js", ".mjs"):
 
             def hashed(match: re.Match[str]) -> str:
                 imported = match["name"]
                 if imported not in sources or imported == name:
                     return match[0]
+                imports.append(imported)
                 url = self._build(imported, sources, (*importing, name)).url
                 target = url.removeprefix(PREFIX)
                 return f"{match['head']}{match['quote']}{match['base']}{target}{match['quote']}"
 
             body = IMPORT.sub(hashed, body.decode()).encode()
         digest = hashlib.sha256(body).hexdigest()[:HASH_CHARS]
-        found = self.files[name] = Asset(name, body, digest, TYPES.get(suffix, "application/octet-stream"))
+        content_type = TYPES.get(suffix, "application/octet-stream")
+        found = self.files[name] = Asset(name, body, digest, content_type, tuple(dict.fromkeys(imports)))
         return found
 
     def url(self, name: str) -> str:
@@ -127,6 +131,18 @@ class Assets:
             return self.files[name].url
         except KeyError:
             raise LookupError(f"no static file {name!r} in {self.directory}") from None
+
+    def imported_urls(self, name: str) -> list[str]:
+        """The hashed URLs of every module a module imports, directly or not, each once: what a page preloads
+        (the desk's offline cache keeps what the page names)."""
+        seen: dict[str, None] = {}
+        waiting = list(self.files[name].imports)
+        while waiting:
+            imported = waiting.pop(0)
+            if imported not in seen:
+                seen[imported] = None
+                waiting.extend(self.files[imported].imports)
+        return [self.files[n].url for n in seen]
 
     def find(self, requested: str) -> tuple[Asset, bool | None] | None:
         """The file a request names, and whether by its current hash (True), another hash (False), or by its
@@ -151,6 +167,11 @@ def assets() -> Assets:
 def static_url(name: str) -> str:
     """``static("reader.js")`` in a template: the file's hashed, immutable URL."""
     return assets().url(name)
+
+
+def static_imports(name: str) -> list[str]:
+    """``static_imports("newsroom.js")`` in a template: the hashed URLs of the modules it imports, to preload."""
+    return assets().imported_urls(name)
 
 
 def _compress(body: bytes, coding: str) -> bytes:

@@ -34,6 +34,7 @@ from ticker.store.newsroom import EntryRevision, Submission
 from ticker.store.sql import Store, now
 from ticker.store.tables import Entry, Event, Incident, User
 from ticker.store.tombstone import DELETED, standing
+from ticker.store.views import withdrawn
 
 if TYPE_CHECKING:
     from ticker.http.incident_file import FileEventData, FilePerson, IncidentFile
@@ -469,6 +470,7 @@ def _data(data: FileEventData, incident: Incident, ids: dict[int, int]) -> dict[
             "pinned": e.pinned,
             "retracted": e.retracted,
             "correction": e.correction,
+            "withdrawn": withdrawn(e.retracted, e.correction),
             **({"photos": _json(e.photos)} if e.photos else {}),
             **({"cards": _json(e.cards)} if e.cards else {}),
         }

@@ -28,6 +28,12 @@ def incident_view(incident: Incident) -> dict[str, Any]:
     }
 
 
+def withdrawn(retracted: bool, correction: str | None) -> bool:
+    """A withdrawn entry (retracted without a correction note) shows on no reader page and in no embed. Decided here
+    only: entries carry it as ``withdrawn``, and the pages, templates and scripts read that."""
+    return retracted and not correction
+
+
 def entry_view(entry: Entry, slug: str) -> dict[str, Any]:
     return {
         "id": entry.id,
@@ -41,6 +47,7 @@ def entry_view(entry: Entry, slug: str) -> dict[str, Any]:
         "pinned": entry.pinned,
         "retracted": entry.retracted,
         "correction": entry.correction,
+        "withdrawn": withdrawn(entry.retracted, entry.correction),
         # Only an entry with photos has the field, as with cards: a retracted entry shows none of them.
         **({"photos": entry.photos} if entry.photos and not entry.retracted else {}),
         # Only an entry with link cards has the field (docs/protocol.md): older clients and files see no change.

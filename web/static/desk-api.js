@@ -1,36 +1,36 @@
-// The desk's small shared helpers for the sources panel and page (ES module): JSON calls with the session's
-// CSRF token, element building, and a refusal in words.
+// The desk's calls to its own API (ES module): JSON with the session's CSRF token. The page's state (#desk-state:
+// {csrf}, and on an incident desk its incident, entries, submissions and limits) is read once and kept here,
+// shared by the desk's modules; a 403 "csrf" means the user logged in again in another tab (a new session, a new
+// token): an incident desk takes its state again and the call is sent once more.
+export const state = JSON.parse(document.getElementById("desk-state").textContent);
 
-// state: the page's #desk-state ({csrf}); read on each call, as another tab may have logged in again.
 export async function api(method, path, body, headers = {}) {
-  const { csrf } = JSON.parse(document.getElementById("desk-state").textContent);
-  const response = await fetch(path, {
+  const send = () => fetch(path, {
     method,
     credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf, ...headers },
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": state.csrf, ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
+  let response = await send();
+  let data = await response.json().catch(() => ({}));
+  if (response.status === 403 && data.error === "csrf" && await refreshCsrf()) {
+    response = await send();
+    data = await response.json().catch(() => ({}));
+  }
   return { status: response.status, ok: response.ok, data };
 }
 
-export const fill = (text, values) => text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
-
-export function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  Object.assign(node, props);
-  node.append(...children);
-  return node;
+// The incident desk's state again (GET /desk/i/{slug}/state); true when it brought a new CSRF token.
+export async function refreshCsrf() {
+  if (!state.incident) return false;
+  const fresh = await fetch(`/desk/i/${state.incident.slug}/state`, { credentials: "same-origin" }).catch(() => null);
+  if (!fresh || !fresh.ok) return false;
+  const data = await fresh.json();
+  const changed = data.csrf !== state.csrf;
+  Object.assign(state, data);
+  return changed;
 }
 
-// T: the page's words; form: where the field named in a 422 has its label.
-export function explain(T, result, form) {
-  const { status, data } = result;
-  if (status === 403) return T.err_forbidden;
-  if (status === 422 && data.field) {
-    const input = form && form.querySelector(`[name="${data.field}"]`);
-    const label = input ? input.closest("label").firstChild.textContent.trim() : data.field;
-    return fill(T.err_field, { field: label, message: data.message });
-  }
-  return fill(T.err_rejected, { message: data.message || status });
-}
+// A new Idempotency-Key.
+export const newKey = () => (crypto.randomUUID ? crypto.randomUUID()
+  : String(Date.now()) + Math.random().toString(16).slice(2));

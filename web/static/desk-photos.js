@@ -1,7 +1,9 @@
 // The desk's photos: picking them (file picker, the phone's camera, drag and drop, paste), scaling a large one
 // down in the browser before it is sent, keeping them in IndexedDB while a post waits in the outbox (field mode),
 // and uploading each with a progress bar (XMLHttpRequest, which reports upload progress). An ES module, imported
-// by newsroom.js. The server checks every photo again (ticker/media/images.py): nothing here is trusted.
+// by the desk's modules. The server checks every photo again (ticker/media/images.py): nothing here is trusted.
+import { el } from "./desk-dom.js";
+import { fill } from "./fill.js";
 
 // A photo as picked: scaled down so that its long side is at most longSide (a 12-megapixel phone photo of 6 MB
 // becomes a JPEG of a few hundred kB), turned upright by its EXIF orientation, with nothing but its pixels; a file
@@ -73,6 +75,36 @@ export function upload(photo, { csrf, key, onProgress = () => {} }) {
   });
 }
 
+// A picker's photos as an entry or incident names them: each new one uploaded first (its progress bar filling),
+// the rest by id with their texts. null when an upload failed (the problem is said through onProblem). keyPrefix:
+// the Idempotency-Key of the lot, each photo's being "<keyPrefix>/<n>"; photoProblem: a refusal in words.
+export async function uploadAll(items, keyPrefix, { T, csrf, photoProblem, onProblem }) {
+  const refs = [];
+  for (const [n, item] of items.entries()) {
+    const texts = { alt: item.alt.trim(), credit: item.credit.trim(), caption: item.caption.trim() || null };
+    if (!item.blob) {
+      refs.push({ id: item.id, ...texts });
+      continue;
+    }
+    if (!item.uploaded) {
+      const bar = item.row.querySelector(".photo-progress");
+      bar.hidden = false;
+      let result;
+      try {
+        result = await upload({ ...item, ...texts }, { csrf, key: `${keyPrefix}/${n}`,
+          onProgress: (done) => { bar.value = done; } });
+      } catch {
+        onProblem(T.err_network_photo);
+        return null;
+      }
+      if (!result.ok) { onProblem(photoProblem(result.status, result.data)); return null; }
+      item.uploaded = result.data.photo.id;
+    }
+    refs.push({ id: item.uploaded, ...texts });
+  }
+  return refs;
+}
+
 // The outbox's photos while their post waits: IndexedDB keeps Blobs (localStorage keeps only text), so a post
 // written offline keeps its photos across a reload, a closed tab or a restarted phone.
 const DB = "ticker-desk-photos";
@@ -105,11 +137,6 @@ export const blobs = {
 // the credit a new photo starts with (the reporter's name). Its items: photos picked here ({blob, name, alt,
 // credit, caption}) and, in an editor, the entry's own ({id, src, alt, credit, caption}).
 export function picker({ T, limits, credit, onProblem }) {
-  const el = (tag, props = {}, ...children) => {
-    const node = Object.assign(document.createElement(tag), props);
-    node.append(...children);
-    return node;
-  };
   const root = el("div", { className: "photo-picker" });
   const list = el("ol", { className: "photo-items" });
   const fileInput = (capture) => {
@@ -160,12 +187,12 @@ export function picker({ T, limits, credit, onProblem }) {
         continue;
       }
       if (items.length >= limits.max_per_entry) {
-        onProblem(T.err_photo_count.replace("{max}", limits.max_per_entry));
+        onProblem(fill(T.err_photo_count, { max: limits.max_per_entry }));
         return;
       }
       const prepared = await prepare(file, { longSide: limits.long_side, maxBytes: limits.max_bytes });
       if (prepared.blob.size > limits.max_bytes) {
-        onProblem(T.err_photo_too_large.replace("{max}", Math.floor(limits.max_bytes / 1048576)));
+        onProblem(fill(T.err_photo_too_large, { max: Math.floor(limits.max_bytes / 1048576) }));
         continue;
       }
       const item = { blob: prepared.blob, name: prepared.name, alt: "", credit, caption: "" };

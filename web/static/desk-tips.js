@@ -1,9 +1,13 @@
 // The desk's "Läsartips" queue (ES module): readers' tips and questions, live on the "Händelser" panel's stream
-// (sources-panel.js passes every message on as a "desk-stream" event; the server sends tips to editors' panels
+// (desk-sources.js passes every message on as a "desk-stream" event; the server sends tips to editors' panels
 // only). The panel's first message has the open tips ({tips}); each change comes as {type: "tips", tips}, a tip's
 // version growing with each, one that is gone as {id, state: "deleted"}. An editor answers a tip as an entry
 // ("Fråga från en läsare: … Svar: …"), dismisses it, or deletes it and everything the reader sent.
-import { api, el, explain, fill } from "./desk-api.js";
+import { stamp } from "./clock.js";
+import { api } from "./desk-api.js";
+import { button, el } from "./desk-dom.js";
+import { explainRefusal as explain } from "./desk-refusals.js";
+import { fill } from "./fill.js";
 
 const section = document.getElementById("reader-tips");
 if (section) start(section);
@@ -20,19 +24,11 @@ function start(section) {
   const problem = section.querySelector(".reader-tips-problem");
   const announcer = document.getElementById("reader-tips-announcer");
   const tips = new Map(); // id -> the newest version shown
-  const when = new Intl.DateTimeFormat("sv-SE", {
-    day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZone: "Europe/Stockholm",
-  });
+  const when = stamp("sv", { month: "short" });
 
   function say(text) {
     problem.textContent = text || "";
     problem.hidden = !text;
-  }
-
-  function button(text, className, onClick) {
-    const b = el("button", { type: "button", className, textContent: text });
-    b.addEventListener("click", onClick);
-    return b;
   }
 
   async function act(method, path, body) {
@@ -55,7 +51,7 @@ function start(section) {
       tip.incident
         ? el("a", { className: "tip-incident", href: "/desk/i/" + tip.incident, textContent: tip.incident_title })
         : el("span", { className: "tip-incident", textContent: T.general }),
-      el("time", { className: "tip-time", dateTime: tip.created_at, textContent: when.format(new Date(tip.created_at)) }));
+      el("time", { className: "tip-time", dateTime: tip.created_at, textContent: when(tip.created_at) }));
     const from = tip.name ? fill(T.from, { name: tip.name }) + (tip.may_name ? ` (${T.may_name})` : "") : T.anonymous;
     li.append(head, el("p", { className: "tip-body", textContent: tip.body }), el("p", { className: "tip-from", textContent: from }));
     if (tip.contact) li.append(el("p", { className: "tip-contact", textContent: fill(T.contact, { contact: tip.contact }) }));

@@ -6,7 +6,9 @@
 // the host page with postMessage, aimed at the host's origin.
 //
 // What it shares with the reader page: web/static/live.js (filling an entry, the order of entries, the
-// connection), imported as a module from our origin, so it adds no name to the page; the entry markup
+// connection) and the helpers every page script shares (fill.js, backoff.js, clock.js), imported as modules from
+// our origin (/static serves scripts with CORS, which a module from another origin needs), so it adds no name to
+// the page and stays a classic script that partners paste as one line; the entry markup
 // (web/templates/_entry.html, sent by /api/embed/{slug}); the strings (ticker/i18n.py). It does not load
 // reader.js, a page script that runs against our own pages' ids and sets window.Ticker.
 (() => {
@@ -88,6 +90,17 @@ a { color: var(--accent); }
 
   const $ = (selector, el) => el.querySelector(selector);
 
+  // Our modules, loaded once for every element on the page; a failed load is tried again on the next call.
+  let modules = null;
+  const loadModules = () => {
+    modules = modules || Promise.all([
+      import(`${BASE}/static/live.js`), import(`${BASE}/static/backoff.js`), import(`${BASE}/static/clock.js`),
+      import(`${BASE}/static/fill.js`),
+    ]).then(([live, { backoffDelay }, { clock }, { fill }]) => ({ live, backoffDelay, clock, fill }));
+    modules.catch(() => { modules = null; });
+    return modules;
+  };
+
   // The styles as one constructed sheet that every element's shadow root adopts, not a <style> element: a
   // Content-Security-Policy (the host page's, and ours on the iframe embed) governs style elements, not sheets
   // made through the CSSOM, so the embed needs no 'unsafe-inline' styles anywhere. Browsers without
@@ -124,17 +137,18 @@ a { color: var(--accent); }
     }
 
     later(fn) {
-      const delay = Math.min(30000, 500 * 2 ** this.failures++) * (0.5 + Math.random() / 2);
-      this.timer = setTimeout(fn, delay);
+      this.timer = setTimeout(fn, this.backoffDelay(this.failures++));
     }
 
     async load() {
       const slug = this.getAttribute("incident") || "";
       try {
-        this.live = this.live || (await import(`${BASE}/static/live.js`));
+        ({ live: this.live, backoffDelay: this.backoffDelay, clock: this.clock, fill: this.fill } = await loadModules());
       } catch {
-        console.error(`Ticker embed: could not load ${BASE}/static/live.js; trying again.`);
-        return this.later(() => this.load());
+        // Our origin is out of reach, and with it the shared backoff (backoff.js): try again in 5–10 s.
+        console.error(`Ticker embed: could not load its modules from ${BASE}/static/; trying again.`);
+        this.timer = setTimeout(() => this.load(), 5000 * (1 + Math.random()));
+        return;
       }
       const query = new URLSearchParams();
       for (const name of OPTIONS) if (this.hasAttribute(name)) query.set(name, this.getAttribute(name));
@@ -168,9 +182,7 @@ a { color: var(--accent); }
     draw(state) {
       this.state = state;
       this.T = state.strings;
-      const clock = new Intl.DateTimeFormat(state.options.lang === "en" ? "en-GB" : "sv-SE",
-        { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: "Europe/Stockholm" });
-      this.clock = (iso) => clock.format(new Date(iso));
+      this.clockOf = this.clock(state.options.lang);
       const o = state.options;
       const box = document.createElement("div");
       box.className = `ticker ${o.theme}${o.compact ? " compact" : ""}`;
@@ -206,9 +218,9 @@ a { color: var(--accent); }
         support.innerHTML = "<h2></h2><p></p><img>";
         $("img", support).width = $("img", support).height = extras.qr_size;
         $("h2", support).textContent = this.T.support_title;
-        $("p", support).textContent = this.T.support_text.replace("{number}", extras.swish_number);
+        $("p", support).textContent = this.fill(this.T.support_text, { number: extras.swish_number });
         $("img", support).src = extras.qr_src;
-        $("img", support).alt = this.T.support_qr_alt.replace("{number}", extras.swish_number);
+        $("img", support).alt = this.fill(this.T.support_qr_alt, { number: extras.swish_number });
         full.before(support);
       }
       styleRoot(this.root, box);
@@ -229,7 +241,7 @@ a { color: var(--accent); }
       const moved = !li || li.classList.contains("pinned") !== entry.pinned;
       if (!li) li = this.template.content.firstElementChild.cloneNode(true);
       this.live.fillEntry(li, entry,
-        { T: this.T, clock: this.clock, base: this.state.base, newTab: true, lang: this.state.options.lang });
+        { T: this.T, clock: this.clockOf, base: this.state.base, newTab: true, lang: this.state.options.lang });
       if (moved) this.live.placeEntry(this.list, li, entry, { oldestFirst: this.state.options.order === "oldest" });
     }
 

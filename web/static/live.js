@@ -3,7 +3,9 @@
 // websocket cannot open, resuming from the last seq applied and ignoring any event already applied
 // (docs/protocol.md). An ES module: importing it adds no name to the page.
 
+import { backoffDelay } from "./backoff.js";
 import { enableCards, fillCards } from "./cards.js";
+import { fill } from "./fill.js";
 
 export { enableCards }; // the pages and embed.js make their cards playable through live.js
 
@@ -71,7 +73,6 @@ export function shorten(text, size) {
 export function announcement(msg, T) {
   const entry = msg.type === "event" && msg.data.entry;
   if (!entry) return "";
-  const fill = (text, values) => text.replace(/\{(\w+)\}/g, (_, name) => values[name]);
   if (msg.event === "entry.posted") return fill(T.announce, { label: entry.label, text: shorten(textOf(entry.body), 140) });
   if (msg.event !== "entry.retracted") return "";
   const text = entry.correction ? shorten(entry.correction, 140) : "";
@@ -90,9 +91,10 @@ export function placeEntry(list, li, entry, { oldestFirst = false } = {}) {
   list.append(li);
 }
 
-// Whether an entry shows in a view: "Bara viktigaste" (keyOnly) shows key events and the pinned entry only.
+// Whether an entry shows in a view: a withdrawn one (retracted without a correction; the server says which) never
+// does, and "Bara viktigaste" (keyOnly) shows key events and the pinned entry only.
 export const inView = (entry, { keyOnly = false } = {}) =>
-  !(entry.retracted && !entry.correction) && (!keyOnly || entry.key_event || entry.pinned);
+  !entry.withdrawn && (!keyOnly || entry.key_event || entry.pinned);
 
 // The close codes after which a reader does not come back (docs/protocol.md): a normal close, 4100–4199.
 export const endsFollowing = (code) => code === 1000 || (code >= 4100 && code < 4200);
@@ -143,8 +145,7 @@ export function follow(positions, onMessage, onState, { live, base = "", query =
   function retry() {
     subscribed = false;
     state("reconnecting");
-    const delay = Math.min(30000, 500 * 2 ** failures++) * (0.5 + Math.random() / 2);
-    timer = setTimeout(connect, delay);
+    timer = setTimeout(connect, backoffDelay(failures++));
   }
   function dispatch(msg) {
     if (msg.type === "subscribed") {

@@ -1,12 +1,13 @@
 // Ticker's node status page (/desk/status): refreshes the nodes' table from /desk/status/nodes every few seconds.
 // The server renders the same table; this only keeps it current. Rows are keyed by node id: a new node gets a
 // row, a node that stopped reporting loses its own.
+import { fill } from "./fill.js";
+
 const table = document.querySelector("table.nodes");
 const note = document.querySelector(".status-note");
 const T = JSON.parse(document.getElementById("status-text").textContent);
 const lang = document.documentElement.lang || "sv";
 const every = Math.max(1, Number(table.dataset.refreshSeconds) || 2) * 1000;
-const fill = (text, values) => text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
 const number = (value, digits = 0) =>
   Number(value).toLocaleString(lang, { maximumFractionDigits: digits, minimumFractionDigits: 0 });
 

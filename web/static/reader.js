@@ -1,6 +1,8 @@
 // Ticker reader: follows incidents with web/static/live.js (over /live, or /sse/{slug} when a websocket cannot
 // open) and applies their events in place. It resumes from the seq embedded in the page and ignores any event it
 // already has. Reusable pieces are on window.Ticker (see docs/reader.md). An ES module (deferred by its nature).
+import * as clocks from "./clock.js";
+import { fill } from "./fill.js";
 import * as live from "./live.js";
 import { photoFigure } from "./photos.js";
 
@@ -9,26 +11,15 @@ const { textOf, shorten } = live;
 const $ = (selector, el = document) => el.querySelector(selector);
 const stringsEl = document.getElementById("ticker-strings");
 const T = stringsEl ? JSON.parse(stringsEl.textContent) : {};
-const fill = (template, values) => template.replace(/\{(\w+)\}/g, (_, key) => values[key]);
-const locale = document.documentElement.lang === "en" ? "en-GB" : "sv-SE";
-const zone = { timeZone: "Europe/Stockholm", hourCycle: "h23" };
-const clockFormat = new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit", ...zone });
-const dateFormat = new Intl.DateTimeFormat(locale, {
-  day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit", ...zone,
-});
-const numberFormat = new Intl.NumberFormat(locale);
+const lang = document.documentElement.lang;
+const numberFormat = new Intl.NumberFormat(clocks.locale(lang));
 const reducedMotion = matchMedia("(prefers-reduced-motion: reduce)");
 
-const clock = (iso) => clockFormat.format(new Date(iso));
-// "7 maj 2024 22:37", as the server's Babel pattern "d MMMM y HH:mm" writes it.
-function when(iso) {
-  const p = {};
-  for (const part of dateFormat.formatToParts(new Date(iso))) p[part.type] = part.value;
-  return `${p.day} ${p.month} ${p.year} ${p.hour}:${p.minute}`;
-}
+const clock = clocks.clock(lang); // "22:37"
+const when = clocks.when(lang); // "7 maj 2024 22:37"
 
 // Entries: the markup is web/templates/_entry.html, cloned from the page's <template id="entry-template">.
-const fillEntry = (li, entry) => live.fillEntry(li, entry, { T, clock, lang: document.documentElement.lang });
+const fillEntry = (li, entry) => live.fillEntry(li, entry, { T, clock, lang });
 function entryNode(entry, template = document.getElementById("entry-template")) {
   return fillEntry(template.content.firstElementChild.cloneNode(true), entry);
 }

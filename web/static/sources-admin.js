@@ -1,11 +1,11 @@
 // The sources page (ES module): admins add, change, pause and remove sources through /api/sources.
-import { api, explain } from "./desk-api.js";
+import { stamp } from "./clock.js";
+import { api } from "./desk-api.js";
+import { explainRefusal as explain } from "./desk-refusals.js";
 
 const T = JSON.parse(document.getElementById("sources-text").textContent);
-const when = new Intl.DateTimeFormat("sv-SE", {
-  day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZone: "Europe/Stockholm",
-});
-for (const time of document.querySelectorAll(".source time")) time.textContent = when.format(new Date(time.dateTime));
+const when = stamp("sv", { month: "short", second: true });
+for (const time of document.querySelectorAll(".source time")) time.textContent = when(time.dateTime);
 
 const form = document.getElementById("source-form");
 const heading = document.getElementById("source-form-title");

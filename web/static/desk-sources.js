@@ -5,7 +5,12 @@
 // sources' status ({type: "sources"}). An item's version grows with each change, so an older copy never
 // replaces a newer one. Editors dismiss, watch, or start a ticker from an item: a form prefilled with its
 // title, summary, place and link and a first entry citing the source, all editable before publishing.
-import { api, el, explain, fill } from "./desk-api.js";
+import { backoffDelay } from "./backoff.js";
+import { stamp } from "./clock.js";
+import { api } from "./desk-api.js";
+import { button, el } from "./desk-dom.js";
+import { explainRefusal as explain } from "./desk-refusals.js";
+import { fill } from "./fill.js";
 
 const panel = document.getElementById("tips");
 if (panel) start(panel);
@@ -21,9 +26,7 @@ function start(panel) {
   const sourcesLink = panel.querySelector(".tips-sources");
   const items = new Map(); // id -> the newest version shown
   const sources = new Map();
-  const when = new Intl.DateTimeFormat("sv-SE", {
-    day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZone: "Europe/Stockholm",
-  });
+  const when = stamp("sv", { month: "short" });
 
   function say(text) {
     problem.textContent = text || "";
@@ -50,7 +53,7 @@ function start(panel) {
     const head = el("div", { className: "tip-head" }, el("span", { className: "tip-source", textContent: item.source.cited }));
     if (item.type) head.append(el("span", { className: "tip-type", textContent: item.type }));
     if (item.place) head.append(el("span", { className: "tip-place", textContent: item.place }));
-    head.append(el("time", { className: "tip-time", dateTime: at, textContent: when.format(new Date(at)) }));
+    head.append(el("time", { className: "tip-time", dateTime: at, textContent: when(at) }));
     if (item.vma) head.append(badge("vma", T.vma));
     if (item.revision > 1) head.append(badge("changed", T.changed));
     if (item.state === "watched") head.append(badge("watched", T.watched));
@@ -73,12 +76,6 @@ function start(panel) {
       li.append(actions);
     }
     return li;
-  }
-
-  function button(text, className, onClick) {
-    const b = el("button", { type: "button", className, textContent: text });
-    b.addEventListener("click", onClick);
-    return b;
   }
 
   function place(li, id) {
@@ -233,7 +230,7 @@ function start(panel) {
   function retry() {
     setState("reconnecting", T.reconnecting);
     clearTimeout(timer);
-    timer = setTimeout(connect, Math.min(30000, 500 * 2 ** failures++) * (0.5 + Math.random() / 2));
+    timer = setTimeout(connect, backoffDelay(failures++));
   }
   setState("connecting", T.connecting);
   connect();
