@@ -11,10 +11,10 @@ import json
 import re
 from typing import Any
 
-import httpcore
 import pytest
 
 from tests.support.card_providers import LINKS, OPENGRAPH, card_node, card_providers
+from tests.support.network import Recording
 from tests.support.node import node_settings, running_node
 from tests.support.services import free_port
 from ticker.config import Settings
@@ -226,20 +226,6 @@ async def test_the_card_fetch_refuses_a_name_resolving_to_an_internal_address(
     (note,) = made.notes
     assert note.code == "refused" and re.search(r"private|link-local", note.message), note
     assert network.connects == []  # refused at the resolver: no traffic was sent anywhere
-
-
-class Recording(httpcore.AsyncNetworkBackend):
-    """A network backend that connects nowhere: it records where it was asked to connect."""
-
-    def __init__(self) -> None:
-        self.connects: list[tuple[str, int]] = []
-
-    async def connect_tcp(self, host: str, port: int, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        self.connects.append((host, port))
-        raise httpcore.ConnectError("the test connects nowhere")
-
-    async def sleep(self, seconds: float) -> None:
-        pass
 
 
 @pytest.mark.parametrize(

@@ -9,31 +9,11 @@ from typing import Any
 import httpcore
 import pytest
 
+from tests.support.network import Recording, resolving
 from tests.support.source_server import recorded, source_server
 from ticker.net.fetch import Fetcher, FetchError, FetchLimits, GuardedBackend, GuardedTransport, refusal
 from ticker.sources import feeds, krisinformation, polisen, vma
 from ticker.sources.found import Filters, Unreadable
-
-
-class Recording(httpcore.AsyncNetworkBackend):
-    """A network backend that connects nowhere: it records where it was asked to connect."""
-
-    def __init__(self) -> None:
-        self.connects: list[tuple[str, int]] = []
-
-    async def connect_tcp(self, host: str, port: int, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        self.connects.append((host, port))
-        raise httpcore.ConnectError("the test connects nowhere")
-
-    async def sleep(self, seconds: float) -> None:
-        pass
-
-
-def resolving(answers: dict[str, list[str]]) -> Any:
-    async def resolve(host: str, port: int) -> list[str]:
-        return answers[host]
-
-    return resolve
 
 
 @pytest.mark.parametrize(

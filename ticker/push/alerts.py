@@ -22,9 +22,8 @@ from ticker.push.tables import PushAlert, PushSubscription
 from ticker.sanitize import text_of
 from ticker.store.sql import Store, Tx, now
 from ticker.store.tables import Entry, Incident
+from ticker.store.tombstone import standing
 
-# A takedown's mark on the incident's row (ticker.store.tombstone): its followers are forgotten, nothing is sent.
-DELETED = "deleted"
 BODY_CHARS = 240  # a notification shows two or three lines; the payload must stay far below 4 KB
 
 
@@ -39,15 +38,6 @@ class State:
     SENDING = "sending"
     HELD = "held"
     CANCELLED = "cancelled"
-
-
-def standing(incident: Incident | None) -> Incident:
-    """The incident, or 404 for none and 410 for a deleted one (as every incident address answers)."""
-    if incident is None:
-        raise Refused.not_found("incident")
-    if incident.status == DELETED:
-        raise Refused("gone", "incident was deleted")
-    return incident
 
 
 def notification_text(entry: Entry) -> str:

@@ -46,12 +46,13 @@ from ticker.config import Settings
 from ticker.i18n import DEFAULT as DEFAULT_LANG
 from ticker.logs import log_event
 from ticker.net.fetch import FetchError, GuardedBackend, GuardedTransport, system_resolver
-from ticker.push.alerts import DELETED, Kind, State
+from ticker.push.alerts import Kind, State
 from ticker.push.keys import VapidKeys, load_or_create
 from ticker.push.tables import PushAlert, PushDelivery, PushSubscription
 from ticker.push.text import text
 from ticker.store.sql import Store, now
 from ticker.store.tables import Entry, Incident, UTCDateTime
+from ticker.store.tombstone import DELETED
 
 URGENCY = {Kind.KEY_EVENT: "normal", Kind.URGENT: "high", Kind.CLOSED: "low"}  # RFC 8030 section 5.3
 JWT_SECONDS = 12 * 3600  # a VAPID token's life (at most 24 h); each is used for an hour, then made anew

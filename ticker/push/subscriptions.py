@@ -21,11 +21,12 @@ from sqlalchemy.exc import IntegrityError
 
 from ticker.config import Settings
 from ticker.errors import Refused
-from ticker.push.alerts import followers, standing
+from ticker.push.alerts import followers
 from ticker.push.keys import b64url_decode
 from ticker.push.tables import PushSubscription
 from ticker.store.sql import Store, now
 from ticker.store.tables import Incident
+from ticker.store.tombstone import standing
 
 MAX_ENDPOINT_CHARS = 1024  # the push services' addresses are 150 to 500 characters
 
