@@ -18,7 +18,7 @@ from ticker.broker.redis import RedisBroker, stream_key
 from ticker.config import Settings
 from ticker.errors import BrokerUnavailable
 from ticker.events import Message
-from ticker.hub import Hub
+from ticker.live.hub import Hub
 from ticker.relay import Relay
 from ticker.store.accounts import add_user
 from ticker.store.migrate import upgrade

@@ -18,7 +18,7 @@ from ticker.broker.memory import MemoryBroker
 from ticker.config import Settings
 from ticker.errors import CloseCode
 from ticker.events import Message
-from ticker.hub import Hub
+from ticker.live.hub import Hub
 from ticker.store.accounts import add_user
 from ticker.store.migrate import upgrade
 from ticker.store.sql import Store

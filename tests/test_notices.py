@@ -19,7 +19,7 @@ from tests.support.waiting import eventually
 from ticker.broker.memory import MemoryBroker
 from ticker.config import Settings
 from ticker.errors import CloseCode
-from ticker.hub import Hub
+from ticker.live.hub import Hub
 from ticker.notices import Notices
 from ticker.store.accounts import add_user
 from ticker.store.logins import start_session

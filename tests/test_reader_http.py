@@ -23,7 +23,7 @@ from tests.support.node import Node, node_settings, running_node
 from tests.support.waiting import eventually
 from ticker import i18n
 from ticker.http.sse import SSESink, sse_event, ws_payload
-from ticker.hub import text_frame
+from ticker.live.frames import text_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 ATOM = "{http://www.w3.org/2005/Atom}"

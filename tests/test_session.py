@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ticker.errors import CloseCode
-from ticker.session import Join, ProtocolError, Subscribe, Unsubscribe, contiguous, parse
+from ticker.live.protocol import Join, ProtocolError, Subscribe, Unsubscribe, contiguous, parse
 
 
 def test_parse_accepts_the_documented_messages() -> None:

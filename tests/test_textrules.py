@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ticker.session import ProtocolError, parse
+from ticker.live.protocol import ProtocolError, parse
 from ticker.textrules import Kind, TooDeep, json_depth, load_json, problem, problem_in
 
 # Strings full of what could fool a scan for brackets: brackets, quotes, backslashes and escapes.

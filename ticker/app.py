@@ -53,7 +53,7 @@ from ticker.http.live import LANE_STATE, Lane, lane, live
 from ticker.http.metrics import RequestMetrics
 from ticker.http.origins import OriginPolicy
 from ticker.http.static import Static
-from ticker.hub import Hub
+from ticker.live.hub import Hub
 from ticker.logs import log_event
 from ticker.media.photos import Photos
 from ticker.media.storage import storage_for

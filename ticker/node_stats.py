@@ -29,7 +29,7 @@ from ticker.broker.redis import REDIS_DOWN
 from ticker.config import Settings
 from ticker.events import isoformat
 from ticker.http.sse import SSESink
-from ticker.hub import Hub
+from ticker.live.hub import Hub
 from ticker.log_format import node_name
 from ticker.logs import log_event
 from ticker.relay import Relay

@@ -28,7 +28,7 @@ from ticker.background import Background
 from ticker.backoff import backoff_delay
 from ticker.broker.redis import REDIS_DOWN, client, xread_entries
 from ticker.errors import CloseCode
-from ticker.hub import Hub
+from ticker.live.hub import Hub
 from ticker.logs import log_event
 
 STREAM = "ticker:notices"

@@ -15,8 +15,8 @@ from datetime import date, datetime
 from starlette.requests import HTTPConnection
 
 from ticker.background import Background
-from ticker.hub import Hub
 from ticker.i18n import TIMEZONE
+from ticker.live.hub import Hub
 from ticker.logs import log_event
 from ticker.store.partners import PartnerInfo, ReaderCount, add_reader_counts
 from ticker.store.sql import Store

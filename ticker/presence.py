@@ -27,7 +27,7 @@ from starlette.requests import HTTPConnection
 from ticker.background import Background
 from ticker.broker.redis import REDIS_DOWN
 from ticker.config import Settings
-from ticker.hub import Hub
+from ticker.live.hub import Hub
 from ticker.logs import log_event
 
 PREFIX = "ticker:presence:"

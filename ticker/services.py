@@ -8,7 +8,7 @@ from starlette.requests import HTTPConnection
 
 from ticker.broker import Broker
 from ticker.config import Settings
-from ticker.hub import Hub
+from ticker.live.hub import Hub
 from ticker.relay import Relay
 from ticker.store.sql import Store
 

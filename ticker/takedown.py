@@ -17,7 +17,7 @@ from typing import Any
 
 from ticker.broker import Broker
 from ticker.errors import BrokerUnavailable
-from ticker.hub import Hub
+from ticker.live.hub import Hub
 from ticker.logs import log_event
 from ticker.notices import Notices
 

@@ -21,11 +21,12 @@ from ticker.config import Settings
 from ticker.errors import CloseCode, Refused
 from ticker.http.origins import Admission, OriginPolicy, admit_socket
 from ticker.http.session_auth import reporter_session
-from ticker.hub import Hub, Reader, Sink
 from ticker.live.connection import HANDOVER_EXTENSION
+from ticker.live.hub import Hub
+from ticker.live.protocol import ProtocolError, Subscribe, Unsubscribe, parse
+from ticker.live.topic import Reader, Sink
 from ticker.logs import log_event, raised_at, session_closed, session_started
 from ticker.partner_readers import PartnerReaders
-from ticker.session import ProtocolError, Subscribe, Unsubscribe, parse
 
 LANE_STATE = "ticker.live_lane"  # the lifespan-state key under which the handshake finds the Lane
 

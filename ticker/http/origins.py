@@ -18,8 +18,8 @@ from starlette.websockets import WebSocket
 
 from ticker.config import Settings
 from ticker.errors import CloseCode, Refused
+from ticker.live.protocol import ProtocolError
 from ticker.logs import log_event
-from ticker.session import ProtocolError
 from ticker.store.partners import PartnerInfo, origin_entry, partners
 from ticker.store.sql import Store
 

@@ -28,7 +28,8 @@ from starlette.types import Receive, Scope, Send
 from ticker.errors import CloseCode, Refused
 from ticker.http.origins import admit
 from ticker.http.params import since as since_of
-from ticker.hub import Hub, Reader
+from ticker.live.hub import Hub
+from ticker.live.topic import Reader
 from ticker.logs import session_closed, session_started
 from ticker.partner_readers import opened_by
 from ticker.services import services
@@ -39,7 +40,7 @@ MAX_EPOCH_CHARS = 64
 
 
 def ws_payload(frame: bytes) -> bytes:
-    """The payload of an unmasked server frame, as ``ticker.hub.text_frame`` builds them."""
+    """The payload of an unmasked server frame, as ``ticker.live.frames.text_frame`` builds them."""
     size = frame[1] & 0x7F
     return frame[2 + {126: 2, 127: 8}.get(size, 0) :]
 
@@ -58,7 +59,7 @@ def close_event(code: int, reason: str) -> bytes:
 
 
 class SSESink:
-    """A reader's SSE stream as the hub sees it (ticker.hub.Sink): bounded, and written without awaiting."""
+    """A reader's SSE stream as the hub sees it (ticker.live.topic.Sink): bounded, and written without awaiting."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit

@@ -18,11 +18,11 @@ from websockets.exceptions import InvalidState
 from websockets.frames import Frame, Opcode
 from websockets.protocol import Protocol, Side, State
 
+from ticker.live.frames import PING
 from ticker.logs import log_event
 
 HANDOVER_EXTENSION = "ticker.handover"  # the ASGI scope extension under which the /live endpoint finds hand_over
 CLOSE_TIMEOUT = 10.0  # a reader that does not answer our close frame is cut after this
-PING = Frame(Opcode.PING, b"tk").serialize(mask=False)
 # Per-connection lines (open, accepted, closed) are noise at 10,000 readers and cost CPU on every connect:
 # they go to this child of uvicorn's logger, which ticker.log_format sets to WARNING; errors still show.
 CONNECTION_LOG = logging.getLogger("uvicorn.error.connections")
@@ -65,7 +65,7 @@ class LiveConnection(asyncio.Protocol):
         # Past this many unsent bytes the transport calls pause_writing(): the reader is too slow.
         transport.set_write_buffer_limits(high=buffer_limit)
 
-    # The Sink protocol (ticker.hub.Sink).
+    # The Sink protocol (ticker.live.topic.Sink).
 
     def writer(self) -> Callable[[bytes], object]:
         return self.transport.write  # the fan-out calls the transport directly: no Python frame per reader

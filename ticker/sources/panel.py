@@ -22,7 +22,9 @@ from typing import Any, Protocol
 
 from ticker.config import Settings
 from ticker.events import dumps
-from ticker.hub import Hub, Reader, Sink, text_frame
+from ticker.live.frames import text_frame
+from ticker.live.hub import Hub
+from ticker.live.topic import Reader, Sink
 from ticker.logs import log_event
 from ticker.notices import Notices
 from ticker.sources.store import SourceLimits, item_views, source_views

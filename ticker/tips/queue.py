@@ -18,7 +18,7 @@ from typing import Any
 
 from ticker.background import Background
 from ticker.config import Settings
-from ticker.hub import Reader
+from ticker.live.topic import Reader
 from ticker.logs import log_event
 from ticker.notices import Notices
 from ticker.roles import Action

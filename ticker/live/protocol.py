@@ -1,13 +1,15 @@
-"""Sans-I/O reader session: parse what a reader sends, and merge catch-up with live events. No awaits here."""
+"""The live protocol, sans-I/O: parse what a reader sends, and merge catch-up with live events. No awaits here."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ticker.config import Settings
 from ticker.textrules import SLUG, TooDeep, load_json
+
+T = TypeVar("T")  # what a catch-up carries per seq: a message with its frame (ticker.live.frames)
 
 
 class ProtocolError(Exception):
@@ -76,7 +78,7 @@ def parse(text: str | None, max_depth: int = Settings.max_json_depth) -> Subscri
     return Subscribe(incident, since, epoch)
 
 
-def contiguous(items: Iterable[tuple[int, bytes]], after: int, upto: int) -> list[tuple[int, bytes]] | None:
+def contiguous(items: Iterable[tuple[int, T]], after: int, upto: int) -> list[tuple[int, T]] | None:
     """The items with after < seq <= upto if they are all there, without a gap; otherwise None."""
     picked = [(seq, data) for seq, data in items if after < seq <= upto]
     if len(picked) != upto - after or any(seq != after + i + 1 for i, (seq, _) in enumerate(picked)):
@@ -85,18 +87,18 @@ def contiguous(items: Iterable[tuple[int, bytes]], after: int, upto: int) -> lis
 
 
 @dataclass
-class Join:
+class Join(Generic[T]):
     """A reader catching up on one incident: live events are held until its history has been sent.
 
-    ``buffer`` holds live (seq, frame) pairs while history is fetched. Once history is sent, ``buffer`` is
+    ``buffer`` holds live (seq, message) pairs while history is fetched. Once history is sent, ``buffer`` is
     None and ``after`` is the last seq the reader has: it turns live when the incident's stream reaches it.
     """
 
     after: int
-    buffer: list[tuple[int, bytes]] | None
+    buffer: list[tuple[int, T]] | None
 
-    def finish(self, sent_upto: int) -> list[tuple[int, bytes]]:
-        """History up to ``sent_upto`` has been sent: the held frames still to send, in order."""
+    def finish(self, sent_upto: int) -> list[tuple[int, T]]:
+        """History up to ``sent_upto`` has been sent: the held messages still to send, in order."""
         held, self.buffer = self.buffer or [], None
         self.after = sent_upto
         out = []
