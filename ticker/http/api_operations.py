@@ -9,6 +9,7 @@ which holds a running node to them with schemathesis and fails for a route under
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -721,13 +722,18 @@ class Operation:
     status: int = 200
     body: type[BaseModel] | None = None
     body_required: bool = True
-    parameters: list[dict[str, Any]] = field(default_factory=list)
+    parameters: list[dict[str, Any]] = field(default_factory=list)  # the query's and headers' (the path's: below)
     errors: tuple[int, ...] = ()  # besides those that follow from auth, parameters and body
     idempotent: bool = False  # takes Idempotency-Key (every write through ticker.http.api.run_write)
     also: dict[int, tuple[str, type[BaseModel] | None]] = field(default_factory=dict)  # other successes
     description: str = ""
     media_type: str = "application/json"
     body_type: str = "application/json"  # multipart/form-data: a form with a file (a photo)
+
+    @property
+    def all_parameters(self) -> list[dict[str, Any]]:
+        """The path's parameters, as the path names them (PATH_PARAMETERS), then ``parameters``."""
+        return [*(PATH_PARAMETERS[name] for name in re.findall(r"{(\w+)}", self.path)), *self.parameters]
 
     @property
     def label(self) -> str:
@@ -753,7 +759,39 @@ ITEM_ID = id_param("item_id", "item")
 SOURCE_ID = id_param("source_id", "source")
 TIP = "/api/tips/{tip_id}"
 TIP_ID = id_param("tip_id", "tip")
+PUSH_TOKEN_PARAM: dict[str, Any] = {
+    "name": "token",
+    "in": "path",
+    "required": True,
+    "description": "The unsubscribe token the subscription was given.",
+    "schema": {"type": "string", "pattern": PUSH_TOKEN.pattern},
+}
+PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "slug": SLUG_PARAM,
+    "entry_id": ENTRY_ID,
+    "submission_id": id_param("submission_id", "submission"),
+    "name": PARTNER_PARAM,
+    "source_id": SOURCE_ID,
+    "item_id": ITEM_ID,
+    "tip_id": TIP_ID,
+    "token": PUSH_TOKEN_PARAM,
+}
 NOT_MODIFIED: dict[int, tuple[str, type[BaseModel] | None]] = {304: ("Not modified since the ETag given.", None)}
+
+
+def state_change(
+    path: str, tag: str, summary: str, answer: type[BaseModel], *may: Action, body: type[BaseModel] = api.Strict
+) -> Operation:
+    """A POST that moves a thing to another state (close, pin, approve …): its body may be left out, it takes
+    Idempotency-Key, and 409 says the thing's state does not allow it."""
+    return Operation(
+        "POST", path, tag, summary, answer, may=may, body=body, body_required=False, idempotent=True, errors=(409,)
+    )
+
+
+def removal(path: str, tag: str, summary: str, *may: Action) -> Operation:
+    """A DELETE that answers 204 with no body."""
+    return Operation("DELETE", path, tag, summary, None, may=may, status=204)
 
 
 def operations(settings: Settings) -> list[Operation]:
@@ -789,7 +827,7 @@ def operations(settings: Settings) -> list[Operation]:
             incidents,
             "The incident, its seq and its newest 50 entries",
             Snapshot,
-            parameters=[SLUG_PARAM, *CONDITIONAL],
+            parameters=list(CONDITIONAL),
             also=NOT_MODIFIED,
         ),
         Operation(
@@ -800,34 +838,11 @@ def operations(settings: Settings) -> list[Operation]:
             IncidentWritten,
             may=(Action.EDIT_INCIDENT,),
             body=api.IncidentPatch,
-            parameters=[SLUG_PARAM],
             idempotent=True,
         ),
-        Operation(
-            "POST",
-            INCIDENT + "/close",
-            incidents,
-            "Close an incident",
-            IncidentWritten,
-            may=(Action.CLOSE_INCIDENT,),
-            body=api.Strict,
-            body_required=False,
-            parameters=[SLUG_PARAM],
-            idempotent=True,
-            errors=(409,),
-        ),
-        Operation(
-            "POST",
-            INCIDENT + "/reopen",
-            incidents,
-            "Reopen a closed incident",
-            IncidentWritten,
-            may=(Action.REOPEN_INCIDENT,),
-            body=api.Strict,
-            body_required=False,
-            parameters=[SLUG_PARAM],
-            idempotent=True,
-            errors=(409,),
+        state_change(INCIDENT + "/close", incidents, "Close an incident", IncidentWritten, Action.CLOSE_INCIDENT),
+        state_change(
+            INCIDENT + "/reopen", incidents, "Reopen a closed incident", IncidentWritten, Action.REOPEN_INCIDENT
         ),
         Operation(
             "GET",
@@ -836,7 +851,6 @@ def operations(settings: Settings) -> list[Operation]:
             "The incident as a file: its entries with their history, submissions, media and events",
             incident_file.IncidentFile,
             may=(Action.EXPORT_INCIDENT,),
-            parameters=[SLUG_PARAM],
             description="What `POST /api/incidents/import` takes back (`ticker incident export` writes the same).",
         ),
         Operation(
@@ -869,7 +883,6 @@ def operations(settings: Settings) -> list[Operation]:
             "Delete an incident and everything it holds (a takedown)",
             IncidentDeleted,
             may=(Action.DELETE_INCIDENT,),
-            parameters=[SLUG_PARAM],
             errors=(503,),
             description="Its entries, their history, events, submissions, partners' rows and stored answers go; open "
             "pages on every node are told (`deleted`, then close code 4101); its addresses answer 410 from then on "
@@ -882,7 +895,6 @@ def operations(settings: Settings) -> list[Operation]:
             "More entries: older, newest first, or (after) newer, oldest first",
             EntryPage,
             parameters=[
-                SLUG_PARAM,
                 query("before", {"type": "integer", "minimum": 0, "maximum": MAX_INT}, "Entries older than this id."),
                 query(
                     "after",
@@ -906,7 +918,6 @@ def operations(settings: Settings) -> list[Operation]:
             may=(Action.POST_ENTRY, Action.SUBMIT_ENTRY),
             status=201,
             body=api.EntryIn,
-            parameters=[SLUG_PARAM],
             idempotent=True,
             errors=(409,),
             also={202: ("A contributor's entry, kept for an editor to approve.", SubmissionWritten)},
@@ -944,51 +955,28 @@ def operations(settings: Settings) -> list[Operation]:
             EntryWritten,
             may=(Action.CHANGE_OWN_ENTRY, Action.CHANGE_ANY_ENTRY),
             body=api.EntryPatch,
-            parameters=[SLUG_PARAM, ENTRY_ID],
             idempotent=True,
             errors=(409,),
             description="change_own_entry for one's own entries, change_any_entry for anyone's. A new `body` makes "
             "cards for its new provider links and keeps the others' (`card_notes` as for a post).",
         ),
-        Operation(
-            "POST",
+        state_change(
             ENTRY + "/retract",
             entries,
             "Retract an entry, with an optional correction",
             EntryWritten,
-            may=(Action.CHANGE_OWN_ENTRY, Action.CHANGE_ANY_ENTRY),
+            Action.CHANGE_OWN_ENTRY,
+            Action.CHANGE_ANY_ENTRY,
             body=api.RetractIn,
-            body_required=False,
-            parameters=[SLUG_PARAM, ENTRY_ID],
-            idempotent=True,
-            errors=(409,),
         ),
-        Operation(
-            "POST",
+        state_change(
             ENTRY + "/pin",
             entries,
             "Pin an entry (one per incident: the one pinned before is unpinned)",
             EntryWritten,
-            may=(Action.PIN_ENTRY,),
-            body=api.Strict,
-            body_required=False,
-            parameters=[SLUG_PARAM, ENTRY_ID],
-            idempotent=True,
-            errors=(409,),
+            Action.PIN_ENTRY,
         ),
-        Operation(
-            "POST",
-            ENTRY + "/unpin",
-            entries,
-            "Unpin an entry",
-            EntryWritten,
-            may=(Action.PIN_ENTRY,),
-            body=api.Strict,
-            body_required=False,
-            parameters=[SLUG_PARAM, ENTRY_ID],
-            idempotent=True,
-            errors=(409,),
-        ),
+        state_change(ENTRY + "/unpin", entries, "Unpin an entry", EntryWritten, Action.PIN_ENTRY),
         Operation(
             "GET",
             ENTRY + "/history",
@@ -996,7 +984,6 @@ def operations(settings: Settings) -> list[Operation]:
             "An entry's revisions, oldest first",
             History,
             auth="account",
-            parameters=[SLUG_PARAM, ENTRY_ID],
         ),
         Operation(
             "GET",
@@ -1005,33 +992,21 @@ def operations(settings: Settings) -> list[Operation]:
             "Submissions: every pending one for editors, their own (decided too) for others",
             SubmissionList,
             auth="account",
-            parameters=[SLUG_PARAM],
         ),
-        Operation(
-            "POST",
+        state_change(
             SUBMISSION + "/approve",
             newsroom,
             "Approve a submission: it is posted as an entry",
             Approved,
-            may=(Action.REVIEW_SUBMISSIONS,),
-            body=api.Strict,
-            body_required=False,
-            parameters=[SLUG_PARAM, id_param("submission_id", "submission")],
-            idempotent=True,
-            errors=(409,),
+            Action.REVIEW_SUBMISSIONS,
         ),
-        Operation(
-            "POST",
+        state_change(
             SUBMISSION + "/reject",
             newsroom,
             "Reject a submission, with an optional reason its author sees",
             SubmissionWritten,
-            may=(Action.REVIEW_SUBMISSIONS,),
+            Action.REVIEW_SUBMISSIONS,
             body=review.RejectIn,
-            body_required=False,
-            parameters=[SLUG_PARAM, id_param("submission_id", "submission")],
-            idempotent=True,
-            errors=(409,),
         ),
         Operation("GET", "/api/partners", partner, "Partner sites", PartnerList, may=(Action.MANAGE_PARTNERS,)),
         Operation(
@@ -1054,7 +1029,6 @@ def operations(settings: Settings) -> list[Operation]:
             "A partner and its reader counts by day",
             PartnerDetail,
             may=(Action.MANAGE_PARTNERS,),
-            parameters=[PARTNER_PARAM],
         ),
         Operation(
             "PATCH",
@@ -1064,18 +1038,13 @@ def operations(settings: Settings) -> list[Operation]:
             PartnerWritten,
             may=(Action.MANAGE_PARTNERS,),
             body=partners.PartnerPatch,
-            parameters=[PARTNER_PARAM],
             errors=(409,),
         ),
-        Operation(
-            "DELETE",
+        removal(
             PARTNER,
             partner,
             "Remove a partner: its embeds' live connections are closed (4100, do not reconnect)",
-            None,
-            may=(Action.MANAGE_PARTNERS,),
-            status=204,
-            parameters=[PARTNER_PARAM],
+            Action.MANAGE_PARTNERS,
         ),
         Operation(
             "GET",
@@ -1085,7 +1054,6 @@ def operations(settings: Settings) -> list[Operation]:
             Snippets,
             may=(Action.MANAGE_PARTNERS,),
             parameters=[
-                PARTNER_PARAM,
                 query("incident", SLUG_SCHEMA, "The incident's slug.", True),
             ],
             errors=(410,),
@@ -1113,19 +1081,9 @@ def operations(settings: Settings) -> list[Operation]:
             SourceWritten,
             may=(Action.MANAGE_SOURCES,),
             body=sources.SourcePatch,
-            parameters=[SOURCE_ID],
             errors=(409,),
         ),
-        Operation(
-            "DELETE",
-            "/api/sources/{source_id}",
-            tips,
-            "Remove a source and its items",
-            None,
-            may=(Action.MANAGE_SOURCES,),
-            status=204,
-            parameters=[SOURCE_ID],
-        ),
+        removal("/api/sources/{source_id}", tips, "Remove a source and its items", Action.MANAGE_SOURCES),
         Operation(
             "GET", "/api/sources/items", tips, "The newest items that are not dismissed", ItemList, auth="account"
         ),
@@ -1137,7 +1095,6 @@ def operations(settings: Settings) -> list[Operation]:
             ItemWritten,
             may=(Action.ACT_ON_SOURCE_ITEMS,),
             body=sources.ItemStateIn,
-            parameters=[ITEM_ID],
         ),
         Operation(
             "POST",
@@ -1148,7 +1105,6 @@ def operations(settings: Settings) -> list[Operation]:
             may=(Action.ACT_ON_SOURCE_ITEMS,),
             status=201,
             body=sources.TickerFromItem,
-            parameters=[ITEM_ID],
             idempotent=True,
             errors=(409,),
             description="With `source_url`, the entry ends with a link to the source. Once per item (409 after).",
@@ -1163,7 +1119,6 @@ def operations(settings: Settings) -> list[Operation]:
             may=(Action.HANDLE_TIPS,),
             status=201,
             body=reader_tips.AnswerIn,
-            parameters=[TIP_ID],
             idempotent=True,
             errors=(409,),
             description='The entry reads "Fråga från en läsare: … Svar: …", naming the reader only where they '
@@ -1177,18 +1132,10 @@ def operations(settings: Settings) -> list[Operation]:
             TipWritten,
             may=(Action.HANDLE_TIPS,),
             body=api.Strict,
-            parameters=[TIP_ID],
             errors=(409,),
         ),
-        Operation(
-            "DELETE",
-            TIP,
-            readers_tips,
-            "Delete a tip and everything the reader sent (on their request)",
-            None,
-            may=(Action.HANDLE_TIPS,),
-            status=204,
-            parameters=[TIP_ID],
+        removal(
+            TIP, readers_tips, "Delete a tip and everything the reader sent (on their request)", Action.HANDLE_TIPS
         ),
         Operation(
             "GET",
@@ -1197,7 +1144,6 @@ def operations(settings: Settings) -> list[Operation]:
             "The photo a reader sent, decoded and encoded afresh (no metadata)",
             None,
             may=(Action.HANDLE_TIPS,),
-            parameters=[TIP_ID],
             media_type="image/jpeg",
         ),
         Operation(
@@ -1215,7 +1161,7 @@ def operations(settings: Settings) -> list[Operation]:
             reader,
             "What an embed needs to draw an incident and follow it",
             EmbedState,
-            parameters=[SLUG_PARAM, *embed_parameters(settings)],
+            parameters=embed_parameters(settings),
             errors=(403,),
             description="CORS: answered with Access-Control-Allow-Origin to the origins of partners that cover "
             "the incident only; other origins get 403. Unknown options are refused with 422.",
@@ -1255,13 +1201,6 @@ def operations(settings: Settings) -> list[Operation]:
 def push_operations() -> list[Operation]:
     """Web Push ("Bevaka"): readers follow an incident without an account; editors see and send alerts."""
     reader, newsroom = "Readers", "Newsroom"
-    token = {
-        "name": "token",
-        "in": "path",
-        "required": True,
-        "description": "The unsubscribe token the subscription was given.",
-        "schema": {"type": "string", "pattern": PUSH_TOKEN.pattern},
-    }
     return [
         Operation("GET", "/api/push/key", reader, "The VAPID public key browsers subscribe with", PushKey),
         Operation(
@@ -1272,7 +1211,6 @@ def push_operations() -> list[Operation]:
             Followed,
             status=201,
             body=SubscriptionIn,
-            parameters=[SLUG_PARAM],
             errors=(409,),
             description="The body is the browser's `PushSubscription.toJSON()` and the reader's language. `endpoint` "
             "must be https on a host among TICKER_PUSH_SERVICES, `keys.p256dh` a P-256 point and `keys.auth` 16 "
@@ -1285,7 +1223,6 @@ def push_operations() -> list[Operation]:
             reader,
             "Whether a subscription is still kept",
             Following,
-            parameters=[token],
             errors=(404,),
         ),
         Operation(
@@ -1295,7 +1232,6 @@ def push_operations() -> list[Operation]:
             "Stop following: the subscription is removed",
             None,
             status=204,
-            parameters=[token],
             errors=(404,),
         ),
         Operation(
@@ -1305,7 +1241,6 @@ def push_operations() -> list[Operation]:
             "Followers of an incident and its alerts",
             AlertSummary,
             auth="account",
-            parameters=[SLUG_PARAM],
         ),
         Operation(
             "POST",
@@ -1316,7 +1251,6 @@ def push_operations() -> list[Operation]:
             may=(Action.SEND_URGENT_ALERT,),
             status=201,
             body=UrgentIn,
-            parameters=[SLUG_PARAM],
             errors=(409,),
             description="Sent even past TICKER_PUSH_ALERTS_PER_HOUR, at Urgency high; once per entry (409 after, "
             "and for a retracted entry).",

@@ -92,9 +92,9 @@ def _operation(op: Operation) -> dict[str, Any]:
     errors = set(op.errors) | {422}  # any URL: control characters in the path or query (ticker.http.limits)
     if op.needs_account:
         errors |= {401, 403}  # 403: the role, or a session request's Origin or CSRF token
-    if any(p["in"] == "path" for p in op.parameters):
+    if any(p["in"] == "path" for p in op.all_parameters):
         errors.add(404)
-    if SLUG_PARAM in op.parameters:
+    if SLUG_PARAM in op.all_parameters:
         errors.add(410)  # a deleted incident (ticker.store.tombstone)
     if op.body is not None:
         errors |= {408, 413, 415}  # 408: a body that is too slow (ticker.partial_requests)
@@ -108,7 +108,7 @@ def _operation(op: Operation) -> dict[str, Any]:
     }
     if op.description:
         found["description"] = op.description
-    parameters = [*op.parameters, *([IDEMPOTENCY_KEY] if op.idempotent else [])]
+    parameters = [*op.all_parameters, *([IDEMPOTENCY_KEY] if op.idempotent else [])]
     if parameters:
         found["parameters"] = parameters
     if op.needs_account:
