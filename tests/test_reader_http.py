@@ -22,8 +22,9 @@ from tests.support.live import LiveReader
 from tests.support.node import Node, node_settings, running_node
 from tests.support.waiting import eventually
 from ticker import i18n
-from ticker.http.sse import SSESink, sse_event, ws_payload
-from ticker.live.frames import text_frame
+from ticker.live import frames
+from ticker.live.frames import framed, text_frame
+from ticker.live.sse import SSESink, sse_event
 
 ROOT = Path(__file__).resolve().parent.parent
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -452,23 +453,23 @@ def test_sse_events_carry_the_websocket_payload_and_seq() -> None:
     for size in (10, 200, 70_000):  # the three websocket length encodings
         payload = json.dumps({"type": "event", "incident": "x", "seq": 41, "data": "é" * size}).encode()
         frame = text_frame(payload)
-        assert ws_payload(frame) == payload
-        assert sse_event(frame) == b"id: 41\ndata: " + payload + b"\n\n"
+        assert frames.payload(frame) == payload
+        assert sse_event(framed(payload, 41)) == b"id: 41\ndata: " + payload + b"\n\n"
     subscribed = json.dumps({"type": "subscribed", "incident": "x", "epoch": "e", "seq": 40}).encode()
-    assert sse_event(text_frame(subscribed)) == b"data: " + subscribed + b"\n\n"  # no id: nothing applied yet
+    assert sse_event(framed(subscribed)) == b"data: " + subscribed + b"\n\n"  # no id: nothing applied yet
 
 
 async def test_sse_sink_is_bounded_like_a_websocket() -> None:
     sink = SSESink(limit=100)
-    frame = text_frame(json.dumps({"type": "event", "incident": "x", "seq": 1, "data": "a" * 80}).encode())
-    write = sink.writer()
-    write(frame)  # nothing unsent: accepted, and now over the bound
+    message = framed(json.dumps({"type": "event", "incident": "x", "seq": 1, "data": "a" * 80}).encode(), 1)
+    write = sink.deliver  # as the hub hands an SSE reader each event
+    write(message)  # nothing unsent: accepted, and now over the bound
     assert sink.closing is None
-    write(frame)  # over the bound: the sink closes itself (4000) and queues nothing more
+    write(message)  # over the bound: the sink closes itself (4000) and queues nothing more
     assert sink.closing == (4000, "too slow: resume from your last seq")
-    assert sink.size == len(sse_event(frame))
-    write(frame)  # closing: ignored, as a closing websocket does
-    assert sink.take() == sse_event(frame) and sink.size == 0
+    assert sink.size == len(sse_event(message))
+    write(message)  # closing: ignored, as a closing websocket does
+    assert sink.take() == sse_event(message) and sink.size == 0
 
 
 async def test_sse_stream_resumes_from_since_or_last_event_id(sqlite_url: str) -> None:

@@ -28,8 +28,8 @@ from ticker.background import Background
 from ticker.broker.redis import REDIS_DOWN
 from ticker.config import Settings
 from ticker.events import isoformat
-from ticker.http.sse import SSESink
 from ticker.live.hub import Hub
+from ticker.live.sse import SSESink
 from ticker.log_format import node_name
 from ticker.logs import log_event
 from ticker.relay import Relay
@@ -60,7 +60,7 @@ def read_figures(hub: Hub, relay: Relay, store: Store, opened: Mapping[str, int]
     readers = Counter("sse" if isinstance(r.sink, SSESink) else "websocket" for r in hub.readers)
     return NodeFigures(
         readers={"websocket": readers["websocket"], "sse": readers["sse"]},
-        subscriptions=sum(len(t.live) + len(t.joining) for t in hub.topics.values()),
+        subscriptions=sum(t.subscriptions for t in hub.topics.values()),
         incidents=len(hub.topics),
         delivered=hub.delivered,
         listening=hub.listening,

@@ -18,7 +18,6 @@ import logging
 import time
 import uuid
 from collections import Counter
-from itertools import chain
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -54,7 +53,7 @@ class Presence:
         if now - self._local_at >= LOCAL_SECONDS:
             incidents = {}
             for slug, topic in self.hub.topics.items():
-                n = sum(1 for r in chain(topic.live, topic.joining) if len(r.topics) == 1)
+                n = sum(1 for r in topic.followers() if len(r.topics) == 1)
                 if n:
                     incidents[slug] = n
             partners = Counter(r.partner for r in self.hub.readers if r.partner is not None)

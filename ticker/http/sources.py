@@ -35,7 +35,8 @@ from ticker.http.desk_text import render_desk
 from ticker.http.params import path_id
 from ticker.http.session_auth import current_login, session_expired
 from ticker.http.sources_text import panel_text
-from ticker.http.sse import EventStream, SSESink
+from ticker.http.sse import EventStream
+from ticker.live.sse import SSESink
 from ticker.roles import Action, allowed
 from ticker.services import services
 from ticker.sources.kinds import KINDS, cited

@@ -4,31 +4,28 @@
 ``data:`` line each. Events and snapshots carry ``id: <seq>``, so the browser's own reconnect sends
 ``Last-Event-ID`` and resumes exactly as a websocket subscribe with ``since`` does (the header wins over the
 query). ``GET /sse?follow=slug:N:E&follow=…`` carries several incidents (the front page); its page resumes by
-opening a new stream with its positions. The hub sees an SSE reader as one more Sink: it writes the same
-once-built websocket frames, and the sink turns each into an SSE event once (memoised, the fan-out hands every
-reader the same bytes). A reader whose unsent bytes pass ``send_buffer_bytes`` gets ``event: close`` with code
-4000 and the stream ends: its browser reconnects and resumes.
+opening a new stream with its positions. The hub sees an SSE reader as one more Sink (ticker.live.sse), handed
+each message whole: its seq and payload beside the frame. A reader whose unsent bytes pass
+``send_buffer_bytes`` gets ``event: close`` with code 4000 and the stream ends: its browser reconnects and
+resumes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import json
 import random
-from collections import deque
-from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from ticker.errors import CloseCode, Refused
+from ticker.errors import Refused
 from ticker.http.origins import admit
 from ticker.http.params import since as since_of
 from ticker.live.hub import Hub
+from ticker.live.sse import SSESink, close_event
 from ticker.live.topic import Reader
 from ticker.logs import session_closed, session_started
 from ticker.partner_readers import opened_by
@@ -37,68 +34,6 @@ from ticker.textrules import SLUG, WHOLE_NUMBER, whole_number
 
 RETRY_MS = (1000, 4000)  # the browser's reconnect delay, drawn per stream so a restart does not stampede
 MAX_EPOCH_CHARS = 64
-
-
-def ws_payload(frame: bytes) -> bytes:
-    """The payload of an unmasked server frame, as ``ticker.live.frames.text_frame`` builds them."""
-    size = frame[1] & 0x7F
-    return frame[2 + {126: 2, 127: 8}.get(size, 0) :]
-
-
-@functools.lru_cache(maxsize=16)
-def sse_event(frame: bytes) -> bytes:
-    """One SSE event for a websocket frame; the same frame object is a cache hit by identity."""
-    payload = ws_payload(frame)
-    message = json.loads(payload)
-    head = b"id: %d\n" % message["seq"] if message.get("type") in ("event", "snapshot") else b""
-    return head + b"data: " + payload + b"\n\n"
-
-
-def close_event(code: int, reason: str) -> bytes:
-    return b"event: close\ndata: " + json.dumps({"code": code, "reason": reason}).encode() + b"\n\n"
-
-
-class SSESink:
-    """A reader's SSE stream as the hub sees it (ticker.live.topic.Sink): bounded, and written without awaiting."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.chunks: deque[bytes] = deque()
-        self.size = 0
-        self.ready = asyncio.Event()
-        self.closing: tuple[int, str] | None = None
-
-    def writer(self) -> Callable[[bytes], object]:
-        return self.write
-
-    def write(self, frame: bytes) -> None:
-        if self.closing is not None:
-            return  # going away: the stream's end drops it from the hub
-        if self.size > self.limit:
-            self.close(CloseCode.SLOW_READER, "too slow: resume from your last seq")
-            return
-        chunk = sse_event(frame)
-        self.chunks.append(chunk)
-        self.size += len(chunk)
-        self.ready.set()
-
-    def ping(self) -> None:
-        pass  # SSE streams keep alive with their own comment lines (sse_heartbeat_seconds)
-
-    def answered(self) -> bool:
-        return True  # a dead SSE peer shows as a failed write, not as a missing answer
-
-    def close(self, code: int, reason: str) -> None:
-        if self.closing is None:
-            self.closing = (code, reason)
-            self.ready.set()
-
-    def take(self) -> bytes:
-        data = b"".join(self.chunks)
-        self.chunks.clear()
-        self.size = 0
-        self.ready.clear()
-        return data
 
 
 class EventStream(Response):
@@ -192,7 +127,7 @@ async def _open(request: Request, follows: list[tuple[str, int | None, str | Non
     if svc.hub.full:
         raise Refused("full", "this node is full: try again later")
     sink = SSESink(svc.settings.send_buffer_bytes)
-    reader = svc.hub.connect(sink, opened_by(request, admission.partner))
+    reader = svc.hub.connect(sink, opened_by(request, admission.partner), sink.deliver)
     deleted = []
     try:
         for slug, since, epoch in follows:

@@ -43,3 +43,9 @@ def framed_message(message: dict[str, Any], seq: int | None = None) -> Framed:
 def deleted(slug: str) -> Framed:
     """The message that tells a reader its incident was deleted (docs/protocol.md)."""
     return framed_message({"type": "deleted", "incident": slug})
+
+
+def payload(frame: bytes) -> bytes:
+    """The payload of a text frame built here, for a message that was passed on as a bare frame."""
+    size = frame[1] & 0x7F
+    return frame[2 + {126: 2, 127: 8}.get(size, 0) :]
