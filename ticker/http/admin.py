@@ -22,12 +22,11 @@ from ticker import i18n
 from ticker.errors import CloseCode, Refused
 from ticker.http import csrf
 from ticker.http.admin_text import admin_text
-from ticker.http.desk import _checked_form, _login, _page
+from ticker.http.desk_page import checked_form, desk_login, desk_page
 from ticker.http.desk_text import TEXT as DESK_TEXT
 from ticker.http.desk_text import render_desk
 from ticker.http.errors import status_of
-from ticker.http.login import form_text
-from ticker.http.params import query_number
+from ticker.http.params import form_text, query_number
 from ticker.http.partners import end_partnership
 from ticker.logs import log_event
 from ticker.notices import notices
@@ -49,10 +48,10 @@ EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson
 
 async def _allowed(request: Request, action: Action) -> Login | Response:
     """The page's login if its role may do ``action``; else the login form's redirect or a 403 page."""
-    login = await _login(request)
+    login = await desk_login(request)
     if isinstance(login, Login) and not login.account.may(action):
         message = refusal(login.account.role, action)
-        return _page("desk/forbidden.html", request, login, status=403, a=admin_text(request), message=message)
+        return desk_page("desk/forbidden.html", request, login, status=403, a=admin_text(request), message=message)
     return login
 
 
@@ -70,7 +69,9 @@ async def end_sockets(request: Request, sessions: list[int], reason: str) -> int
 async def _users_page(request: Request, login: Login, status: int = 200, **context: Any) -> Response:
     found = await admin.users(services(request).store)
     context.setdefault("form", dict.fromkeys(USER_FIELDS, ""))
-    return _page("desk/users.html", request, login, status, users=found, roles=ROLES, a=admin_text(request), **context)
+    return desk_page(
+        "desk/users.html", request, login, status, users=found, roles=ROLES, a=admin_text(request), **context
+    )
 
 
 async def users_page(request: Request) -> Response:
@@ -84,7 +85,7 @@ async def user_add(request: Request) -> Response:
     login = await _allowed(request, Action.MANAGE_USERS)
     if isinstance(login, Response):
         return login
-    form = await _checked_form(request, login)
+    form = await checked_form(request, login)
     problem_text: str | None
     try:
         fields = {k: form_text(form, k, Kind.NAME).strip() for k in USER_FIELDS}
@@ -128,7 +129,7 @@ def user_change(change: UserChange) -> Callable[[Request], Awaitable[Response]]:
         login = await _allowed(request, Action.MANAGE_USERS)
         if isinstance(login, Response):
             return login
-        form = await _checked_form(request, login)
+        form = await checked_form(request, login)
         user_id = whole_number(request.path_params["user_id"])
         if user_id is None:
             raise Refused.not_found("user")
@@ -195,14 +196,14 @@ async def partners_page(request: Request, status: int = 200, **context: Any) -> 
     found = await partners(services(request).store)
     counts = presence(request).counts("partners")
     rows = [(p, counts[p.name]) for p in found]
-    return _page("desk/partners.html", request, login, status, partners=rows, a=admin_text(request), **context)
+    return desk_page("desk/partners.html", request, login, status, partners=rows, a=admin_text(request), **context)
 
 
 async def partner_remove(request: Request) -> Response:
     login = await _allowed(request, Action.MANAGE_PARTNERS)
     if isinstance(login, Response):
         return login
-    form = await _checked_form(request, login)
+    form = await checked_form(request, login)
     name = request.path_params["name"]
     if form_text(form, "confirm") != "yes":
         raise Refused.invalid("confirm", "confirm: tick the box to remove the partner")
@@ -247,7 +248,7 @@ async def audit_page(request: Request) -> Response:
         "first": before is not None,
         "kinds": audit.kind_choices(),
     }
-    return _page("desk/audit.html", request, login, a=admin_text(request), **context)
+    return desk_page("desk/audit.html", request, login, a=admin_text(request), **context)
 
 
 async def audit_export(request: Request) -> Response:

@@ -6,9 +6,7 @@ carry the session's CSRF token.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
-from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -16,52 +14,30 @@ from starlette.routing import BaseRoute, Route
 from ticker.assets import STATIC
 from ticker.config import Settings
 from ticker.errors import Refused
-from ticker.http import csrf
+from ticker.http.desk_page import checked_form, desk_login, desk_page
 from ticker.http.desk_text import render_desk
-from ticker.http.login import form_text
+from ticker.http.params import form_text
 from ticker.http.push import desk_panel
-from ticker.http.session_auth import current_login, require_login
+from ticker.http.session_auth import require_login
 from ticker.http.sources_text import panel_text
 from ticker.roles import Action, allowed
 from ticker.services import services
 from ticker.store.accounts import Account, create_token, revoke_token, tokens
-from ticker.store.logins import Login
 from ticker.store.newsroom import entries_by, submissions
 from ticker.textrules import Kind, whole_number
 
 DESK_ENTRIES = 100  # newest entries on an incident's desk; the reader page has the rest
 
 
-async def _login(request: Request) -> Login | Response:
-    """The page's login, or the redirect to the login form (saying so when the session has expired)."""
-    login = await current_login(request)
-    if login is None or login.expired:
-        query = {"next": request.url.path, **({"expired": "1"} if login is not None else {})}
-        return RedirectResponse(f"/login?{urlencode(query)}", status_code=303)
-    return login
-
-
-def _page(name: str, request: Request, login: Login, status: int = 200, **context: Any) -> Response:
-    """A desk page; ``may`` (ticker.roles) decides which controls it shows."""
-    me, may = login.account, allowed(login.account.role)
-    return render_desk(name, request, status=status, me=me, may=may, csrf_token=login.csrf_token, **context)
-
-
-async def _checked_form(request: Request, login: Login) -> FormData:
-    form = await request.form()
-    csrf.check(request, "POST", login.csrf_token, form_text(form, csrf.FIELD))
-    return form
-
-
 async def index(request: Request) -> Response:
-    login = await _login(request)
+    login = await desk_login(request)
     if isinstance(login, Response):
         return login
     store = services(request).store
     live, closed = await store.incidents("live"), await store.incidents("closed")
     limits = photo_limits(services(request).settings)  # the new incident's lead photo
     text = panel_text(request)
-    return _page("desk/index.html", request, login, live=live, closed=closed, s=text, photo_limits=limits)
+    return desk_page("desk/index.html", request, login, live=live, closed=closed, s=text, photo_limits=limits)
 
 
 async def _queue(request: Request, account: Account, slug: str) -> dict[str, Any]:
@@ -86,7 +62,7 @@ def photo_limits(settings: Settings) -> dict[str, int]:
 
 
 async def incident_desk(request: Request) -> Response:
-    login = await _login(request)
+    login = await desk_login(request)
     if isinstance(login, Response):
         return login
     slug, account = request.path_params["slug"], login.account
@@ -106,7 +82,7 @@ async def incident_desk(request: Request) -> Response:
         "photo": photo_limits(services(request).settings),  # newsroom.js scales and checks photos by these
     }
     push = await desk_panel(request, slug)  # followers and alerts (ticker.push)
-    return _page("desk/incident.html", request, login, incident=snapshot["incident"], state=state, push=push)
+    return desk_page("desk/incident.html", request, login, incident=snapshot["incident"], state=state, push=push)
 
 
 async def desk_state(request: Request) -> JSONResponse:
@@ -117,28 +93,28 @@ async def desk_state(request: Request) -> JSONResponse:
 
 
 async def tokens_page(request: Request) -> Response:
-    login = await _login(request)
+    login = await desk_login(request)
     if isinstance(login, Response):
         return login
-    return _page("desk/tokens.html", request, login, tokens=await tokens(services(request).store, login.account))
+    return desk_page("desk/tokens.html", request, login, tokens=await tokens(services(request).store, login.account))
 
 
 async def token_create(request: Request) -> Response:
-    login = await _login(request)
+    login = await desk_login(request)
     if isinstance(login, Response):
         return login
-    form = await _checked_form(request, login)
+    form = await checked_form(request, login)
     store = services(request).store
     new = await create_token(store, login.account, form_text(form, "label", Kind.NAME).strip()[:120])
     found = await tokens(store, login.account)
-    return _page("desk/tokens.html", request, login, status=201, tokens=found, new_token=new)
+    return desk_page("desk/tokens.html", request, login, status=201, tokens=found, new_token=new)
 
 
 async def token_revoke(request: Request) -> Response:
-    login = await _login(request)
+    login = await desk_login(request)
     if isinstance(login, Response):
         return login
-    await _checked_form(request, login)
+    await checked_form(request, login)
     token_id = whole_number(request.path_params["token_id"])
     if token_id is None:
         raise Refused.not_found("token")

@@ -12,22 +12,21 @@ import logging
 import secrets
 from typing import Any
 
-from starlette.datastructures import FormData
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ticker.errors import CloseCode, Refused
+from ticker.errors import CloseCode
 from ticker.http import csrf
 from ticker.http.desk_text import render_desk
 from ticker.http.metrics import metrics
+from ticker.http.params import form_text
 from ticker.http.session_auth import SESSION_COOKIE, current_login
 from ticker.logs import log_event
 from ticker.notices import notices
 from ticker.services import services
 from ticker.store.accounts import check_password
 from ticker.store.logins import clear_failures, end_session, record_failure, start_session, wait_seconds
-from ticker.textrules import Kind, problem
 
 FORM_COOKIE = "ticker_login"  # the login form's CSRF token: there is no session yet to hold one
 HOME = "/desk"
@@ -38,17 +37,6 @@ def safe_next(value: str | None) -> str:
     if value and value.startswith("/") and not value.startswith(("//", "/\\")) and len(value) < 500:
         return value
     return HOME
-
-
-def form_text(form: FormData, name: str, kind: Kind = Kind.LINE) -> str:
-    """A form's text field ("" when it has none); Invalid (422) naming the field when it holds a control
-    character (or, for a name, a bidi control): see ticker.textrules. Every form field is read through here."""
-    value = form.get(name)
-    if not isinstance(value, str):
-        return ""
-    if (found := problem(value, kind)) is not None:
-        raise Refused.invalid(name, f"{name}: {found}")
-    return value
 
 
 def _form(request: Request, status: int = 200, *, problem: str | None = None, **context: Any) -> Response:

@@ -1,15 +1,16 @@
 """A request's parameters, one rule each: an incident's slug in the path, a whole number (an id, a cursor), a
-yes/no flag, and where an event stream resumes (``since``). A refusal names the parameter."""
+yes/no flag, a form's text field, and where an event stream resumes (``since``). A refusal names the
+parameter."""
 
 from __future__ import annotations
 
 from typing import overload
 
-from starlette.datastructures import QueryParams
+from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
 
 from ticker.errors import Refused
-from ticker.textrules import SLUG, WHOLE_NUMBER, whole_number
+from ticker.textrules import SLUG, WHOLE_NUMBER, Kind, problem, whole_number
 
 # The one yes/no vocabulary of query parameters (key_events, exact, title, compact, link, restore …), in any case.
 # A parameter given with no value (``?compact``) is yes, as an HTML boolean attribute is (an embed's data-compact).
@@ -58,6 +59,17 @@ def flag(query: QueryParams, name: str, default: bool = False) -> bool:
     if raw.lower() in NO:
         return False
     raise Refused.invalid(name, f"{name} must be 1 or 0 (true or false, yes or no, on or off)")
+
+
+def form_text(form: FormData, name: str, kind: Kind = Kind.LINE) -> str:
+    """A form's text field ("" when it has none); ``invalid`` naming the field when it holds a control
+    character (or, for a name, a bidi control): see ticker.textrules. Every form field is read through here."""
+    value = form.get(name)
+    if not isinstance(value, str):
+        return ""
+    if (found := problem(value, kind)) is not None:
+        raise Refused.invalid(name, f"{name}: {found}")
+    return value
 
 
 def since(request: Request) -> int | None:

@@ -7,8 +7,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ticker.errors import Refused
-from ticker.http.desk import _checked_form, _login
-from ticker.http.login import form_text
+from ticker.http.desk_page import checked_form, desk_login
+from ticker.http.params import form_text
 from ticker.push import alerts
 from ticker.roles import Action, refusal
 from ticker.services import services
@@ -16,10 +16,10 @@ from ticker.textrules import whole_number
 
 
 async def urgent_alert(request: Request) -> Response:
-    login = await _login(request)
+    login = await desk_login(request)
     if isinstance(login, Response):
         return login
-    form = await _checked_form(request, login)
+    form = await checked_form(request, login)
     account = login.account
     if not account.may(Action.SEND_URGENT_ALERT):
         raise Refused.forbidden(refusal(account.role, Action.SEND_URGENT_ALERT))

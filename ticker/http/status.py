@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from ticker import i18n
 from ticker.errors import Refused
-from ticker.http.desk import _login as desk_login
+from ticker.http.desk_page import desk_login
 from ticker.http.desk_text import render_desk
 from ticker.http.session_auth import require_login
 from ticker.node_stats import Nodes
