@@ -6,9 +6,9 @@ hash. The hash is of the file as served, and JavaScript modules are served with 
 rewritten to their imports' hashed URLs (``from "./live.js"`` becomes ``from "./live.<hash>.js"``, and embed.js's
 ``import(`${BASE}/static/live.js`)`` likewise), so a module's hash covers everything it imports: a page never
 runs a new reader.js against an old live.js or the other way round, and no module needs a revalidation round
-trip. Only import specifiers are rewritten (``from "./x"``, ``import "./x"``, ``import(… "/static/x")``); a file
-that names another in any other way (newsroom.js's offline cache reads the page's own <script> and <link>s)
-does not depend on it.
+trip. Only import specifiers are rewritten (``from "./x"``, ``import "./x"``, ``import(… "/static/x")``), and a
+fetch of one of our files (embed.js's ``fetch(`${BASE}/static/cards.css`)``); a file that names another in any
+other way (newsroom.js's offline cache reads the page's own <script> and <link>s) does not depend on it.
 
 A file's plain URL (``/static/embed.js``: what partners paste, and must keep working across releases) is served
 too, with the pages' short ``cache_max_age`` and an ETag. A hashed URL this node does not know (a page rendered
@@ -18,9 +18,10 @@ nothing breaks and nothing wrong is kept for a year.
 Text files are also kept compressed (brotli quality 11 and gzip level 9, made once per file and encoding, off
 the event loop, the first time a client asks) and answered as such to clients that accept it.
 
-Scripts may be fetched from any origin with CORS: embed.js, on a partner's page, imports live.js as a module,
-and a module from another origin loads only with CORS. The scripts are the same public files for everyone; who
-may read an incident is decided by /api/embed and /live.
+Scripts, and the files a script fetches, may be fetched from any origin with CORS: embed.js, on a partner's page,
+imports live.js as a module and fetches cards.css for its shadow root, and a module or a fetch from another origin
+loads only with CORS. They are the same public files for everyone; who may read an incident is decided by
+/api/embed and /live.
 """
 
 from __future__ import annotations
@@ -61,9 +62,9 @@ TYPES = {
     ".txt": "text/plain; charset=utf-8",
 }
 # An import specifier naming a file of ours: `from "./x.js"`, `import "./x.js"`, `import("./x.js")`, or a dynamic
-# import of an address ending in /static/x.js (embed.js builds it from its own origin).
+# import (or a fetch) of an address ending in /static/x.js (embed.js builds it from its own origin).
 IMPORT = re.compile(
-    r"""(?P<head>\bfrom\s*|\bimport\s*\(?\s*)(?P<quote>["'`])(?P<base>[^"'`\n]*?/static/|\./)(?P<name>[\w.-]+)(?P=quote)"""
+    r"""(?P<head>\bfrom\s*|\bimport\s*\(?\s*|\bfetch\(\s*)(?P<quote>["'`])(?P<base>[^"'`\n]*?/static/|\./)(?P<name>[\w.-]+)(?P=quote)"""
 )
 ENCODINGS = {"br": "br", "gzip": "gz"}  # coding → the suffix of its ETag
 
@@ -74,7 +75,7 @@ class Asset:
     body: bytes
     digest: str
     content_type: str
-    imports: tuple[str, ...] = ()  # the files of ours it imports (a module), each by name
+    imports: tuple[str, ...] = ()  # the files of ours it imports or fetches (a script), each by name
 
     @property
     def url(self) -> str:
@@ -95,6 +96,8 @@ class Assets:
         self.files: dict[str, Asset] = {}
         for name in sources:
             self._build(name, sources, ())
+        # What scripts load: with CORS, as the scripts themselves (embed.js loads them on partners' pages).
+        self.loaded_by_scripts = frozenset(n for a in self.files.values() for n in a.imports)
         self.version = hashlib.blake2b(
             "".join(f"{a.name}:{a.digest}\n" for a in self.files.values()).encode(), digest_size=8
         ).hexdigest()
@@ -142,7 +145,7 @@ class Assets:
             if imported not in seen:
                 seen[imported] = None
                 waiting.extend(self.files[imported].imports)
-        return [self.files[n].url for n in seen]
+        return [self.files[n].url for n in seen if n.endswith((".js", ".mjs"))]
 
     def find(self, requested: str) -> tuple[Asset, bool | None] | None:
         """The file a request names, and whether by its current hash (True), another hash (False), or by its
@@ -214,7 +217,7 @@ class Static:
         headers = {"ETag": tag, "Cache-Control": caching}
         if asset.text:
             headers["Vary"] = "Accept-Encoding"
-        if asset.name.endswith((".js", ".mjs")):
+        if asset.name.endswith((".js", ".mjs")) or asset.name in self.files.loaded_by_scripts:
             headers["Access-Control-Allow-Origin"] = "*"
         if _matches(request_headers.get("if-none-match"), tag):
             await Response(status_code=304, headers=headers)(scope, receive, send)

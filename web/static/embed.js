@@ -8,9 +8,9 @@
 // What it shares with the reader page: web/static/live.js (filling an entry, the order of entries, the
 // connection) and the helpers every page script shares (fill.js, backoff.js, clock.js), imported as modules from
 // our origin (/static serves scripts with CORS, which a module from another origin needs), so it adds no name to
-// the page and stays a classic script that partners paste as one line; the entry markup
-// (web/templates/_entry.html, sent by /api/embed/{slug}); the strings (ticker/i18n.py). It does not load
-// reader.js, a page script that runs against our own pages' ids and sets window.Ticker.
+// the page and stays a classic script that partners paste as one line; the link cards' styles (cards.css,
+// fetched); the entry markup (web/templates/_entry.html, sent by /api/embed/{slug}); the strings (ticker/i18n.py).
+// It does not load reader.js, a page script that runs against our own pages' ids and sets window.Ticker.
 (() => {
   "use strict";
   const script = document.currentScript;
@@ -53,22 +53,6 @@ a:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
 .entry-photo img { display: block; width: 100%; height: auto; }
 .entry-photo figcaption { font-size: .8em; color: var(--muted); margin-top: .2em; }
 .photos.gallery { display: grid; grid-template-columns: 1fr 1fr; gap: 0 .5em; }
-.link-card { margin: .5rem 0; border: 1px solid var(--line); border-radius: 6px; overflow: hidden; max-width: 32rem; }
-.link-card .card-link { display: block; color: inherit; text-decoration: none; }
-.link-card .card-link:hover .card-title { text-decoration: underline; }
-.link-card .card-thumb { display: block; width: 100%; height: auto; aspect-ratio: 16 / 9; object-fit: cover; }
-.link-card .card-text { display: flex; flex-direction: column; gap: .1rem; padding: .5rem .75rem; }
-.link-card .card-provider { font-size: .8rem; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
-.link-card .card-title { font-weight: 600; }
-.link-card .card-author { font-size: .85rem; color: var(--muted); }
-.link-card .card-play { display: block; width: 100%; padding: .5rem .75rem; border: 0; border-top: 1px solid var(--line);
-  background: transparent; color: var(--fg); font: inherit; font-size: .9rem; text-align: left; cursor: pointer; }
-.link-card .card-play:hover { text-decoration: underline; }
-.link-card .card-play[hidden] { display: none; }
-.link-card .card-link:focus-visible, .link-card .card-play:focus-visible { outline: 3px solid var(--accent);
-  outline-offset: -3px; }
-.link-card .card-player { display: block; width: 100%; aspect-ratio: 16 / 9; border: 0; }
-.link-card:not([data-provider="youtube"]):not([data-provider="vimeo"]) .card-player { aspect-ratio: auto; height: 36rem; }
 .correction { font-style: italic; color: var(--muted); }
 a { color: var(--accent); }
 .empty { color: var(--muted); }
@@ -90,13 +74,19 @@ a { color: var(--accent); }
 
   const $ = (selector, el) => el.querySelector(selector);
 
-  // Our modules, loaded once for every element on the page; a failed load is tried again on the next call.
+  // Our modules and the link cards' stylesheet (cards.css, also the pages'), loaded once for every element on the
+  // page; a failed load is tried again on the next call.
   let modules = null;
+  const cardsCss = async () => {
+    const response = await fetch(`${BASE}/static/cards.css`, { credentials: "omit" });
+    if (!response.ok) throw new Error(`cards.css: ${response.status}`);
+    return response.text();
+  };
   const loadModules = () => {
     modules = modules || Promise.all([
       import(`${BASE}/static/live.js`), import(`${BASE}/static/backoff.js`), import(`${BASE}/static/clock.js`),
-      import(`${BASE}/static/fill.js`),
-    ]).then(([live, { backoffDelay }, { clock }, { fill }]) => ({ live, backoffDelay, clock, fill }));
+      import(`${BASE}/static/fill.js`), cardsCss(),
+    ]).then(([live, { backoffDelay }, clocks, { fill }, cards]) => ({ live, backoffDelay, clocks, fill, cards }));
     modules.catch(() => { modules = null; });
     return modules;
   };
@@ -104,19 +94,19 @@ a { color: var(--accent); }
   // The styles as one constructed sheet that every element's shadow root adopts, not a <style> element: a
   // Content-Security-Policy (the host page's, and ours on the iframe embed) governs style elements, not sheets
   // made through the CSSOM, so the embed needs no 'unsafe-inline' styles anywhere. Browsers without
-  // constructable sheets get the element.
+  // constructable sheets get the element. cards: the text of cards.css, after the embed's own rules.
   let sheet = null;
-  const styleRoot = (root, box) => {
+  const styleRoot = (root, box, cards) => {
     if (!sheet && root.adoptedStyleSheets && CSSStyleSheet.prototype.replaceSync) {
       sheet = new CSSStyleSheet();
-      sheet.replaceSync(CSS);
+      sheet.replaceSync(CSS + cards);
     }
     if (sheet) {
       root.adoptedStyleSheets = [sheet];
       root.replaceChildren(box);
     } else {
       const style = document.createElement("style");
-      style.textContent = CSS;
+      style.textContent = CSS + cards;
       root.replaceChildren(style, box);
     }
   };
@@ -143,10 +133,11 @@ a { color: var(--accent); }
     async load() {
       const slug = this.getAttribute("incident") || "";
       try {
-        ({ live: this.live, backoffDelay: this.backoffDelay, clock: this.clock, fill: this.fill } = await loadModules());
+        ({ live: this.live, backoffDelay: this.backoffDelay, clocks: this.clocks, fill: this.fill, cards: this.cards } =
+          await loadModules());
       } catch {
         // Our origin is out of reach, and with it the shared backoff (backoff.js): try again in 5–10 s.
-        console.error(`Ticker embed: could not load its modules from ${BASE}/static/; trying again.`);
+        console.error(`Ticker embed: could not load its modules and styles from ${BASE}/static/; trying again.`);
         this.timer = setTimeout(() => this.load(), 5000 * (1 + Math.random()));
         return;
       }
@@ -182,7 +173,7 @@ a { color: var(--accent); }
     draw(state) {
       this.state = state;
       this.T = state.strings;
-      this.clockOf = this.clock(state.options.lang);
+      this.clock = this.clocks.clock(state.options.lang); // "22:37"
       const o = state.options;
       const box = document.createElement("div");
       box.className = `ticker ${o.theme}${o.compact ? " compact" : ""}`;
@@ -223,7 +214,7 @@ a { color: var(--accent); }
         $("img", support).alt = this.fill(this.T.support_qr_alt, { number: extras.swish_number });
         full.before(support);
       }
-      styleRoot(this.root, box);
+      styleRoot(this.root, box, this.cards);
       this.live.enableCards(box); // link cards: the provider's player loads only on a click (cards.js)
       this.applyIncident(state.incident);
       for (const entry of state.entries.slice().reverse()) this.applyEntry(entry);
@@ -241,7 +232,7 @@ a { color: var(--accent); }
       const moved = !li || li.classList.contains("pinned") !== entry.pinned;
       if (!li) li = this.template.content.firstElementChild.cloneNode(true);
       this.live.fillEntry(li, entry,
-        { T: this.T, clock: this.clockOf, base: this.state.base, newTab: true, lang: this.state.options.lang });
+        { T: this.T, clock: this.clock, base: this.state.base, newTab: true, lang: this.state.options.lang });
       if (moved) this.live.placeEntry(this.list, li, entry, { oldestFirst: this.state.options.order === "oldest" });
     }
 
