@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ticker.errors import CloseCode
-from ticker.live.protocol import Join, ProtocolError, Subscribe, Unsubscribe, contiguous, parse
+from ticker.errors import CloseCode, Refused
+from ticker.live.protocol import Join, Subscribe, Unsubscribe, contiguous, parse
+from ticker.live.session import error_reply
 
 
 def test_parse_accepts_the_documented_messages() -> None:
@@ -31,10 +32,11 @@ def test_parse_accepts_the_documented_messages() -> None:
     ],
 )
 def test_parse_refuses_naming_the_field(text: str | None, field: str | None) -> None:
-    with pytest.raises(ProtocolError) as caught:
+    with pytest.raises(Refused) as caught:
         parse(text)
     assert caught.value.field == field
-    assert caught.value.reply()["type"] == "error"
+    reply = error_reply(caught.value)
+    assert reply is not None and reply["type"] == "error"
 
 
 def test_contiguous_needs_every_seq() -> None:

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ticker.live.protocol import ProtocolError, parse
+from ticker.errors import Refused
+from ticker.live.protocol import parse
 from ticker.textrules import Kind, TooDeep, json_depth, load_json, problem, problem_in
 
 # Strings full of what could fool a scan for brackets: brackets, quotes, backslashes and escapes.
@@ -63,9 +64,9 @@ def test_load_json_refuses_before_parsing_and_never_lets_recursion_escape() -> N
 
 def test_a_live_message_is_bounded_by_the_depth_it_is_given() -> None:
     message = '{"type": "subscribe", "incident": "storm", "epoch": [[1]]}'
-    with pytest.raises(ProtocolError, match="nested more than 2 levels deep"):
+    with pytest.raises(Refused, match="nested more than 2 levels deep"):
         parse(message, max_depth=2)
-    with pytest.raises(ProtocolError, match="epoch must be a string"):
+    with pytest.raises(Refused, match="epoch must be a string"):
         parse(message, max_depth=3)
 
 

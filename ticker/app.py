@@ -49,10 +49,11 @@ from ticker.http.errors import client_gone, http_error, refused_error
 from ticker.http.headers import SecurityHeaders
 from ticker.http.limits import BodyLimit, UrlText
 from ticker.http.link_cards import start as start_link_cards
-from ticker.http.live import LANE_STATE, Lane, lane, live
+from ticker.http.live import lane, live
 from ticker.http.metrics import RequestMetrics
 from ticker.http.origins import OriginPolicy
 from ticker.http.static import Static
+from ticker.live.gate import LANE_STATE, Lane
 from ticker.live.hub import Hub
 from ticker.logs import log_event
 from ticker.media.photos import Photos

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 from ticker.config import Settings
 from ticker.errors import Refused
-from ticker.http.live import LANE_STATE, Lane
+from ticker.live.gate import LANE_STATE, Lane
 
 PARTIAL_REQUESTS = "ticker.partial_requests"  # the lifespan-state key of a node's PartialRequests
 

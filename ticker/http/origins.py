@@ -18,7 +18,6 @@ from starlette.websockets import WebSocket
 
 from ticker.config import Settings
 from ticker.errors import CloseCode, Refused
-from ticker.live.protocol import ProtocolError
 from ticker.logs import log_event
 from ticker.store.partners import PartnerInfo, origin_entry, partners
 from ticker.store.sql import Store
@@ -100,7 +99,7 @@ class Admission:
     def check_subscribe(self, slug: str) -> None:
         """For the websocket: an ``error`` reply (the connection stays) unless this origin may follow it."""
         if not self.allows(slug):
-            raise ProtocolError("origin_not_allowed", self._refusal(slug), "incident")
+            raise Refused("origin_not_allowed", self._refusal(slug), "incident")
 
     def cors_headers(self) -> dict[str, str]:
         """Access-Control-Allow-Origin for an allowed partner origin only, never a reflected one."""

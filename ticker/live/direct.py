@@ -17,9 +17,9 @@ from urllib.parse import parse_qsl
 
 from websockets.utils import accept_key
 
-from ticker.http.live import LANE_STATE, Lane
 from ticker.http.session_auth import SESSION_COOKIE
 from ticker.live.connection import LiveConnection
+from ticker.live.gate import LANE_STATE, Lane
 
 LIVE_REQUEST = b"GET /live"  # what the first bytes of a reader's connection start with
 MAX_HEAD = 8192  # a longer request goes uvicorn's way, with its limits

@@ -30,9 +30,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
-from ticker.http.live import LANE_STATE, Lane
 from ticker.live.connection import CONNECTION_LOG, HANDOVER_EXTENSION, Detached, LiveConnection
 from ticker.live.direct import LIVE_REQUEST, MAX_HEAD, open_direct
+from ticker.live.gate import LANE_STATE, Lane
 from ticker.partial_requests import PARTIAL_REQUESTS, late_request, partial_requests
 
 _HTTP = "uvicorn.protocols.http.httptools_impl"

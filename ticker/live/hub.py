@@ -22,7 +22,7 @@ from ticker.errors import CloseCode, Refused
 from ticker.live.catchup import CatchUp
 from ticker.live.frames import Framed, deleted
 from ticker.live.listener import Listener
-from ticker.live.protocol import Join, ProtocolError
+from ticker.live.protocol import Join
 from ticker.live.topic import Reader, Sink, Topic
 from ticker.logs import log_event
 from ticker.store.sql import Store
@@ -168,7 +168,7 @@ class Hub:
     def _check_room(self, reader: Reader, slug: str) -> None:
         """Refuse a subscription too many; one to an incident the reader follows replaces the old one."""
         if slug not in reader.topics and len(reader.topics) >= self.settings.max_subscriptions:
-            raise ProtocolError("too_many_subscriptions", "too many incidents on one connection", "incident")
+            raise Refused("full", "too many incidents on one connection", "incident")
 
     async def subscribe(self, reader: Reader, slug: str, since: int | None, epoch: str | None) -> None:
         """Send what the reader missed after ``since``, then live events, with no gap and no twin.

@@ -1,31 +1,20 @@
-"""The live protocol, sans-I/O: parse what a reader sends, and merge catch-up with live events. No awaits here."""
+"""The live protocol, sans-I/O: parse what a reader sends, and merge catch-up with live events. No awaits here.
+
+A message that cannot be taken is a ``Refused`` naming the field; the live session answers it with the protocol's
+``error`` message (ticker.live.session), and the connection stays.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from ticker.config import Settings
+from ticker.errors import Refused
 from ticker.textrules import SLUG, TooDeep, load_json
 
 T = TypeVar("T")  # what a catch-up carries per seq: a message with its frame (ticker.live.frames)
-
-
-class ProtocolError(Exception):
-    """A reader's message was refused; answered with an ``error`` message, the connection stays."""
-
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
-
-    def reply(self) -> dict[str, Any]:
-        reply: dict[str, Any] = {"type": "error", "code": self.code, "message": self.message}
-        if self.field is not None:
-            reply["field"] = self.field
-        return reply
 
 
 @dataclass(frozen=True)
@@ -44,37 +33,37 @@ _FIELDS = {"subscribe": {"type", "incident", "since", "epoch"}, "unsubscribe": {
 
 
 def parse(text: str | None, max_depth: int = Settings.max_json_depth) -> Subscribe | Unsubscribe:
-    """One client message, validated; raises ProtocolError naming the field and the problem.
+    """One client message, validated; raises Refused (``invalid``) naming the field and the problem.
 
     ``max_depth`` bounds the JSON's nesting before it is parsed (``TICKER_MAX_JSON_DEPTH``; a message of ours
     nests one level): a frame of nested arrays is an error reply like any other bad message."""
     if text is None:
-        raise ProtocolError("bad_message", "messages must be JSON text frames")
+        raise Refused("invalid", "messages must be JSON text frames")
     try:
         message = load_json(text, max_depth)
     except TooDeep as error:
-        raise ProtocolError("bad_message", f"message is {error}") from None
+        raise Refused("invalid", f"message is {error}") from None
     except ValueError:
-        raise ProtocolError("bad_message", "message is not valid JSON") from None
+        raise Refused("invalid", "message is not valid JSON") from None
     if not isinstance(message, dict):
-        raise ProtocolError("bad_message", "message must be a JSON object")
+        raise Refused("invalid", "message must be a JSON object")
     kind = message.get("type")
     if kind not in _FIELDS:
-        raise ProtocolError("bad_message", "type must be 'subscribe' or 'unsubscribe'", "type")
+        raise Refused("invalid", "type must be 'subscribe' or 'unsubscribe'", "type")
     unknown = sorted(set(message) - _FIELDS[kind])
     if unknown:
-        raise ProtocolError("bad_message", f"unknown field {unknown[0]!r}", unknown[0])
+        raise Refused("invalid", f"unknown field {unknown[0]!r}", unknown[0])
     incident = message.get("incident")
     if not isinstance(incident, str) or not SLUG.match(incident):
-        raise ProtocolError("bad_message", "incident must be an incident slug", "incident")
+        raise Refused("invalid", "incident must be an incident slug", "incident")
     if kind == "unsubscribe":
         return Unsubscribe(incident)
     since = message.get("since")
     if since is not None and (isinstance(since, bool) or not isinstance(since, int) or since < 0):
-        raise ProtocolError("bad_message", "since must be a non-negative integer", "since")
+        raise Refused("invalid", "since must be a non-negative integer", "since")
     epoch = message.get("epoch")
     if epoch is not None and not isinstance(epoch, str):
-        raise ProtocolError("bad_message", "epoch must be a string", "epoch")
+        raise Refused("invalid", "epoch must be a string", "epoch")
     return Subscribe(incident, since, epoch)
 
 
