@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse
 
 from ticker import i18n
 from ticker.http.headers import NO_FRAMING, page_policy
-from ticker.http.pages import render
+from ticker.http.render import render
 from ticker.services import services
 
 TEXT: dict[str, dict[str, str]] = {

@@ -25,8 +25,8 @@ from ticker.http.error_pages import error_page, wants_page
 from ticker.http.errors import error_response
 from ticker.http.headers import page_policy
 from ticker.http.origins import admit, origin_policy, own_origin
-from ticker.http.pages import BLANK_ENTRY, env, localized, render
 from ticker.http.params import flag, incident_slug
+from ticker.http.render import BLANK_ENTRY, env, localized, render
 from ticker.services import services
 from ticker.store import reads
 from ticker.store.partners import origin_entry, partner_info

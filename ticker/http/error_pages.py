@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ticker import i18n
-from ticker.http.pages import render
+from ticker.http.render import render
 
 MACHINE_PATHS = ("/api/", "/sse/", "/live", "/oembed", "/healthz")
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})

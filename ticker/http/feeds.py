@@ -13,8 +13,8 @@ from starlette.routing import BaseRoute, Route
 
 from ticker import i18n
 from ticker.errors import Refused
-from ticker.http.pages import base_url, cacheable, localized, not_found
 from ticker.http.photo_markup import photo_html
+from ticker.http.render import base_url, cacheable, localized, not_found
 from ticker.services import services
 from ticker.store import reads
 

@@ -12,8 +12,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ticker.errors import Refused
-from ticker.http.pages import cacheable, render, render_text
 from ticker.http.params import flag
+from ticker.http.render import cacheable, render, render_text
 from ticker.presence import presence
 from ticker.sanitize import text_of
 from ticker.services import Services, services

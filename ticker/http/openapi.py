@@ -29,7 +29,7 @@ from ticker.http.api_operations import (
     operations,
 )
 from ticker.http.api_reference import CHROME, inline_code, reference
-from ticker.http.pages import render
+from ticker.http.render import render
 from ticker.http.session_auth import SESSION_COOKIE
 from ticker.roles import DESCRIPTIONS
 from ticker.services import services

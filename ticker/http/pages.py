@@ -6,114 +6,32 @@ it shows, and the script resumes from there, so a copy from a CDN is only ever a
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-from urllib.parse import urlencode
-
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ticker import i18n
-from ticker.assets import TEMPLATES
 from ticker.errors import Refused
 from ticker.http import ads, caching
 from ticker.http.headers import page_policy
 from ticker.http.jsonld import live_blog
-from ticker.http.link_cards import register as register_link_cards
 from ticker.http.params import path_id, query_number
 from ticker.http.reader_views import ReaderView
-from ticker.http.static import assets, static_imports, static_url
+from ticker.http.render import (
+    BLANK_ENTRY,
+    VARY,
+    base_url,
+    cacheable,
+    localized,
+    not_found,
+    page_tag,
+    render,
+    to_datetime,
+)
 from ticker.presence import presence
-from ticker.sanitize import text_of
 from ticker.services import services
 from ticker.store import reads
 from ticker.tips.form import form_context
-
-VARY = "Accept-Language"
-
-env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(), auto_reload=False)
-# JSON-LD and the strings for reader.js: compact, and readable UTF-8 (tojson still escapes < > & ').
-env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "separators": (",", ":")}
-env.globals["static"] = static_url  # {{ static("reader.js") }}: a file's hashed, immutable URL
-env.globals["static_imports"] = static_imports  # the modules a module imports, to preload
-register_link_cards(env)  # {{ entry_body(e, t) }}: an entry's body with its link cards in place
-
-# The entry the page's <template> is rendered from: reader.js clones it and fills in a real entry.
-BLANK_ENTRY: dict[str, Any] = {
-    "id": 0,
-    "incident": "",
-    "author": "",
-    "body": "",
-    "label": "",
-    "created_at": "",
-    "edited_at": None,
-    "key_event": False,
-    "pinned": False,
-    "retracted": False,
-    "correction": None,
-}
-
-
-def _parse(value: str | datetime) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
-
-
-def base_url(request: Request) -> str:
-    return services(request).settings.resolved_public_url()
-
-
-def localized(path: str, lang: str, **query: Any) -> str:
-    """``path`` with its query, keeping a non-default language in the link."""
-    params = {k: v for k, v in query.items() if v not in (None, "", False)}
-    if lang != i18n.DEFAULT:
-        params["lang"] = lang
-    return f"{path}?{urlencode(params)}" if params else path
-
-
-def render(name: str, request: Request, status: int = 200, **context: Any) -> HTMLResponse:
-    return HTMLResponse(render_text(name, request, **context), status_code=status)
-
-
-def render_text(name: str, request: Request, **context: Any) -> str:
-    """A template (a page or a part of one) in the request's language, with what every template may use."""
-    lang = i18n.language(request)
-    strings = i18n.STRINGS[lang]
-    return env.get_template(name).render(
-        lang=lang,
-        t=strings,
-        strings=strings,
-        when=lambda v: i18n.when(_parse(v), lang),
-        clock=lambda v: i18n.clock(_parse(v), lang),
-        number=lambda n: i18n.number(n, lang),
-        href=lambda path, **query: localized(path, lang, **query),
-        other_lang=localized(request.url.path, "en" if lang == "sv" else "sv", **_query_without_lang(request)),
-        site_name=services(request).settings.site_name,
-        base_url=base_url(request),
-        text_of=text_of,
-        **context,
-    )
-
-
-def _query_without_lang(request: Request) -> dict[str, str]:
-    return {k: v for k, v in request.query_params.items() if k != "lang"}
-
-
-def page_tag(request: Request, *parts: object) -> str:
-    """The ETag of a page made from ``parts``, in the request's language, naming this release's static files
-    (a page kept from before a release names their old hashed URLs)."""
-    return caching.etag(*parts, i18n.language(request), assets().version)
-
-
-def cacheable(request: Request, response: Response, *parts: object, last_modified: datetime | None) -> Response:
-    """Caching headers on a rendered page, its ETag taken from what went into it (or 304)."""
-    max_age = services(request).settings.cache_max_age
-    return caching.conditional(request, response, page_tag(request, *parts), last_modified, max_age, VARY)
-
-
-def not_found(request: Request) -> HTMLResponse:
-    return render("not_found.html", request, status=404)
 
 
 async def incident_page(request: Request) -> Response:
@@ -178,7 +96,7 @@ async def incident_page(request: Request) -> Response:
     )
     if extras.frame_src:  # the ad slots' server, framed: only on the pages that show them
         response.headers["Content-Security-Policy"] = page_policy(svc.settings, frame_src=extras.frame_src)
-    modified = _parse(page.incident["updated_at"])
+    modified = to_datetime(page.incident["updated_at"])
     return cacheable(
         request,
         response,
@@ -212,7 +130,7 @@ async def entry_page(request: Request) -> Response:
         e=entry,
         canonical=base_url(request) + localized(f"/i/{incident.slug}/e/{entry['id']}", lang),
     )
-    last = _parse(entry["edited_at"] or entry["created_at"])
+    last = to_datetime(entry["edited_at"] or entry["created_at"])
     return cacheable(request, response, incident.slug, entry, last_modified=last)
 
 

@@ -20,7 +20,7 @@ from ticker.assets import STATIC
 from ticker.errors import Refused
 from ticker.http.api import Strict, parse_body
 from ticker.http.auth import require, require_account
-from ticker.http.pages import render
+from ticker.http.render import render
 from ticker.push import alerts
 from ticker.push.keys import load_or_create
 from ticker.push.subscriptions import PushRules, checked, subscribe, subscribed_incident, unsubscribe

@@ -25,9 +25,9 @@ from ticker.http.api import STOCKHOLM, Strict, entry_body, parse_body, run_write
 from ticker.http.auth import require
 from ticker.http.error_pages import wants_page
 from ticker.http.errors import error_response, status_of
-from ticker.http.pages import localized, render
 from ticker.http.params import path_id
 from ticker.http.photos import photos
+from ticker.http.render import localized, render
 from ticker.media.images import PhotoRefused
 from ticker.media.pool import PhotoBusy
 from ticker.roles import Action
