@@ -17,10 +17,11 @@ from ticker.events import dumps
 PING = Frame(Opcode.PING, b"tk").serialize(mask=False)  # the heartbeat, the same bytes for every reader
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class Framed:
-    """One message for readers, encoded and framed once. ``seq`` is the position it brings a reader to (an event
-    or a snapshot: an SSE stream's event id), None for the rest. Compared and hashed by identity: cheap to memoise."""
+    """One message for readers, encoded and framed once, and not changed after. ``seq`` is the position it brings
+    a reader to (an event or a snapshot: an SSE stream's event id), None for the rest. Compared and hashed by
+    identity: cheap to memoise. (Not a frozen dataclass: its __init__ would cost twice as much, once per event.)"""
 
     seq: int | None
     payload: bytes
