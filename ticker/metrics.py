@@ -1,7 +1,7 @@
 """Prometheus metrics of a node (docs/deploy.md, "Metrics"), served at /metrics by ticker.http.metrics.
 
 Most figures are the node's own state, read when asked rather than counted again where they happen: the hub
-already counts deliveries per event (``len(topic.live)``, never per reader), catch-ups by source and its readers;
+already counts deliveries per event (its live readers' number, never per reader), catch-ups by source and its readers;
 the relay counts what it published; the store counts idempotent replays. ``sync()`` copies them into the metrics
 (counters advance by what the node counted since the last copy) and runs at every scrape. What only exists as it
 happens is observed there, once per event or request: the fan-out's time per event, the time from an event's
