@@ -14,8 +14,8 @@ from starlette.websockets import WebSocket
 from ticker.errors import CloseCode
 from ticker.http.origins import admit_socket
 from ticker.http.session_auth import reporter_session
-from ticker.live.connection import HANDOVER_EXTENSION
 from ticker.live.gate import Lane
+from ticker.live.handover import HANDOVER_EXTENSION
 from ticker.live.session import LiveSession
 from ticker.logs import log_event
 

@@ -21,7 +21,6 @@ from websockets.protocol import Protocol, Side, State
 from ticker.live.frames import PING
 from ticker.logs import log_event
 
-HANDOVER_EXTENSION = "ticker.handover"  # the ASGI scope extension under which the /live endpoint finds hand_over
 CLOSE_TIMEOUT = 10.0  # a reader that does not answer our close frame is cut after this
 # Per-connection lines (open, accepted, closed) are noise at 10,000 readers and cost CPU on every connect:
 # they go to this child of uvicorn's logger, which ticker.log_format sets to WARNING; errors still show.

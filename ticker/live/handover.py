@@ -15,9 +15,10 @@ header timeout of the connection's opening (``LiveHttpProtocol`` arms it, ``AppH
 later request's first byte; the body within the body timeout of the head. ``LiveHandshake`` needs none of its
 own: uvicorn hands it a head its parser has already read whole, in time.
 
-This is the one module that subclasses uvicorn's private classes and touches their attributes (ticker.server's
-``startup`` hook aside): ``UVICORN_NAMES`` lists every such name, and tests/test_uvicorn_contract.py checks that
-the installed uvicorn still has each of them, so an upgrade that renames one fails in CI, not on a live node.
+This is the one module that subclasses uvicorn's protocol classes and touches their attributes. ``UVICORN_NAMES``
+lists every name of uvicorn's that the code relies on beyond its documented API (ticker.server's ``startup`` hook
+included), and tests/test_uvicorn_contract.py checks that the installed uvicorn still has each of them, so an
+upgrade that renames one fails in CI, not on a live node.
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
-from ticker.live.connection import CONNECTION_LOG, HANDOVER_EXTENSION, Detached, LiveConnection
+from ticker.live.connection import CONNECTION_LOG, Detached, LiveConnection
 from ticker.live.direct import LIVE_REQUEST, MAX_HEAD, open_direct
 from ticker.live.gate import LANE_STATE, Lane
 from ticker.partial_requests import PARTIAL_REQUESTS, late_request, partial_requests
+
+HANDOVER_EXTENSION = "ticker.handover"  # the ASGI scope extension under which the /live endpoint finds hand_over
 
 _HTTP = "uvicorn.protocols.http.httptools_impl"
 _WS = "uvicorn.protocols.websockets.websockets_sansio_impl"
