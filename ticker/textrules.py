@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from enum import Enum
 from itertools import accumulate
 from typing import Annotated, Any
@@ -137,3 +138,9 @@ def load_json(text: str, max_depth: int) -> Any:
         return json.loads(text)
     except RecursionError:  # a bound set above what the interpreter's stack allows
         raise TooDeep(max_depth) from None
+
+
+def slugify(title: str) -> str:
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:60].strip("-")
+    return slug or "incident"

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
-import unicodedata
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, TypeVar
-from zoneinfo import ZoneInfo
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -17,17 +13,28 @@ from starlette.routing import BaseRoute, Route
 from ticker.errors import Refused
 from ticker.http import caching
 from ticker.http.auth import require, require_account
+from ticker.http.idempotency import idempotency, run_write
+from ticker.http.json_body import (
+    Category,
+    Credit,
+    Label,
+    Location,
+    Slug,
+    Strict,
+    Text,
+    Title,
+    Url,
+    entry_body,
+    now_label,
+    parse_body,
+)
 from ticker.http.link_cards import cards_of, link_cards, replayed, with_notes
 from ticker.http.params import flag, path_id, query_number
 from ticker.media.cards import CardNote
 from ticker.media.photos import Photos
 from ticker.roles import Action, refusal
-from ticker.sanitize import clean_html
 from ticker.services import services
 from ticker.store import reads
-from ticker.store.accounts import Account
-from ticker.store.audit import Actor
-from ticker.store.sql import Idempotency, WriteOp
 from ticker.store.views import entry_view, incident_view
 from ticker.store.writes import (
     author_of,
@@ -40,30 +47,10 @@ from ticker.store.writes import (
     submit_entry,
     update_incident,
 )
-from ticker.textrules import SLUG, Kind, Line, MultiLine, Name, TooDeep, load_json, problem, problem_in
+from ticker.textrules import Line, MultiLine, Name, slugify
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 PAGE = 50
 MAX_PAGE = 200
-
-# Every text field is one of ticker.textrules' types: no control characters (multi-line text may hold tabs and
-# line breaks), and no bidi controls in titles, labels and names.
-Title = Annotated[Name, Field(min_length=1, max_length=200)]
-Text = Annotated[MultiLine, Field(max_length=2000)]
-Label = Annotated[Name, Field(min_length=1, max_length=16)]
-Url = Annotated[Line, Field(max_length=500, pattern=r"^https?://\S+$")]
-Credit = Annotated[Name, Field(max_length=200)]
-Category = Annotated[Line, Field(max_length=60)]
-Location = Annotated[Line, Field(max_length=120)]
-Slug = Annotated[Line, Field(pattern=SLUG.pattern)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
-
-    # The fields whose null means something, each documented (README.md, docs/embeds.md); a null given for any
-    # other field is refused (422), never taken as "left out".
-    nullable: ClassVar[frozenset[str]] = frozenset()
 
 
 class PhotoRef(Strict):
@@ -107,7 +94,7 @@ class EntryIn(Strict):
     label: Label | None = None
     key_event: bool = False
     pinned: bool = False
-    photos: list[PhotoRef] = []  # at most TICKER_PHOTO_MAX_PER_ENTRY, in the order shown
+    photos: list[PhotoRef] = []  # noqa: RUF012 (a pydantic field, copied per model) at most TICKER_PHOTO_MAX_PER_ENTRY
 
 
 class EntryPatch(Strict):
@@ -122,112 +109,11 @@ class RetractIn(Strict):
     correction: Annotated[MultiLine, Field(max_length=1000)] | None = None
 
 
-Model = TypeVar("Model", bound=Strict)
-JSON_TYPE = "application/json"
-
-
-def unsupported_media_type(message: str, field: str = "Content-Type") -> Refused:
-    return Refused("unsupported_media_type", message, field)
-
-
-async def parse_body(request: Request, model: type[Model]) -> tuple[Model, bytes]:
-    """The request's JSON body as ``model``, and its bytes (for the Idempotency-Key's fingerprint).
-
-    The body must be ``application/json`` in UTF-8 (415 otherwise); a request without a body (close, pin …)
-    needs no Content-Type. Its nesting is bounded by ``max_json_depth`` before it is parsed."""
-    raw = await request.body()
-    if not raw.strip():
-        raw = b"{}"
-    else:
-        _check_content_type(request.headers.get("content-type"))
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise unsupported_media_type("the request body is not UTF-8: send JSON in UTF-8", "body") from None
-    try:
-        data = load_json(text, services(request).settings.max_json_depth)
-    except TooDeep as error:
-        raise Refused.invalid("body", f"the request body is {error} (TICKER_MAX_JSON_DEPTH)") from None
-    except ValueError:
-        raise Refused.invalid("body", "the request body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise Refused.invalid("body", "the request body must be a JSON object")
-    for name, value in data.items():
-        if value is None and name in model.model_fields and name not in model.nullable:
-            raise Refused.invalid(name, f"{name}: must not be null")
-    try:
-        parsed = model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "body"
-        raise Refused.invalid(field, f"{field}: {first['msg']}") from None
-    # The fields' own types said what they refuse; this covers a model whose field was given a plain str.
-    if (found := problem_in(data)) is not None:
-        raise Refused.invalid(found[0], f"{found[0]}: {found[1]}")
-    return parsed, raw
-
-
-def _check_content_type(header: str | None) -> None:
-    """``application/json``, with at most a ``charset=utf-8`` parameter; anything else is refused (415)."""
-    kind, *params = (header or "").split(";")
-    charsets = [
-        value.strip().strip('"').lower()
-        for name, _, value in (p.partition("=") for p in params)
-        if name.strip().lower() == "charset"
-    ]
-    if kind.strip().lower() != JSON_TYPE or len(params) != len(charsets) or charsets not in ([], ["utf-8"]):
-        given = f"this one is {header[:100]!r}" if header else "this request has none"
-        raise unsupported_media_type(f"Content-Type must be {JSON_TYPE} (UTF-8); {given}")
-
-
-def entry_body(raw: str, max_chars: int) -> str:
-    if len(raw) > max_chars:
-        raise Refused.invalid("body", f"body: at most {max_chars} characters")
-    body = clean_html(raw)
-    if not body:
-        raise Refused.invalid("body", "body: must not be empty")
-    return body
-
-
-def slugify(title: str) -> str:
-    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:60].strip("-")
-    return slug or "incident"
-
-
-def idempotency_key(request: Request) -> str | None:
-    """The request's Idempotency-Key, checked (it is stored), or None."""
-    key = request.headers.get("idempotency-key")
-    if key is None:
-        return None
-    if not 1 <= len(key) <= 200:
-        raise Refused.invalid("Idempotency-Key", "Idempotency-Key must be 1 to 200 characters")
-    if (found := problem(key, Kind.LINE)) is not None:  # it is stored
-        raise Refused.invalid("Idempotency-Key", f"Idempotency-Key: {found}")
-    return key
-
-
-def idempotency(request: Request, account: Account, raw: bytes) -> Idempotency | None:
-    key = idempotency_key(request)
-    if key is None:
-        return None
-    fingerprint = hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + raw).hexdigest()
-    return Idempotency(account.id, key, fingerprint)
-
-
 async def resolve_photos(request: Request, refs: list[PhotoRef], field: str = "photos") -> list[dict[str, Any]]:
     """What an entry (or, as ``photo``, an incident) will carry of each uploaded photo it names: 422 naming the
     ref at fault for an unknown id, a missing alt text or credit, or too many photos."""
     photos: Photos = request.app.state.photos
     return await photos.resolve([ref.model_dump(exclude_unset=True) for ref in refs], field)
-
-
-async def run_write(request: Request, op: WriteOp, account: Account, raw: bytes, status: int = 200) -> JSONResponse:
-    svc = services(request)
-    result = await svc.store.write(op, actor=Actor.of(account), status=status, idem=idempotency(request, account, raw))
-    if result.messages:
-        svc.relay.notify()
-    return JSONResponse(result.body, status_code=result.status)
 
 
 # Handlers.
@@ -320,7 +206,7 @@ async def post_entry_handler(request: Request) -> JSONResponse:
     settings = services(request).settings
     slug, author = request.path_params["slug"], author_of(account)
     body = entry_body(data.body, settings.max_entry_chars)
-    label = data.label or datetime.now(STOCKHOLM).strftime("%H:%M")
+    label = data.label or now_label()
     photos = await resolve_photos(request, data.photos)
     if data.pinned and not account.may(Action.PIN_ENTRY):
         raise Refused.forbidden(refusal(account.role, Action.PIN_ENTRY), "pinned")

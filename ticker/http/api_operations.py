@@ -18,7 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ticker import i18n
 from ticker.config import Settings
-from ticker.http import api, health, incident_file, partners, photos, review, sources
+from ticker.http import api, health, incident_file, json_body, partners, photos, review, sources
 from ticker.http import tips as reader_tips
 from ticker.http.embed import ORDERS, THEMES, EmbedOptions
 from ticker.http.push import TOKEN as PUSH_TOKEN
@@ -491,7 +491,7 @@ REQUESTS: tuple[type[BaseModel], ...] = (
     api.EntryIn,
     api.EntryPatch,
     api.RetractIn,
-    api.Strict,
+    json_body.Strict,
     photos.PhotoForm,
     review.RejectIn,
     partners.PartnerIn,
@@ -724,7 +724,7 @@ class Operation:
     body_required: bool = True
     parameters: list[dict[str, Any]] = field(default_factory=list)  # the query's and headers' (the path's: below)
     errors: tuple[int, ...] = ()  # besides those that follow from auth, parameters and body
-    idempotent: bool = False  # takes Idempotency-Key (every write through ticker.http.api.run_write)
+    idempotent: bool = False  # takes Idempotency-Key (every write through ticker.http.idempotency.run_write)
     also: dict[int, tuple[str, type[BaseModel] | None]] = field(default_factory=dict)  # other successes
     description: str = ""
     media_type: str = "application/json"
@@ -780,7 +780,7 @@ NOT_MODIFIED: dict[int, tuple[str, type[BaseModel] | None]] = {304: ("Not modifi
 
 
 def state_change(
-    path: str, tag: str, summary: str, answer: type[BaseModel], *may: Action, body: type[BaseModel] = api.Strict
+    path: str, tag: str, summary: str, answer: type[BaseModel], *may: Action, body: type[BaseModel] = json_body.Strict
 ) -> Operation:
     """A POST that moves a thing to another state (close, pin, approve …): its body may be left out, it takes
     Idempotency-Key, and 409 says the thing's state does not allow it."""
@@ -1131,7 +1131,7 @@ def operations(settings: Settings) -> list[Operation]:
             "Dismiss a tip",
             TipWritten,
             may=(Action.HANDLE_TIPS,),
-            body=api.Strict,
+            body=json_body.Strict,
             errors=(409,),
         ),
         removal(

@@ -23,7 +23,7 @@ from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, Serialize
 
 from ticker.errors import Refused
 from ticker.events import EventType
-from ticker.http.api import Category, Credit, Label, Location, Slug, Strict, Text, Title, Url
+from ticker.http.json_body import Category, Credit, Label, Location, Slug, Strict, Text, Title, Url
 from ticker.media.cards import AUTHOR_CHARS, TITLE_CHARS
 from ticker.media.providers import BY_NAME
 from ticker.textrules import MAX_INT, Line, MultiLine, Name

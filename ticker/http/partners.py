@@ -14,9 +14,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ticker.errors import Refused
-from ticker.http.api import Slug, Strict, parse_body
 from ticker.http.auth import require
 from ticker.http.embed import partner_snippets
+from ticker.http.json_body import Slug, Strict, parse_body
 from ticker.http.origins import origin_policy
 from ticker.notices import close_partner, notices
 from ticker.presence import presence

@@ -22,8 +22,9 @@ from starlette.routing import BaseRoute, Route
 
 from ticker.config import Settings
 from ticker.errors import Refused
-from ticker.http.api import idempotency_key, unsupported_media_type
 from ticker.http.auth import require_account
+from ticker.http.idempotency import idempotency_key
+from ticker.http.json_body import unsupported_media_type
 from ticker.media.photos import Captions, Photos, upload_fingerprint
 from ticker.media.storage import NAME
 from ticker.roles import Action, refusal

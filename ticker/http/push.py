@@ -18,8 +18,8 @@ from starlette.routing import BaseRoute, Route
 from ticker import i18n
 from ticker.assets import STATIC
 from ticker.errors import Refused
-from ticker.http.api import Strict, parse_body
 from ticker.http.auth import require, require_account
+from ticker.http.json_body import Strict, parse_body
 from ticker.http.render import render
 from ticker.push import alerts
 from ticker.push.keys import load_or_create

@@ -12,8 +12,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from ticker.http.api import Strict, idempotency, parse_body, run_write
 from ticker.http.auth import require, require_account
+from ticker.http.idempotency import idempotency, run_write
+from ticker.http.json_body import Strict, parse_body
 from ticker.http.link_cards import link_cards, replayed, submission_body, with_notes
 from ticker.http.params import path_id
 from ticker.roles import Action

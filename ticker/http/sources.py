@@ -8,7 +8,6 @@ its CSRF token), like the reporter API.
 from __future__ import annotations
 
 import html
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -20,18 +19,10 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from ticker.errors import Refused
-from ticker.http.api import (
-    STOCKHOLM,
-    Strict,
-    Text,
-    Url,
-    entry_body,
-    parse_body,
-    run_write,
-    slugify,
-)
 from ticker.http.auth import require, require_account
 from ticker.http.desk_text import render_desk
+from ticker.http.idempotency import run_write
+from ticker.http.json_body import Strict, Text, Url, entry_body, now_label, parse_body
 from ticker.http.params import path_id
 from ticker.http.session_auth import current_login, session_expired
 from ticker.http.sources_text import panel_text
@@ -56,6 +47,7 @@ from ticker.store.accounts import Account
 from ticker.store.sql import Tx, WriteOp
 from ticker.store.tables import Incident
 from ticker.store.writes import author_of, create_incident, post_entry
+from ticker.textrules import slugify
 
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 Kind = Literal["polisen", "krisinformation", "sr_vma", "feed"]
@@ -213,7 +205,7 @@ async def start_ticker(request: Request) -> JSONResponse:
             raise Refused.not_found("item")
         name = html.escape(cited(row.kind, row.name))
         body += f'<p><a href="{html.escape(data.source_url)}" rel="nofollow noopener noreferrer">Källa: {name}</a></p>'
-    label = datetime.now(STOCKHOLM).strftime("%H:%M")
+    label = now_label()
     response = await run_write(request, ticker_from_item(item_id, data, body, label, account), account, raw, 201)
     await panel(request).changed([item_id])
     return response

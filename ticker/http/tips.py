@@ -10,7 +10,6 @@ for JSON gets ``{"error", "message", "field"}``.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -21,10 +20,11 @@ from starlette.routing import BaseRoute, Route
 
 from ticker import i18n
 from ticker.errors import Code, Refused
-from ticker.http.api import STOCKHOLM, Strict, entry_body, parse_body, run_write
 from ticker.http.auth import require
 from ticker.http.error_pages import wants_page
 from ticker.http.errors import error_response, status_of
+from ticker.http.idempotency import run_write
+from ticker.http.json_body import Strict, entry_body, now_label, parse_body
 from ticker.http.params import path_id
 from ticker.http.photos import photos
 from ticker.http.render import localized, render
@@ -237,7 +237,7 @@ async def answer(request: Request) -> JSONResponse:
     data, raw = await parse_body(request, AnswerIn)
     tip_id = path_id(request, "tip_id")
     settings = services(request).settings
-    label = datetime.now(STOCKHOLM).strftime("%H:%M")
+    label = now_label()
 
     def clean(body: str) -> str:
         return entry_body(body, settings.max_entry_chars)

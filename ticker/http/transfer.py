@@ -14,9 +14,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ticker.errors import BrokerUnavailable, Refused
-from ticker.http.api import parse_body
 from ticker.http.auth import require
 from ticker.http.incident_file import IncidentFile
+from ticker.http.json_body import parse_body
 from ticker.http.params import flag
 from ticker.notices import notices
 from ticker.roles import Action, refusal
