@@ -15,7 +15,7 @@ from playwright.async_api import Browser, Page, Request, expect
 
 from tests.support.node import Node, node_settings, running_node
 from tests.support.partner_site import PartnerSite
-from ticker.http.ads import swish_payload
+from ticker.http.page_extras import swish_payload
 
 expect.set_options(timeout=15_000)
 NUMBER = "1231234567"

@@ -734,7 +734,7 @@ def partner_remove(ctx: click.Context, name: str, url: str | None, token: str) -
 @click.pass_context
 def partner_snippet(ctx: click.Context, incident_slug: str, partner_name: str, public_url: str | None) -> None:
     """Print the HTML the partner pastes to embed the incident."""
-    from ticker.http.embed import partner_snippets
+    from ticker.http.partnership import partner_snippets
 
     settings = _settings(ctx, public_url=public_url)
     found = _with_store(settings, lambda s: partner_snippets(s, settings, incident_slug, partner_name))

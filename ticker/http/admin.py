@@ -27,7 +27,7 @@ from ticker.http.desk_text import TEXT as DESK_TEXT
 from ticker.http.desk_text import render_desk
 from ticker.http.errors import status_of
 from ticker.http.params import form_text, query_number
-from ticker.http.partners import end_partnership
+from ticker.http.partnership import end_partnership
 from ticker.logs import log_event
 from ticker.notices import notices
 from ticker.passwords import check_password

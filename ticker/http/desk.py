@@ -11,15 +11,17 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ticker import i18n
 from ticker.assets import STATIC
 from ticker.config import Settings
 from ticker.errors import Refused
 from ticker.http.desk_page import checked_form, desk_login, desk_page
 from ticker.http.desk_text import render_desk
 from ticker.http.params import form_text
-from ticker.http.push import desk_panel
 from ticker.http.session_auth import require_login
 from ticker.http.sources_text import panel_text
+from ticker.push import alerts
+from ticker.push.text import text
 from ticker.roles import Action, allowed
 from ticker.services import services
 from ticker.store.accounts import Account, create_token, revoke_token, tokens
@@ -125,6 +127,20 @@ async def token_revoke(request: Request) -> Response:
 async def service_worker(request: Request) -> Response:
     """Served from /desk/ so that it may keep the desk's pages for field mode (see newsroom-sw.js)."""
     return FileResponse(STATIC / "newsroom-sw.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
+async def desk_panel(request: Request, slug: str) -> dict[str, Any]:
+    """The desk's push panel for an incident: its followers, its alerts and the entries an editor may send."""
+    svc = services(request)
+    incident = await svc.store.incident(slug)
+    found = await alerts.summary(svc.store, incident.id)
+    entries = [e for e in await svc.store.entries(incident, limit=20) if not e.retracted]
+    return {
+        "t": text(i18n.language(request)),
+        "summary": found,
+        "limit": svc.settings.push_alerts_per_hour,
+        "entries": [{"id": e.id, "label": e.label, "text": alerts.notification_text(e)} for e in entries],
+    }
 
 
 def routes() -> list[BaseRoute]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from html import escape
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 from ticker import i18n
 from ticker.config import Settings
 from ticker.errors import Refused
-from ticker.http import ads, photo_markup
+from ticker.http import page_extras, photo_markup
 from ticker.http.error_pages import error_page, wants_page
 from ticker.http.errors import error_response
 from ticker.http.headers import page_policy
@@ -29,8 +29,7 @@ from ticker.http.params import flag, incident_slug
 from ticker.http.render import BLANK_ENTRY, env, localized, render
 from ticker.services import services
 from ticker.store import reads
-from ticker.store.partners import origin_entry, partner_info
-from ticker.store.sql import Store
+from ticker.store.partners import origin_entry
 from ticker.textrules import SLUG_CHARS
 
 THEMES = ("auto", "light", "dark")
@@ -88,7 +87,7 @@ def strings(lang: str, site_name: str) -> dict[str, str]:
 
 
 def embed_extras(settings: Settings, partner: str) -> dict[str, object]:
-    parts = ads.page_parts(settings, partner=partner)
+    parts = page_extras.page_parts(settings, partner=partner)
     qr = settings.resolved_public_url() + parts.qr_src if parts.qr_src else ""
     return {
         "ad_every": parts.ad_every,
@@ -175,7 +174,7 @@ async def embed_page(request: Request) -> Response:
         full_story=strings(options.lang, svc.settings.site_name)["full_story"],
     )
     framing = await origin_policy(request).frame_ancestors(slug)  # its partners' sites, besides our own pages
-    frames = ads.page_parts(svc.settings, partner=request.query_params.get("partner", "")).frame_src
+    frames = page_extras.page_parts(svc.settings, partner=request.query_params.get("partner", "")).frame_src
     response.headers["Content-Security-Policy"] = page_policy(svc.settings, framing, frame_src=frames)
     response.headers["Cache-Control"] = "no-cache"
     return response
@@ -243,47 +242,6 @@ def incident_of(url: str, settings: Settings) -> str | None:
         return None
     found = INCIDENT_PATH.match(parts.path)
     return found.group(1) if found and origin == own_origin(settings) else None
-
-
-@dataclass(frozen=True)
-class Snippets:
-    """The HTML a partner pastes: the script embed, or an iframe with an optional resizer."""
-
-    script: str
-    iframe: str
-    resizer: str
-
-    @property
-    def text(self) -> str:
-        return (
-            "<!-- Script embed (recommended) -->\n"
-            f"{self.script}\n\n"
-            "<!-- Or, where scripts are not allowed, an iframe; the resizer script lets it fit its content -->\n"
-            f"{self.iframe}\n{self.resizer}\n"
-        )
-
-
-async def partner_snippets(store: Store, settings: Settings, slug: str, partner_name: str) -> Snippets:
-    """Snippets for one incident on one partner's site (the CLI, the admin API and the newsroom desk)."""
-    partner = await partner_info(store, partner_name)
-    await store.incident(slug)  # NotFound for an unknown incident
-    if not partner.covers(slug):
-        raise Refused.invalid("incident", f"partner {partner.name!r} does not cover incident {slug!r}")
-    base = settings.resolved_public_url()
-    src = escape(f"{base}/embed/{slug}?{urlencode({'partner': partner.name})}", quote=True)
-    return Snippets(
-        script=f'<script src="{escape(base)}/static/embed.js" data-incident="{escape(slug)}" async></script>',
-        iframe=(
-            f'<iframe src="{src}" title="{escape(settings.site_name, quote=True)}" loading="lazy" '
-            'style="width:100%;height:600px;border:0" data-ticker-embed></iframe>'
-        ),
-        resizer=(
-            '<script>addEventListener("message",function(e){var d=e.data;'
-            f'if(e.origin!=="{own_origin(settings)}"||!d||d.type!=="ticker:height")return;'
-            'document.querySelectorAll("iframe[data-ticker-embed]").forEach(function(f){'
-            'if(f.contentWindow===e.source)f.style.height=d.height+"px"})})</script>'
-        ),
-    )
 
 
 def routes() -> list[BaseRoute]:

@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 from ticker import i18n
 from ticker.errors import Refused
-from ticker.http import ads, caching
+from ticker.http import caching, page_extras
 from ticker.http.headers import page_policy
 from ticker.http.jsonld import live_blog
 from ticker.http.params import path_id, query_number
@@ -48,7 +48,7 @@ async def incident_page(request: Request) -> Response:
         if refused.code != "not_found":
             raise
         return not_found(request)
-    extras = ads.page_parts(svc.settings)
+    extras = page_extras.page_parts(svc.settings)
     tip_form = await form_context(request)
     tag = page_tag(request, slug, incident.epoch, incident.seq, cursor, view, *extras.tag, tip_form["token"])
     if caching.is_fresh(request, tag, incident.updated_at):  # before reading a single entry

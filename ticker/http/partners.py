@@ -15,10 +15,9 @@ from starlette.routing import BaseRoute, Route
 
 from ticker.errors import Refused
 from ticker.http.auth import require
-from ticker.http.embed import partner_snippets
 from ticker.http.json_body import Slug, Strict, parse_body
 from ticker.http.origins import origin_policy
-from ticker.notices import close_partner, notices
+from ticker.http.partnership import end_partnership, partner_snippets
 from ticker.presence import presence
 from ticker.roles import Action
 from ticker.services import services
@@ -112,14 +111,6 @@ async def remove_partner(request: Request) -> Response:
     account = await require_admin(request)
     await end_partnership(request, request.path_params["name"], Actor.of(account))
     return Response(status_code=204)
-
-
-async def end_partnership(request: Request, name: str, by: Actor) -> None:
-    """Remove the partner (the API's DELETE and the desk's partners page) and close its embeds' sockets."""
-    await store.remove_partner(services(request).store, name, by=by)
-    origin_policy(request).invalidate()
-    close_partner(services(request).hub, name)
-    await notices(request).partner_removed(name)
 
 
 async def partner_snippet(request: Request) -> Response:

@@ -8,7 +8,7 @@ but holding its subscription, and the unsubscribe token it was given is the only
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 from starlette.requests import Request
@@ -138,20 +138,6 @@ async def unsubscribe_page(request: Request) -> Response:
         done=done,
         token=token,
     )
-
-
-async def desk_panel(request: Request, slug: str) -> dict[str, Any]:
-    """The desk's push panel for an incident: its followers, its alerts and the entries an editor may send."""
-    svc = services(request)
-    incident = await svc.store.incident(slug)
-    found = await alerts.summary(svc.store, incident.id)
-    entries = [e for e in await svc.store.entries(incident, limit=20) if not e.retracted]
-    return {
-        "t": text(i18n.language(request)),
-        "summary": found,
-        "limit": svc.settings.push_alerts_per_hour,
-        "entries": [{"id": e.id, "label": e.label, "text": alerts.notification_text(e)} for e in entries],
-    }
 
 
 def routes() -> list[BaseRoute]:
