@@ -7,6 +7,14 @@ export function el(tag, props = {}, ...children) {
   return node;
 }
 
+// Put li (data-id = id) into list, whose items are newest (highest id) first.
+export function placeNewestFirst(list, li, id) {
+  for (const other of list.children) {
+    if (Number(other.dataset.id) < id) return list.insertBefore(li, other);
+  }
+  list.append(li);
+}
+
 export function button(text, className, onClick) {
   const b = el("button", { type: "button", className, textContent: text });
   b.addEventListener("click", onClick);

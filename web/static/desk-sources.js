@@ -8,7 +8,7 @@
 import { backoffDelay } from "./backoff.js";
 import { stamp } from "./clock.js";
 import { api } from "./desk-api.js";
-import { button, el } from "./desk-dom.js";
+import { button, el, placeNewestFirst } from "./desk-dom.js";
 import { explainRefusal as explain } from "./desk-refusals.js";
 import { fill } from "./fill.js";
 
@@ -78,13 +78,6 @@ function start(panel) {
     return li;
   }
 
-  function place(li, id) {
-    for (const other of list.children) {
-      if (Number(other.dataset.id) < id) return list.insertBefore(li, other);
-    }
-    list.append(li);
-  }
-
   function apply(item) {
     const known = items.get(item.id);
     if (known && known.version > item.version) return; // a newer copy is shown already
@@ -98,7 +91,7 @@ function start(panel) {
       const form = shown && shown.querySelector(".ticker-form");
       if (form && !item.incident) li.append(form); // an editor's half-filled form stays
       if (shown) shown.replaceWith(li);
-      else place(li, item.id);
+      else placeNewestFirst(list, li, item.id);
     }
     empty.hidden = items.size > 0;
   }

@@ -5,7 +5,7 @@
 // ("Fråga från en läsare: … Svar: …"), dismisses it, or deletes it and everything the reader sent.
 import { stamp } from "./clock.js";
 import { api } from "./desk-api.js";
-import { button, el } from "./desk-dom.js";
+import { button, el, placeNewestFirst } from "./desk-dom.js";
 import { explainRefusal as explain } from "./desk-refusals.js";
 import { fill } from "./fill.js";
 
@@ -110,13 +110,6 @@ function start(section) {
     form.querySelector("textarea").focus();
   }
 
-  function place(li, id) {
-    for (const other of list.children) {
-      if (Number(other.dataset.id) < id) return list.insertBefore(li, other);
-    }
-    list.append(li);
-  }
-
   function apply(tip) {
     const known = tips.get(tip.id);
     if (known && tip.version !== undefined && known.version > tip.version) return; // a newer copy is shown
@@ -130,7 +123,7 @@ function start(section) {
       const form = shown && shown.querySelector(".answer-form");
       if (form) li.append(form); // an editor's half-written answer stays
       if (shown) shown.replaceWith(li);
-      else place(li, tip.id);
+      else placeNewestFirst(list, li, tip.id);
     }
     empty.hidden = tips.size > 0;
   }
