@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import html
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
 
 from pydantic import Field
 from sqlalchemy import select
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from ticker.errors import Refused
 from ticker.http.auth import require, require_account
-from ticker.http.desk_text import render_desk
+from ticker.http.desk_page import desk_login, desk_page
 from ticker.http.idempotency import run_write
 from ticker.http.json_body import Strict, Text, Url, entry_body, now_label, parse_body
 from ticker.http.params import path_id
@@ -28,7 +27,7 @@ from ticker.http.session_auth import current_login, session_expired
 from ticker.http.sources_text import panel_text
 from ticker.http.sse import EventStream
 from ticker.live.sse import SSESink
-from ticker.roles import Action, allowed
+from ticker.roles import Action
 from ticker.services import services
 from ticker.sources.kinds import KINDS, cited
 from ticker.sources.model import Source, SourceItem
@@ -214,26 +213,16 @@ async def start_ticker(request: Request) -> JSONResponse:
 # The desk.
 
 
-async def _desk_login(request: Request) -> Any:
-    login = await current_login(request)
-    if login is None or login.expired:
-        query = {"next": request.url.path, **({"expired": "1"} if login is not None else {})}
-        return RedirectResponse(f"/login?{urlencode(query)}", status_code=303)
-    return login
-
-
 async def sources_page(request: Request) -> Response:
-    login = await _desk_login(request)
+    login = await desk_login(request)
     if isinstance(login, Response):
         return login
     svc = services(request)
     limits = SourceLimits.of(svc.settings)
-    return render_desk(
+    return desk_page(
         "desk/sources.html",
         request,
-        me=login.account,
-        may=allowed(login.account.role),
-        csrf_token=login.csrf_token,
+        login,
         s=panel_text(request),
         sources=await source_views(svc.store, limits),
         kinds=list(KINDS.values()),

@@ -15,11 +15,11 @@ from starlette.routing import BaseRoute, Route
 
 from ticker import i18n
 from ticker.errors import Refused
-from ticker.http.desk_page import desk_login
+from ticker.http.desk_page import desk_login, desk_page
 from ticker.http.desk_text import render_desk
 from ticker.http.session_auth import require_login
 from ticker.node_stats import Nodes
-from ticker.roles import Action, allowed, refusal
+from ticker.roles import Action, refusal
 from ticker.services import services
 
 TEXT: dict[str, dict[str, str]] = {
@@ -87,15 +87,7 @@ async def status_page(request: Request) -> Response:
         return login
     if not login.account.may(Action.SEE_NODE_STATUS):
         return render_desk("not_found.html", request, status=404)
-    return render_desk(
-        "desk/status.html",
-        request,
-        me=login.account,
-        may=allowed(login.account.role),
-        csrf_token=login.csrf_token,
-        s=TEXT[i18n.language(request)],
-        **_answer(request),
-    )
+    return desk_page("desk/status.html", request, login, s=TEXT[i18n.language(request)], **_answer(request))
 
 
 async def status_nodes(request: Request) -> JSONResponse:
