@@ -116,7 +116,7 @@ def test_the_document_is_valid_openapi_and_describes_the_rules(sqlite_url: str) 
     entry_id = next(p for p in patch_entry["parameters"] if p["name"] == "entry_id")
     assert entry_id["schema"] == {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
     assert "security" not in doc["paths"]["/api/incidents"]["get"]
-    # A null is documented where the model takes one: ticker.http.api.parse_body refuses it for a field that is
+    # A null is documented where the model takes one: ticker.http.json_body.parse_body refuses it for a field that is
     # not in the model's `nullable` (before that rule, every optional field took one).
     patch = schemas["IncidentPatch"]["properties"]
     nullable = getattr(api.IncidentPatch, "nullable", set(patch))

@@ -148,7 +148,7 @@ def _operation_id(op: Operation) -> str:
 
 
 def _refuse_nulls(schema: dict[str, Any], model: type[BaseModel]) -> None:
-    """An optional field is ``X | None`` in the model, but ticker.http.api.parse_body refuses a null for any
+    """An optional field is ``X | None`` in the model, but ticker.http.json_body.parse_body refuses a null for any
     field not in the model's ``nullable``: the schema says so, keeping null only where it means something."""
     nullable = getattr(model, "nullable", None)
     if nullable is None:
