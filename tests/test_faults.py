@@ -14,11 +14,12 @@ from tests.support.services import RedisServer, ServerProcess
 from tests.support.sinks import RecordingSink
 from tests.support.waiting import eventually
 from ticker.broker.memory import MemoryBroker
-from ticker.broker.redis import RedisBroker, stream_key
+from ticker.broker.redis import RedisBroker
 from ticker.config import Settings
 from ticker.errors import BrokerUnavailable
 from ticker.events import Message
 from ticker.live.hub import Hub
+from ticker.redis import stream_key
 from ticker.relay import Relay
 from ticker.store.accounts import add_user
 from ticker.store.migrate import upgrade

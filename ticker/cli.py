@@ -350,7 +350,7 @@ def _tell_nodes(settings: Settings, name: str, sessions: list[int]) -> None:
 
     from ticker.notices import announce_logouts
 
-    asyncio.run(announce_logouts(settings.redis_url, sessions))
+    asyncio.run(announce_logouts(settings.redis_url, settings.redis_timeout_seconds, sessions))
 
 
 def _user_command(

@@ -25,17 +25,16 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from ticker.background import Background
-from ticker.broker.redis import REDIS_DOWN
 from ticker.config import Settings
 from ticker.events import isoformat
 from ticker.live.hub import Hub
 from ticker.live.sse import SSESink
 from ticker.log_format import node_name
 from ticker.logs import log_event
+from ticker.redis import REDIS_DOWN, client, nodes_key
 from ticker.relay import Relay
 from ticker.store.sql import Store
 
-PREFIX = "ticker:nodes:"
 ROUNDS_TO_LIVE = 3  # a node's figures expire after this many missed rounds
 
 
@@ -86,6 +85,7 @@ class Nodes:
         self.store = store
         self.interval = settings.node_stats_seconds
         self.redis_url = settings.redis_url
+        self.redis_timeout = settings.redis_timeout_seconds
         self.id = uuid.uuid4().hex
         self.about = {
             "id": self.id,
@@ -139,33 +139,32 @@ class Nodes:
         }
 
     async def _run(self) -> None:
-        client = None
+        redis = None
         if self.redis_url is not None:
-            client = aioredis.from_url(
-                self.redis_url, socket_timeout=max(1.0, self.interval), socket_connect_timeout=2.0
-            )
+            redis = client(self.redis_url, self.redis_timeout)
         try:
             while True:
                 self.mine = await self.report()
-                if client is not None:
+                if redis is not None:
                     try:
-                        await self._share(client)
+                        await self._share(redis)
                     except REDIS_DOWN as exc:
                         log_event("node_stats_failed", logging.WARNING, cause="redis", error=repr(exc))
                 await asyncio.sleep(self.interval)
         finally:
-            if client is not None:
+            if redis is not None:
                 with contextlib.suppress(*REDIS_DOWN):
-                    await client.delete(PREFIX + self.id)
-                await client.aclose()
+                    await redis.delete(nodes_key(self.id))
+                await redis.aclose()
 
-    async def _share(self, client: aioredis.Redis) -> None:
+    async def _share(self, redis: aioredis.Redis) -> None:
         ttl_ms = max(1000, int(self.interval * ROUNDS_TO_LIVE * 1000))
-        await client.set(PREFIX + self.id, json.dumps(self.mine), px=ttl_ms)
-        keys = [k async for k in client.scan_iter(match=PREFIX + "*", count=1000) if k.decode() != PREFIX + self.id]
+        own = nodes_key(self.id)
+        await redis.set(own, json.dumps(self.mine), px=ttl_ms)
+        keys = [k async for k in redis.scan_iter(match=nodes_key("*"), count=1000) if k.decode() != own]
         found: dict[str, dict[str, Any]] = {}
         if keys:
-            for raw in await client.mget(keys):
+            for raw in await redis.mget(keys):
                 if raw is not None:
                     node = json.loads(raw)
                     found[node["id"]] = node

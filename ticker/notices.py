@@ -21,18 +21,15 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import redis.asyncio as aioredis
-from starlette.requests import HTTPConnection
+from redis.asyncio import Redis
 
 from ticker.background import Background
 from ticker.backoff import backoff_delay
-from ticker.broker.redis import REDIS_DOWN, client, xread_entries
 from ticker.errors import CloseCode
 from ticker.live.hub import Hub
 from ticker.logs import log_event
+from ticker.redis import FIELD, NOTICES, REDIS_DOWN, client, xread_entries
 
-STREAM = "ticker:notices"
-FIELD = b"d"
 KEEP = 1000  # notices the stream keeps: a node away for longer than that many notices misses the oldest
 
 
@@ -44,21 +41,28 @@ def close_partner(hub: Hub, name: str) -> int:
 
 class Notices:
     def __init__(
-        self, redis_url: str | None, hub: Hub, on_partner_removed: Callable[[], None], *, block_seconds: float = 5.0
+        self,
+        redis_url: str | None,
+        hub: Hub,
+        on_partner_removed: Callable[[], None],
+        *,
+        block_seconds: float = 5.0,
+        timeout: float = 5.0,
     ) -> None:
         self.redis_url = redis_url
         self.hub = hub
         self.on_partner_removed = on_partner_removed  # the origin policy forgets its cached partner list
         self.block_seconds = block_seconds
+        self.timeout = timeout  # TICKER_REDIS_TIMEOUT_SECONDS
         self.node = uuid.uuid4().hex
         self.listening = False  # reading the stream from a known position (and Redis answered since)
         self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {}  # other kinds: ``on``
-        self._client: aioredis.Redis | None = None
+        self._client: Redis | None = None
         self._task: Background | None = None
 
     def start(self) -> None:
         if self.redis_url is not None:
-            self._client = aioredis.from_url(self.redis_url, socket_timeout=5.0, socket_connect_timeout=2.0)
+            self._client = client(self.redis_url, self.timeout)
             self._task = Background("notices", functools.partial(self._listen, self.redis_url))
             self._task.start()
 
@@ -89,7 +93,7 @@ class Notices:
             return True  # embedded: there is no other node
         try:
             data = json.dumps({"node": self.node, **notice})
-            await self._client.xadd(STREAM, {FIELD: data}, maxlen=KEEP, approximate=True)
+            await self._client.xadd(NOTICES, {FIELD: data}, maxlen=KEEP, approximate=True)
         except REDIS_DOWN as exc:
             log_event("notice_failed", logging.WARNING, kind=notice["kind"], error=repr(exc))
             return False
@@ -100,8 +104,8 @@ class Notices:
     async def _listen(self, url: str) -> None:
         """Read the stream from where this node is, through any outage: ids are times, so they go on rising
         across a restart of Redis too, and the last one read is where to go on from."""
-        # A blocking read that outlives its block time by this much means a frozen Redis or a cut network.
-        reader = client(url, self.block_seconds + 5.0, single=True)
+        # A blocking read that outlives its block time by the command timeout means a frozen Redis or a cut network.
+        reader = client(url, self.timeout, block_seconds=self.block_seconds)
         last: bytes | None = None
         failures = 0
         try:
@@ -110,11 +114,11 @@ class Notices:
                     if not self.listening:  # connected and let in, and knowing where to read from, first
                         await reader.ping()
                         if last is None:
-                            newest: Any = await reader.xrevrange(STREAM, count=1)
+                            newest: Any = await reader.xrevrange(NOTICES, count=1)
                             last = newest[0][0] if newest else b"0-0"
                         self.listening = True
                     assert last is not None  # known before listening
-                    reply = await reader.xread({STREAM: last}, count=100, block=int(self.block_seconds * 1000))
+                    reply = await reader.xread({NOTICES: last}, count=100, block=int(self.block_seconds * 1000))
                 except REDIS_DOWN as exc:
                     self.listening = False
                     failures += 1
@@ -154,18 +158,13 @@ class Notices:
         log_event("notice_applied", kind=kind, closed_sockets=closed)
 
 
-def notices(connection: HTTPConnection) -> Notices:
-    found: Notices = connection.app.state.notices
-    return found
-
-
-async def announce_logouts(redis_url: str, sessions: list[int]) -> None:
+async def announce_logouts(redis_url: str, timeout: float, sessions: list[int]) -> None:
     """From outside any node (``ticker user disable``, ``user delete``): every node closes the sockets of these
     ended sessions when it reads the notices, as if another node had announced their logouts."""
-    sender = aioredis.from_url(redis_url, socket_timeout=5.0, socket_connect_timeout=2.0)
+    sender = client(redis_url, timeout)
     try:
         for session in sessions:
             data = json.dumps({"node": "cli", "kind": "logout", "session": session})
-            await sender.xadd(STREAM, {FIELD: data}, maxlen=KEEP, approximate=True)
+            await sender.xadd(NOTICES, {FIELD: data}, maxlen=KEEP, approximate=True)
     finally:
         await sender.aclose()

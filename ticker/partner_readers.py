@@ -12,8 +12,6 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import date, datetime
 
-from starlette.requests import HTTPConnection
-
 from ticker.background import Background
 from ticker.i18n import TIMEZONE
 from ticker.live.hub import Hub
@@ -77,13 +75,3 @@ class PartnerReaders:
     async def stop(self) -> None:
         await self._task.stop()
         await self.flush()
-
-
-def partner_readers(connection: HTTPConnection) -> PartnerReaders:
-    found: PartnerReaders = connection.app.state.partner_readers
-    return found
-
-
-def opened_by(connection: HTTPConnection, partner: PartnerInfo | None) -> str | None:
-    """Count a new reader for the partner whose embed opened it; the name to tag it with in the hub."""
-    return partner_readers(connection).opened(partner)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import os
 import socket
@@ -10,9 +11,11 @@ from dataclasses import fields
 from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
 
 from ticker.app import create_app
 from ticker.config import Settings
+from ticker.config_check import check
 from ticker.log_format import logging_config
 from ticker.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
 
@@ -53,6 +56,17 @@ def uvicorn_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     }
 
 
+def started() -> None:
+    """The process decisions, once the node has started."""
+    gc.collect()  # then what start-up made, and still holds, lives as long as the node:
+    gc.freeze()  # later collections need not walk it (a connect allocates; each collection was a walk)
+
+
+def create_app_from_env() -> Starlette:
+    """Factory for ``uvicorn --factory`` and ``ticker serve --workers N``: settings come from TICKER_*, checked."""
+    return create_app(check(Settings.from_env()), started=started)
+
+
 class _Server(uvicorn.Server):
     """uvicorn's server, calling ``on_ready`` once it listens (never when it could not bind its port)."""
 
@@ -81,9 +95,9 @@ def serve(settings: Settings, workers: int = 1, on_ready: Callable[[], Awaitable
         # Each worker writes its metrics where whichever is scraped adds them up (ticker.metrics). Set before
         # the workers start: prometheus-client picks its mode when a process first imports it.
         os.environ[MULTIPROC_ENV] = prepare_multiprocess_dir(os.environ.get(MULTIPROC_ENV))
-        uvicorn.run("ticker.app:create_app_from_env", factory=True, workers=workers, **uvicorn_config(settings))
+        uvicorn.run("ticker.server:create_app_from_env", factory=True, workers=workers, **uvicorn_config(settings))
     else:
-        server = _Server(uvicorn.Config(create_app(settings), **uvicorn_config(settings)), on_ready)
+        server = _Server(uvicorn.Config(create_app(settings, started=started), **uvicorn_config(settings)), on_ready)
         server.run()
         if not server.started:  # as uvicorn.run: the port was taken, or the start-up failed
             raise SystemExit(3)

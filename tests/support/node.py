@@ -15,9 +15,9 @@ from tests.support.services import free_port
 from ticker.app import create_app
 from ticker.broker import Broker
 from ticker.config import Settings
+from ticker.node import Node as TickerNode
 from ticker.notices import Notices
-from ticker.server import uvicorn_config
-from ticker.services import Services
+from ticker.server import started, uvicorn_config
 from ticker.store.accounts import add_user, create_token
 
 
@@ -25,7 +25,7 @@ from ticker.store.accounts import add_user, create_token
 class Node:
     url: str
     ws_url: str
-    services: Services
+    services: TickerNode  # every part of the node: hub, store, relay, settings, …
     server: uvicorn.Server
     notices: Notices
     clients: list[Reporter] = field(default_factory=list)
@@ -49,7 +49,7 @@ def node_settings(database_url: str, redis_url: str | None = None, **overrides: 
 @asynccontextmanager
 async def running_node(settings: Settings, *, broker: Broker | None = None) -> AsyncIterator[Node]:
     settings = settings.replace(host="127.0.0.1", port=free_port())
-    app = create_app(settings, broker=broker)
+    app = create_app(settings, broker=broker, started=started)  # the server's process decisions too
     config = uvicorn.Config(app, **uvicorn_config(settings, log_config=None, loop="asyncio", log_level="warning"))
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -59,7 +59,8 @@ async def running_node(settings: Settings, *, broker: Broker | None = None) -> A
             raise RuntimeError("uvicorn stopped before it started")
         await asyncio.sleep(0.01)
     base = f"http://127.0.0.1:{settings.port}"
-    node = Node(base, f"ws://127.0.0.1:{settings.port}/live", app.state.services, server, app.state.notices)
+    ticker_node: TickerNode = app.state.node
+    node = Node(base, f"ws://127.0.0.1:{settings.port}/live", ticker_node, server, ticker_node.notices)
     try:
         yield node
     finally:

@@ -1,12 +1,9 @@
 """Redis Streams broker: one stream per incident, entry ids taken from seq, approximate MAXLEN.
 
 Explicit ids make publishing idempotent: Redis refuses an id at or below the stream's top, so a relay that
-publishes an event twice (after a crash, or two nodes at once) cannot add a twin.
-
-Blocking reads use a connection of their own, never one from the command pool: a cancelled or timed-out
-XREAD leaves its reply unread on the socket, so that connection is thrown away, not reused. The socket
-timeout is longer than the block time, so a dead peer (a stalled network, a frozen Redis) raises instead of
-hanging the listener forever.
+publishes an event twice (after a crash, or two nodes at once) cannot add a twin. Blocking reads use a client
+of their own (ticker.redis), so a dead peer (a stalled network, a frozen Redis) raises instead of hanging the
+listener forever.
 """
 
 from __future__ import annotations
@@ -18,40 +15,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 
 from ticker.errors import BrokerUnavailable
 from ticker.events import Message
-
-PREFIX = "ticker:incident:"
-# What a call to Redis raises when Redis is away. Under uvloop (uvicorn's default loop) a write to a connection the
-# peer has just reset raises RuntimeError ("the handler is closed"), not OSError, and redis-py lets it through:
-# seen when Redis is killed while a connection to it is being set up (tests/test_broker_contract.py).
-REDIS_DOWN = (RedisError, OSError, RuntimeError)
-FIELD = b"d"
-
-
-def stream_key(topic: str) -> str:
-    return PREFIX + topic
+from ticker.redis import FIELD, REDIS_DOWN, client, stream_key, topic_of, wake_key, xread_entries
 
 
 def _seq(entry_id: bytes) -> int:
     return int(entry_id.split(b"-", 1)[0])
-
-
-def client(url: str, socket_timeout: float, single: bool = False) -> aioredis.Redis:
-    """A client whose failures show at once (no retries inside redis-py: the caller's loop retries), with a
-    socket timeout, so a frozen Redis raises instead of hanging. ``single``: one connection of its own, for a
-    blocking read."""
-    return aioredis.from_url(
-        url,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=2.0,
-        retry=Retry(NoBackoff(), 0),
-        single_connection_client=single,
-    )
 
 
 class RedisBroker:
@@ -59,7 +31,7 @@ class RedisBroker:
         self.url = url
         self.history_length = history
         self.command_timeout = command_timeout
-        self._wake_key = f"ticker:wake:{uuid.uuid4().hex}"
+        self._wake_key = wake_key(uuid.uuid4().hex)
         self._commands = client(url, command_timeout)
         self._reader: aioredis.Redis | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -109,7 +81,7 @@ class RedisBroker:
         streams: dict[Any, Any] = {stream_key(t): f"{seq}-0" for t, seq in positions.items()}
         streams[self._wake_key] = "$"
         if self._reader is None:
-            self._reader = client(self.url, timeout + self.command_timeout, single=True)
+            self._reader = client(self.url, self.command_timeout, block_seconds=timeout)
         try:
             reply = await self._reader.xread(streams, count=1000, block=max(1, int(timeout * 1000)))
         except BaseException as exc:
@@ -118,9 +90,9 @@ class RedisBroker:
                 raise BrokerUnavailable(f"read failed: {exc!r}") from exc
             raise
         return [
-            Message(key.decode()[len(PREFIX) :], _seq(entry_id), fields[FIELD])
+            Message(topic, _seq(entry_id), fields[FIELD])
             for key, entries in xread_entries(reply)
-            if key.startswith(PREFIX.encode())
+            if (topic := topic_of(key)) is not None
             for entry_id, fields in entries
         ]
 
@@ -151,12 +123,3 @@ class RedisBroker:
             await self._commands.ping()
         except REDIS_DOWN as exc:
             raise BrokerUnavailable(f"ping failed: {exc!r}") from exc
-
-
-def xread_entries(reply: Any) -> list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]:
-    """XREAD's reply as (key, entries) pairs, whether the server spoke RESP2 (a list) or RESP3 (a map)."""
-    if not reply:
-        return []
-    if isinstance(reply, dict):
-        return list(reply.items())
-    return [(key, entries) for key, entries in reply]

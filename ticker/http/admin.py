@@ -26,14 +26,12 @@ from ticker.http.desk_page import checked_form, desk_login, desk_page
 from ticker.http.desk_text import TEXT as DESK_TEXT
 from ticker.http.desk_text import render_desk
 from ticker.http.errors import status_of
+from ticker.http.node import node
 from ticker.http.params import form_text, query_number
 from ticker.http.partnership import end_partnership
 from ticker.logs import log_event
-from ticker.notices import notices
 from ticker.passwords import check_password
-from ticker.presence import presence
 from ticker.roles import ROLES, Action, refusal
-from ticker.services import services
 from ticker.store import admin, audit
 from ticker.store.accounts import USER_NAME, add_user
 from ticker.store.audit import Actor
@@ -57,9 +55,9 @@ async def _allowed(request: Request, action: Action) -> Login | Response:
 
 async def end_sockets(request: Request, sessions: list[int], reason: str) -> int:
     """Close the live sockets the ended ``sessions`` opened: here now, on the other nodes when they hear of it."""
-    closed = sum(services(request).hub.close_owned(s, CloseCode.SESSION_ENDED, reason) for s in sessions)
+    closed = sum(node(request).hub.close_owned(s, CloseCode.SESSION_ENDED, reason) for s in sessions)
     for session in sessions:
-        await notices(request).logged_out(session)
+        await node(request).notices.logged_out(session)
     return closed
 
 
@@ -67,7 +65,7 @@ async def end_sockets(request: Request, sessions: list[int], reason: str) -> int
 
 
 async def _users_page(request: Request, login: Login, status: int = 200, **context: Any) -> Response:
-    found = await admin.users(services(request).store)
+    found = await admin.users(node(request).store)
     context.setdefault("form", dict.fromkeys(USER_FIELDS, ""))
     return desk_page(
         "desk/users.html", request, login, status, users=found, roles=ROLES, a=admin_text(request), **context
@@ -94,9 +92,9 @@ async def user_add(request: Request) -> Response:
             raise
         fields, problem_text = dict.fromkeys(USER_FIELDS, ""), error.message
     else:
-        settings = services(request).settings
+        settings = node(request).settings
         by = Actor.of(login.account)
-        problem_text = await _new_user(services(request).store, fields, form, settings.password_min_chars, by)
+        problem_text = await _new_user(node(request).store, fields, form, settings.password_min_chars, by)
     status = 422 if problem_text else 201
     return await _users_page(request, login, status, form=fields, add_problem=problem_text, added=not problem_text)
 
@@ -146,43 +144,43 @@ def user_change(change: UserChange) -> Callable[[Request], Awaitable[Response]]:
 
 
 async def _role(request: Request, login: Login, user_id: int, form: dict[str, str]) -> dict[str, Any]:
-    changed = await admin.set_role(services(request).store, user_id, form["role"], Actor.of(login.account))
+    changed = await admin.set_role(node(request).store, user_id, form["role"], Actor.of(login.account))
     role = DESK_TEXT[i18n.language(request)][f"role_{changed.role}"]
     return {"notice": admin_text(request)["role_changed"].format(name=changed.name, role=role)}
 
 
 async def _disable(request: Request, login: Login, user_id: int, _form: dict[str, str]) -> dict[str, Any]:
-    account, ended = await admin.disable(services(request).store, user_id, Actor.of(login.account))
+    account, ended = await admin.disable(node(request).store, user_id, Actor.of(login.account))
     closed = await end_sockets(request, ended, "account disabled")
     log_event("user_disabled", user=account.name, by=login.account.name, sessions=len(ended), closed_sockets=closed)
     return {"notice": admin_text(request)["user_disabled"].format(name=account.name)}
 
 
 async def _enable(request: Request, login: Login, user_id: int, _form: dict[str, str]) -> dict[str, Any]:
-    account = await admin.enable(services(request).store, user_id, Actor.of(login.account))
+    account = await admin.enable(node(request).store, user_id, Actor.of(login.account))
     return {"notice": admin_text(request)["user_enabled"].format(name=account.name)}
 
 
 async def _delete(request: Request, login: Login, user_id: int, form: dict[str, str]) -> dict[str, Any]:
     if form["confirm"] != "yes":
         raise Refused.invalid("confirm", "confirm: tick the box to delete the user")
-    account, ended = await admin.delete(services(request).store, user_id, Actor.of(login.account))
+    account, ended = await admin.delete(node(request).store, user_id, Actor.of(login.account))
     closed = await end_sockets(request, ended, "account deleted")
     log_event("user_deleted", user=account.name, by=login.account.name, sessions=len(ended), closed_sockets=closed)
     return {"notice": admin_text(request)["user_deleted"].format(name=account.name, byline=account.display_name)}
 
 
 async def _reset(request: Request, login: Login, user_id: int, _form: dict[str, str]) -> dict[str, Any]:
-    settings = services(request).settings
+    settings = node(request).settings
     lifetime = settings.password_reset_seconds
-    account, token = await admin.create_reset(services(request).store, user_id, Actor.of(login.account), lifetime)
+    account, token = await admin.create_reset(node(request).store, user_id, Actor.of(login.account), lifetime)
     until = i18n.when(datetime.now(UTC) + timedelta(seconds=lifetime), i18n.language(request))
     text = admin_text(request)["reset_link"].format(name=account.name, until=until)
     return {"notice": text, "reset_link": f"{settings.resolved_public_url()}/reset/{token}"}
 
 
 async def _revoke_tokens(request: Request, login: Login, user_id: int, _form: dict[str, str]) -> dict[str, Any]:
-    account, revoked = await admin.revoke_tokens(services(request).store, user_id, Actor.of(login.account))
+    account, revoked = await admin.revoke_tokens(node(request).store, user_id, Actor.of(login.account))
     return {"notice": admin_text(request)["tokens_revoked"].format(name=account.name, n=len(revoked))}
 
 
@@ -193,8 +191,8 @@ async def partners_page(request: Request, status: int = 200, **context: Any) -> 
     login = await _allowed(request, Action.MANAGE_PARTNERS)
     if isinstance(login, Response):
         return login
-    found = await partners(services(request).store)
-    counts = presence(request).counts("partners")
+    found = await partners(node(request).store)
+    counts = node(request).presence.counts("partners")
     rows = [(p, counts[p.name]) for p in found]
     return desk_page("desk/partners.html", request, login, status, partners=rows, a=admin_text(request), **context)
 
@@ -236,8 +234,8 @@ async def audit_page(request: Request) -> Response:
         return login
     where = _filter(request)
     before = query_number(request, "before")
-    size = services(request).settings.audit_page_size
-    rows = await audit.page(services(request).store, where, before=before, limit=size + 1)
+    size = node(request).settings.audit_page_size
+    rows = await audit.page(node(request).store, where, before=before, limit=size + 1)
     older = rows[size - 1]["id"] if len(rows) > size else None
     query = {k: v for k, v in (("actor", where.actor), ("incident", where.incident), ("kind", where.kind)) if v}
     context: dict[str, Any] = {
@@ -260,7 +258,7 @@ async def audit_export(request: Request) -> Response:
     kind = request.query_params.get("format", "jsonl")
     if kind not in EXPORT_TYPES:
         raise Refused.invalid("format", "format must be 'csv' or 'jsonl'")
-    rows = audit.every(services(request).store, where)
+    rows = audit.every(node(request).store, where)
     name = f"ticker-audit-{datetime.now(UTC):%Y%m%d-%H%M%S}.{kind}"
     return StreamingResponse(
         audit.export_lines(rows, kind),
@@ -278,7 +276,7 @@ async def _reset_form(request: Request, status: int = 200, **context: Any) -> Re
 
 async def reset_page(request: Request) -> Response:
     token = request.path_params["token"]
-    account = await admin.reset_account(services(request).store, token) if len(token) <= 100 else None
+    account = await admin.reset_account(node(request).store, token) if len(token) <= 100 else None
     if account is None:
         return await _reset_form(request, 404, invalid=True)
     return await _reset_form(request, account=account, token=token)
@@ -288,7 +286,7 @@ async def reset_submit(request: Request) -> Response:
     """Set the password the person chose (the policy of ticker.passwords), spend the link, end their sessions.
     The token in the path is what lets them in; the form must come from our own origin too."""
     token = request.path_params["token"]
-    store = services(request).store
+    store = node(request).store
     account = await admin.reset_account(store, token) if len(token) <= 100 else None
     if account is None:
         return await _reset_form(request, 404, invalid=True)
@@ -299,7 +297,7 @@ async def reset_submit(request: Request) -> Response:
     problem_text = admin_text(request)["passwords_differ"] if password != again else None
     if problem_text is None:
         try:
-            check_password(password, services(request).settings.password_min_chars, account.name, account.display_name)
+            check_password(password, node(request).settings.password_min_chars, account.name, account.display_name)
             account, ended = await admin.use_reset(store, token, password)
         except Refused as error:
             if error.code == "not_found":

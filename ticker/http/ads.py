@@ -7,13 +7,13 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ticker.errors import Refused
+from ticker.http.node import node
 from ticker.http.page_extras import QR_PATH, swish_svg
-from ticker.services import services
 
 
 async def swish_qr(request: Request) -> Response:
     """GET /support/swish.svg: the support box's QR code (same origin: the pages' img-src allows it)."""
-    settings = services(request).settings
+    settings = node(request).settings
     if not settings.swish_number:
         raise Refused.not_found("support box (TICKER_SWISH_NUMBER is not set)")
     body = swish_svg(settings.swish_number, settings.swish_message)

@@ -28,12 +28,11 @@ from ticker.http.json_body import (
     now_label,
     parse_body,
 )
-from ticker.http.link_cards import cards_of, link_cards, replayed, with_notes
+from ticker.http.link_cards import cards_of, replayed, with_notes
+from ticker.http.node import node
 from ticker.http.params import flag, path_id, query_number
 from ticker.media.cards import CardNote
-from ticker.media.photos import Photos
 from ticker.roles import Action, refusal
-from ticker.services import services
 from ticker.store import reads
 from ticker.store.views import entry_view, incident_view
 from ticker.store.writes import (
@@ -112,8 +111,7 @@ class RetractIn(Strict):
 async def resolve_photos(request: Request, refs: list[PhotoRef], field: str = "photos") -> list[dict[str, Any]]:
     """What an entry (or, as ``photo``, an incident) will carry of each uploaded photo it names: 422 naming the
     ref at fault for an unknown id, a missing alt text or credit, or too many photos."""
-    photos: Photos = request.app.state.photos
-    return await photos.resolve([ref.model_dump(exclude_unset=True) for ref in refs], field)
+    return await node(request).photos.resolve([ref.model_dump(exclude_unset=True) for ref in refs], field)
 
 
 # Handlers.
@@ -123,7 +121,7 @@ async def list_incidents(request: Request) -> JSONResponse:
     status = request.query_params.get("status")
     if status not in (None, "live", "closed"):
         raise Refused.invalid("status", "status must be 'live' or 'closed'")
-    incidents = await services(request).store.incidents(status)
+    incidents = await node(request).store.incidents(status)
     return JSONResponse({"incidents": [{**incident_view(i), "seq": i.seq} for i in incidents]})
 
 
@@ -138,7 +136,7 @@ async def post_incident(request: Request) -> JSONResponse:
 
 
 async def _free_slug(request: Request, base: str) -> str:
-    taken = await services(request).store.slugs_starting(base)
+    taken = await node(request).store.slugs_starting(base)
     if base not in taken:
         return base
     n = 2
@@ -148,18 +146,18 @@ async def _free_slug(request: Request, base: str) -> str:
 
 
 async def get_incident(request: Request) -> Response:
-    store = services(request).store
+    store = node(request).store
     snapshot = await store.snapshot(request.path_params["slug"], limit=PAGE + 1)
     entries = snapshot["entries"]
     more = len(entries) > PAGE
     body = {**snapshot, "entries": entries[:PAGE], "next": entries[PAGE - 1]["id"] if more else None}
     tag, modified = caching.etag(snapshot["incident"]["epoch"], snapshot["seq"]), snapshot["incident"]["updated_at"]
-    max_age = services(request).settings.cache_max_age
+    max_age = node(request).settings.cache_max_age
     return caching.conditional(request, JSONResponse(body), tag, datetime.fromisoformat(modified), max_age)
 
 
 async def list_entries(request: Request) -> JSONResponse:
-    store = services(request).store
+    store = node(request).store
     incident = await store.incident(request.path_params["slug"])
     before, after = query_number(request, "before"), query_number(request, "after")
     if before is not None and after is not None:
@@ -203,7 +201,7 @@ def status_handler(status: str) -> Any:
 async def post_entry_handler(request: Request) -> JSONResponse:
     account = await require_account(request)
     data, raw = await parse_body(request, EntryIn)
-    settings = services(request).settings
+    settings = node(request).settings
     slug, author = request.path_params["slug"], author_of(account)
     body = entry_body(data.body, settings.max_entry_chars)
     label = data.label or now_label()
@@ -219,7 +217,7 @@ async def post_entry_handler(request: Request) -> JSONResponse:
     # Cards are fetched before the write (ticker.media.cards), and not at all for a retry the store answers.
     if (replay := await replayed(request, idempotency(request, account, raw))) is not None:
         return replay
-    made = await link_cards(request).make(body)
+    made = await node(request).link_cards.make(body)
     op = post_entry(slug, author, made.body, label, data.key_event, data.pinned, made.cards, photos)
     return await run_write(request, with_notes(op, made.notes), account, raw, status=201)
 
@@ -234,12 +232,12 @@ async def patch_entry(request: Request) -> JSONResponse:
         changes["photos"] = await resolve_photos(request, data.photos)
     notes: list[CardNote] = []
     if "body" in changes:
-        changes["body"] = entry_body(changes["body"], services(request).settings.max_entry_chars)
+        changes["body"] = entry_body(changes["body"], node(request).settings.max_entry_chars)
         if (replay := await replayed(request, idempotency(request, account, raw))) is not None:
             return replay
         slug, number = request.path_params["slug"], path_id(request, "entry_id")
-        kept = await cards_of(services(request).store, slug, number)
-        made = await link_cards(request).make(changes["body"], kept)
+        kept = await cards_of(node(request).store, slug, number)
+        made = await node(request).link_cards.make(changes["body"], kept)
         changes["body"], changes["cards"], notes = made.body, made.cards, made.notes
     op = edit_entry(request.path_params["slug"], path_id(request, "entry_id"), changes, account)
     return await run_write(request, with_notes(op, notes), account, raw)

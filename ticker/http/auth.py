@@ -5,9 +5,9 @@ from __future__ import annotations
 from starlette.requests import HTTPConnection
 
 from ticker.errors import Refused
+from ticker.http.node import node
 from ticker.http.session_auth import SESSION_COOKIE, session_account
 from ticker.roles import Action, refusal
-from ticker.services import services
 from ticker.store.accounts import TOKEN_PREFIX, Account, account_for_token
 
 
@@ -18,7 +18,7 @@ async def require_account(connection: HTTPConnection) -> Account:
     token = token.strip()
     if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise Refused.unauthorized()
-    account = await account_for_token(services(connection).store, token)
+    account = await account_for_token(node(connection).store, token)
     if account is None:
         raise Refused.unauthorized("the token is unknown or revoked")
     return account

@@ -14,8 +14,8 @@ import hmac
 from starlette.requests import HTTPConnection
 
 from ticker.errors import Refused
+from ticker.http.node import node
 from ticker.http.origins import own_origin
-from ticker.services import services
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 HEADER = "x-csrf-token"
@@ -30,7 +30,7 @@ def own_origins(connection: HTTPConnection) -> set[str]:
     """Our public URL's origin, and the origin of the Host this request was sent to."""
     scheme = {"ws": "http", "wss": "https"}.get(connection.url.scheme, connection.url.scheme)
     host = connection.headers.get("host", "")
-    return {own_origin(services(connection).settings), f"{scheme}://{host}".lower()}
+    return {own_origin(node(connection).settings), f"{scheme}://{host}".lower()}
 
 
 def from_own_origin(connection: HTTPConnection, *, required: bool) -> bool:

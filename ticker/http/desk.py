@@ -17,13 +17,13 @@ from ticker.config import Settings
 from ticker.errors import Refused
 from ticker.http.desk_page import checked_form, desk_login, desk_page
 from ticker.http.desk_text import render_desk
+from ticker.http.node import node
 from ticker.http.params import form_text
 from ticker.http.session_auth import require_login
 from ticker.http.sources_text import panel_text
 from ticker.push import alerts
 from ticker.push.text import text
 from ticker.roles import Action, allowed
-from ticker.services import services
 from ticker.store.accounts import Account, create_token, revoke_token, tokens
 from ticker.store.newsroom import entries_by, submissions
 from ticker.textrules import Kind, whole_number
@@ -35,16 +35,16 @@ async def index(request: Request) -> Response:
     login = await desk_login(request)
     if isinstance(login, Response):
         return login
-    store = services(request).store
+    store = node(request).store
     live, closed = await store.incidents("live"), await store.incidents("closed")
-    limits = photo_limits(services(request).settings)  # the new incident's lead photo
+    limits = photo_limits(node(request).settings)  # the new incident's lead photo
     text = panel_text(request)
     return desk_page("desk/index.html", request, login, live=live, closed=closed, s=text, photo_limits=limits)
 
 
 async def _queue(request: Request, account: Account, slug: str) -> dict[str, Any]:
     """What the desk needs beside the public state: the viewer's own entries and the review queue."""
-    store = services(request).store
+    store = node(request).store
     incident = await store.incident(slug)
     reviewer = account.may(Action.REVIEW_SUBMISSIONS)
     return {
@@ -69,7 +69,7 @@ async def incident_desk(request: Request) -> Response:
         return login
     slug, account = request.path_params["slug"], login.account
     try:
-        snapshot = await services(request).store.snapshot(slug, limit=DESK_ENTRIES)
+        snapshot = await node(request).store.snapshot(slug, limit=DESK_ENTRIES)
     except Refused as refused:
         if refused.code != "not_found":
             raise
@@ -80,8 +80,8 @@ async def incident_desk(request: Request) -> Response:
         "me": {"id": account.id, "name": account.display_name, "role": account.role},
         "may": allowed(account.role),  # newsroom.js shows only these controls
         "csrf": login.csrf_token,
-        "max_chars": services(request).settings.max_entry_chars,
-        "photo": photo_limits(services(request).settings),  # newsroom.js scales and checks photos by these
+        "max_chars": node(request).settings.max_entry_chars,
+        "photo": photo_limits(node(request).settings),  # newsroom.js scales and checks photos by these
     }
     push = await desk_panel(request, slug)  # followers and alerts (ticker.push)
     return desk_page("desk/incident.html", request, login, incident=snapshot["incident"], state=state, push=push)
@@ -98,7 +98,7 @@ async def tokens_page(request: Request) -> Response:
     login = await desk_login(request)
     if isinstance(login, Response):
         return login
-    return desk_page("desk/tokens.html", request, login, tokens=await tokens(services(request).store, login.account))
+    return desk_page("desk/tokens.html", request, login, tokens=await tokens(node(request).store, login.account))
 
 
 async def token_create(request: Request) -> Response:
@@ -106,7 +106,7 @@ async def token_create(request: Request) -> Response:
     if isinstance(login, Response):
         return login
     form = await checked_form(request, login)
-    store = services(request).store
+    store = node(request).store
     new = await create_token(store, login.account, form_text(form, "label", Kind.NAME).strip()[:120])
     found = await tokens(store, login.account)
     return desk_page("desk/tokens.html", request, login, status=201, tokens=found, new_token=new)
@@ -120,7 +120,7 @@ async def token_revoke(request: Request) -> Response:
     token_id = whole_number(request.path_params["token_id"])
     if token_id is None:
         raise Refused.not_found("token")
-    await revoke_token(services(request).store, login.account, token_id)
+    await revoke_token(node(request).store, login.account, token_id)
     return RedirectResponse("/desk/tokens", status_code=303)
 
 
@@ -131,7 +131,7 @@ async def service_worker(request: Request) -> Response:
 
 async def desk_panel(request: Request, slug: str) -> dict[str, Any]:
     """The desk's push panel for an incident: its followers, its alerts and the entries an editor may send."""
-    svc = services(request)
+    svc = node(request)
     incident = await svc.store.incident(slug)
     found = await alerts.summary(svc.store, incident.id)
     entries = [e for e in await svc.store.entries(incident, limit=20) if not e.retracted]

@@ -12,8 +12,8 @@ from starlette.responses import HTMLResponse
 
 from ticker import i18n
 from ticker.http.headers import NO_FRAMING, page_policy
+from ticker.http.node import node
 from ticker.http.render import render
-from ticker.services import services
 
 TEXT: dict[str, dict[str, str]] = {
     "sv": {
@@ -325,5 +325,5 @@ def render_desk(name: str, request: Request, status: int = 200, **context: Any) 
     response = render(name, request, status=status, d=TEXT[i18n.language(request)], **context)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = page_policy(services(request).settings, NO_FRAMING)
+    response.headers["Content-Security-Policy"] = page_policy(node(request).settings, NO_FRAMING)
     return response

@@ -24,10 +24,10 @@ from ticker.http import page_extras, photo_markup
 from ticker.http.error_pages import error_page, wants_page
 from ticker.http.errors import error_response
 from ticker.http.headers import page_policy
-from ticker.http.origins import admit, origin_policy, own_origin
+from ticker.http.node import node
+from ticker.http.origins import admit, own_origin
 from ticker.http.params import flag, incident_slug
 from ticker.http.render import BLANK_ENTRY, env, localized, render
-from ticker.services import services
 from ticker.store import reads
 from ticker.store.partners import origin_entry
 from ticker.textrules import SLUG_CHARS
@@ -78,7 +78,7 @@ class EmbedOptions:
 
 
 def _options(request: Request) -> EmbedOptions:
-    return EmbedOptions.parse(request.query_params, services(request).settings, i18n.language(request))
+    return EmbedOptions.parse(request.query_params, node(request).settings, i18n.language(request))
 
 
 def strings(lang: str, site_name: str) -> dict[str, str]:
@@ -109,19 +109,17 @@ async def embed_state(request: Request) -> Response:
 
     Errors after the origin passed carry the CORS header too, so embed.js can tell the partner's developer.
     """
-    admission = await admit(request)
+    admission = await admit(node(request).origins, request)
     try:
         slug = incident_slug(request)
         admission.check(slug)
         options = _options(request)
-        page = await reads.incident_page(
-            services(request).store, slug, limit=options.entries, key_only=options.key_events
-        )
+        page = await reads.incident_page(node(request).store, slug, limit=options.entries, key_only=options.key_events)
     except Refused as error:
         response = error_response(error)
         response.headers.update(admission.cors_headers())
         return response
-    settings = services(request).settings
+    settings = node(request).settings
     texts = strings(options.lang, settings.site_name)
     template = env.get_template("_entry.html").render(e=BLANK_ENTRY, t=texts, clock=lambda _v: "", link_target="_blank")
     body = {
@@ -147,7 +145,7 @@ async def embed_page(request: Request) -> Response:
     """The iframe embed: the same <ticker-live> element as the script embed, framed only where allowed."""
     slug = incident_slug(request)
     options = _options(request)
-    svc = services(request)
+    svc = node(request)
     try:
         page = await reads.incident_page(svc.store, slug, limit=options.entries, key_only=options.key_events)
     except Refused as refused:
@@ -157,7 +155,7 @@ async def embed_page(request: Request) -> Response:
             raise
         removed = error_page(request, 410)  # said inside the partner's frame, which may show it as it did the incident
         removed.headers["Content-Security-Policy"] = page_policy(
-            svc.settings, await origin_policy(request).frame_ancestors(slug)
+            svc.settings, await node(request).origins.frame_ancestors(slug)
         )
         return removed
     query = {k: v for k, v in request.query_params.items() if k in OPTIONS}
@@ -173,7 +171,7 @@ async def embed_page(request: Request) -> Response:
         story_url=svc.settings.resolved_public_url() + localized(f"/i/{slug}", options.lang),
         full_story=strings(options.lang, svc.settings.site_name)["full_story"],
     )
-    framing = await origin_policy(request).frame_ancestors(slug)  # its partners' sites, besides our own pages
+    framing = await node(request).origins.frame_ancestors(slug)  # its partners' sites, besides our own pages
     frames = page_extras.page_parts(svc.settings, partner=request.query_params.get("partner", "")).frame_src
     response.headers["Content-Security-Policy"] = page_policy(svc.settings, framing, frame_src=frames)
     response.headers["Cache-Control"] = "no-cache"
@@ -182,7 +180,7 @@ async def embed_page(request: Request) -> Response:
 
 async def oembed(request: Request) -> Response:
     """oEmbed (https://oembed.com) for our incident pages: a rich type with the iframe embed."""
-    settings = services(request).settings
+    settings = node(request).settings
     url = request.query_params.get("url")
     if not url:
         raise Refused.invalid("url", "url is required: the address of an incident page")
@@ -194,7 +192,7 @@ async def oembed(request: Request) -> Response:
     slug = incident_of(url, settings)
     if slug is None:
         raise Refused.not_found("incident page at this url")
-    incident = await services(request).store.incident(slug)
+    incident = await node(request).store.incident(slug)
     src = escape(f"{settings.resolved_public_url()}/embed/{slug}", quote=True)
     html = (
         f'<iframe src="{src}" width="{width}" height="{height}" title="{escape(incident.title, quote=True)}" '

@@ -13,9 +13,9 @@ from starlette.routing import BaseRoute, Route
 
 from ticker import i18n
 from ticker.errors import Refused
+from ticker.http.node import node
 from ticker.http.photo_markup import photo_html
 from ticker.http.render import base_url, cacheable, localized, not_found
-from ticker.services import services
 from ticker.store import reads
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -30,7 +30,7 @@ def _add(parent: ET.Element, tag: str, text: str | None = None, **attributes: st
 
 
 async def incident_feed(request: Request) -> Response:
-    svc = services(request)
+    svc = node(request)
     slug = request.path_params["slug"]
     try:
         page = await reads.incident_page(svc.store, slug, limit=svc.settings.page_entries)

@@ -12,11 +12,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ticker.errors import Refused
+from ticker.http.node import node
 from ticker.http.params import flag
 from ticker.http.render import cacheable, render, render_text
-from ticker.presence import presence
+from ticker.node import Node
 from ticker.sanitize import text_of
-from ticker.services import Services, services
 from ticker.store import reads
 from ticker.store.tables import Incident
 from ticker.tips.form import form_context
@@ -24,18 +24,18 @@ from ticker.tips.form import form_context
 SNIPPET_CHARS = 220
 
 
-async def _live(svc: Services) -> list[tuple[Incident, dict[str, Any] | None]]:
+async def _live(svc: Node) -> list[tuple[Incident, dict[str, Any] | None]]:
     """The front page's live incidents (at most TICKER_FRONT_INCIDENTS, the latest activity first), each with its
     newest standing entry."""
     return await reads.incidents_with_latest(svc.store, await svc.store.incidents("live", svc.settings.front_incidents))
 
 
 async def front_page(request: Request) -> Response:
-    svc = services(request)
+    svc = node(request)
     settings = svc.settings
     live = await _live(svc)
     closed = await svc.store.incidents("closed", settings.front_closed)
-    counts = presence(request).most_followed(settings.most_followed)
+    counts = node(request).presence.most_followed(settings.most_followed)
     by_slug = await reads.incidents_by_slug(svc.store, [slug for slug, _n in counts])
     most = [(by_slug[slug], n) for slug, n in counts if slug in by_slug]
     response = render(
@@ -60,7 +60,7 @@ async def front_page(request: Request) -> Response:
 async def front_incidents(request: Request) -> Response:
     """``GET /api/front``: the front page's live incidents, each with where it is and its card, for an open front
     page to add the incidents opened since it was loaded (it asks every ``TICKER_FRONT_REFRESH_SECONDS``)."""
-    svc = services(request)
+    svc = node(request)
     live = await _live(svc)
     found = [
         {"slug": i.slug, "seq": i.seq, "epoch": i.epoch, "card": render_text("_card.html", request, i=i, latest=latest)}
@@ -90,7 +90,7 @@ def highlight(text: str, query: str, exact: bool) -> Markup:
 
 
 async def search_page(request: Request) -> Response:
-    svc = services(request)
+    svc = node(request)
     settings = svc.settings
     query = request.query_params.get("q", "").strip()
     if len(query) > settings.search_max_chars:

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from ticker.errors import Refused
-from ticker.services import services
+from ticker.http.node import node
 from ticker.store.accounts import Account
 from ticker.store.audit import Actor
 from ticker.store.sql import Idempotency, WriteOp
@@ -37,7 +37,7 @@ def idempotency(request: Request, account: Account, raw: bytes) -> Idempotency |
 
 
 async def run_write(request: Request, op: WriteOp, account: Account, raw: bytes, status: int = 200) -> JSONResponse:
-    svc = services(request)
+    svc = node(request)
     result = await svc.store.write(op, actor=Actor.of(account), status=status, idem=idempotency(request, account, raw))
     if result.messages:
         svc.relay.notify()

@@ -11,8 +11,8 @@ from starlette.requests import Request
 
 from ticker import i18n
 from ticker.errors import Refused
+from ticker.http.node import node
 from ticker.sanitize import clean_html
-from ticker.services import services
 from ticker.textrules import SLUG, Line, MultiLine, Name, TooDeep, load_json, problem_in
 
 # Every text field is one of ticker.textrules' types: no control characters (multi-line text may hold tabs and
@@ -58,7 +58,7 @@ async def parse_body(request: Request, model: type[Model]) -> tuple[Model, bytes
     except UnicodeDecodeError:
         raise unsupported_media_type("the request body is not UTF-8: send JSON in UTF-8", "body") from None
     try:
-        data = load_json(text, services(request).settings.max_json_depth)
+        data = load_json(text, node(request).settings.max_json_depth)
     except TooDeep as error:
         raise Refused.invalid("body", f"the request body is {error} (TICKER_MAX_JSON_DEPTH)") from None
     except ValueError:

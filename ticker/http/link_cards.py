@@ -1,4 +1,4 @@
-"""Link cards over HTTP: the node's card maker, the write ops that carry the reporter's notes, and the pages.
+"""Link cards over HTTP: the write ops that carry the reporter's notes, and the pages.
 
 On the server's pages, ``{{ entry_body(e, t) }}`` in web/templates/_entry.html renders an entry's body with each
 card (web/templates/_link_card.html) in place of its link's paragraph (ticker.media.card_lines): the reader page,
@@ -16,13 +16,9 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from ticker.config import Settings
+from ticker.http.node import node
 from ticker.media.card_lines import with_cards
-from ticker.media.cards import CardNote, LinkCards, Thumbnails
-from ticker.media.providers import Directory
-from ticker.net.fetch import Fetcher
-from ticker.services import services
-from ticker.sources.poller import fetch_limits
+from ticker.media.cards import CardNote
 from ticker.store.newsroom import Submission
 from ticker.store.sql import Idempotency, Store, Tx, WriteOp
 from ticker.store.tables import Entry, Incident
@@ -40,27 +36,11 @@ def register(env: Environment) -> None:
     env.globals["entry_body"] = entry_body
 
 
-def link_cards(request: Request) -> LinkCards:
-    cards: LinkCards = request.app.state.link_cards
-    return cards
-
-
-def start(settings: Settings, thumbnails: Thumbnails | None = None) -> LinkCards:
-    """The node's card maker, over a guarded fetcher of its own (``aclose`` it at shutdown)."""
-    return LinkCards(
-        Directory.of_settings(settings),
-        Fetcher(fetch_limits(settings)),
-        timeout=settings.card_timeout_seconds,
-        most=settings.cards_per_entry,
-        thumbnails=thumbnails,
-    )
-
-
 async def replayed(request: Request, idem: Idempotency | None) -> JSONResponse | None:
     """The stored answer of a retried write, looked up before its cards are fetched: a retry never fetches."""
     if idem is None:
         return None
-    found = await services(request).store.replayed(idem)
+    found = await node(request).store.replayed(idem)
     return None if found is None else JSONResponse(found.body, status_code=found.status)
 
 

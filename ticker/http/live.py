@@ -8,44 +8,38 @@ from __future__ import annotations
 
 import logging
 
-from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
 from ticker.errors import CloseCode
+from ticker.http.node import node
 from ticker.http.origins import admit_socket
 from ticker.http.session_auth import reporter_session
-from ticker.live.gate import Lane
 from ticker.live.handover import HANDOVER_EXTENSION
 from ticker.live.session import LiveSession
 from ticker.logs import log_event
 
 
-def lane(connection: HTTPConnection) -> Lane:
-    found: Lane = connection.app.state.live_lane
-    return found
-
-
 async def live(websocket: WebSocket) -> None:
-    node = lane(websocket)
+    lane = node(websocket).lane
     hand_over = websocket.scope.get("extensions", {}).get(HANDOVER_EXTENSION, {}).get("hand_over")
     if hand_over is None:
         log_event("ws_refused", logging.ERROR, reason="server not started with ticker's websocket protocol")
         await websocket.close(CloseCode.SERVER_ERROR)
         return
-    admitted = await admit_socket(websocket)  # 403 at the handshake for an origin that is not allowed
+    admitted = await admit_socket(lane.origins, websocket)  # 403 at the handshake for an origin that is not allowed
     if admitted is None:
         return
     owner = await reporter_session(websocket)  # a newsroom socket, closed when its session logs out
     await websocket.accept()
-    node.opened["app"] += 1
-    session = LiveSession(node, admitted, owner, way="app")
+    lane.opened["app"] += 1
+    session = LiveSession(lane, admitted, owner, way="app")
     connection = hand_over(
         session.received,
         session.lost,
-        max_size=node.settings.ws_max_message_bytes,
-        buffer_limit=node.settings.send_buffer_bytes,
+        max_size=lane.settings.ws_max_message_bytes,
+        buffer_limit=lane.settings.send_buffer_bytes,
     )
-    if node.hub.full:
+    if lane.hub.full:
         connection.close(CloseCode.TRY_AGAIN_LATER, "node is full")
         return
     session.start(connection)

@@ -19,12 +19,10 @@ from starlette.routing import BaseRoute, Route
 from ticker.errors import CloseCode
 from ticker.http import csrf
 from ticker.http.desk_text import render_desk
-from ticker.http.metrics import metrics
+from ticker.http.node import node
 from ticker.http.params import form_text
 from ticker.http.session_auth import SESSION_COOKIE, current_login
 from ticker.logs import log_event
-from ticker.notices import notices
-from ticker.services import services
 from ticker.store.accounts import check_password
 from ticker.store.logins import clear_failures, end_session, record_failure, start_session, wait_seconds
 
@@ -54,7 +52,7 @@ def _form(request: Request, status: int = 200, *, problem: str | None = None, **
 
 
 def _secure(connection: HTTPConnection) -> bool:
-    return services(connection).settings.resolved_public_url().startswith("https://")
+    return node(connection).settings.resolved_public_url().startswith("https://")
 
 
 async def login_page(request: Request) -> Response:
@@ -81,11 +79,11 @@ async def login(request: Request) -> Response:
         return _form(request, 403, problem="form_expired", **context)
     if not name or not password:
         return _form(request, 422, problem="missing_name" if not name else "missing_password", **context)
-    settings, store = services(request).settings, services(request).store
+    settings, store = node(request).settings, node(request).store
     wait = await wait_seconds(store, name, settings.login_max_failures, settings.login_lockout_seconds)
     if wait:
         log_event("login_slowed", logging.WARNING, user=name, wait=wait)
-        metrics(request).failed_login("locked_out")
+        node(request).metrics.failed_login("locked_out")
         return _slowed(request, wait, context)
     account = await check_password(store, name, password)
     if account is not None and account.disabled:  # the right password: saying so tells them nothing new
@@ -94,7 +92,7 @@ async def login(request: Request) -> Response:
         return _form(request, 403, problem="account_disabled", **context)
     if account is None:
         failures = await record_failure(store, name)
-        metrics(request).failed_login("wrong_password")
+        node(request).metrics.failed_login("wrong_password")
         log_event("login_failed", logging.WARNING, user=name, failures=failures)
         if failures >= settings.login_max_failures:
             return _slowed(request, settings.login_lockout_seconds, context)
@@ -130,9 +128,9 @@ async def logout(request: Request) -> Response:
         return RedirectResponse("/login", status_code=303)
     form = await request.form()
     csrf.check(request, "POST", login.csrf_token, request.headers.get(csrf.HEADER) or form_text(form, csrf.FIELD))
-    await end_session(services(request).store, login.id)
-    closed = services(request).hub.close_owned(login.id, CloseCode.SESSION_ENDED, "logged out")
-    await notices(request).logged_out(login.id)
+    await end_session(node(request).store, login.id)
+    closed = node(request).hub.close_owned(login.id, CloseCode.SESSION_ENDED, "logged out")
+    await node(request).notices.logged_out(login.id)
     log_event("logout", user=login.account.name, session=login.id, closed_sockets=closed)
     response: Response
     if "application/json" in request.headers.get("accept", ""):

@@ -9,38 +9,33 @@ from __future__ import annotations
 import hmac
 import time
 
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ticker.errors import Refused
+from ticker.http.node import node
 from ticker.metrics import Metrics
 from ticker.node_stats import relay_lag
-from ticker.services import services
 
 EVENT_STREAM = b"text/event-stream"
 # The text format every Prometheus 2.x reads (prometheus-client's newest, 1.0.0, is the same text for our names).
 TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def metrics(connection: HTTPConnection) -> Metrics:
-    found: Metrics = connection.app.state.metrics
-    return found
-
-
 async def scrape(request: Request) -> Response:
-    token = services(request).settings.metrics_token
+    token = node(request).settings.metrics_token
     if not token:
         raise Refused.not_found("metrics (set TICKER_METRICS_TOKEN to turn them on)")
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
         raise Refused("unauthorized", "/metrics needs Authorization: Bearer <the token>", "Authorization")
     try:
-        lag: float | None = await relay_lag(services(request).store)
+        lag: float | None = await relay_lag(node(request).store)
     except Exception:  # the database is away: the scrape still answers, without this one figure
         lag = None
-    return Response(metrics(request).exposition(lag), media_type=TEXT_FORMAT)
+    return Response(node(request).metrics.exposition(lag), media_type=TEXT_FORMAT)
 
 
 def routes() -> list[BaseRoute]:

@@ -29,10 +29,10 @@ from ticker.http.api_operations import (
     operations,
 )
 from ticker.http.api_reference import CHROME, inline_code, reference
+from ticker.http.node import node
 from ticker.http.render import render
 from ticker.http.session_auth import SESSION_COOKIE
 from ticker.roles import DESCRIPTIONS
-from ticker.services import services
 
 
 def error_schema() -> dict[str, Any]:
@@ -259,11 +259,11 @@ def document(settings: Settings) -> dict[str, Any]:
 
 
 async def openapi_json(request: Request) -> Response:
-    return JSONResponse(document(services(request).settings))
+    return JSONResponse(document(node(request).settings))
 
 
 async def reference_page(request: Request) -> Response:
-    doc = document(services(request).settings)
+    doc = document(node(request).settings)
     chrome = CHROME[i18n.language(request)]
     return render("api.html", request, api=reference(doc), chrome=chrome, code=inline_code)
 

@@ -191,26 +191,19 @@ class OriginPolicy:
         return "frame-ancestors " + " ".join(sources)
 
 
-def origin_policy(connection: HTTPConnection) -> OriginPolicy:
-    policy: OriginPolicy = connection.app.state.origins
-    return policy
-
-
-async def admit(connection: HTTPConnection) -> Admission:
+async def admit(policy: OriginPolicy, connection: HTTPConnection) -> Admission:
     """The connection's Admission, or origin_refused (a 403 JSON answer through the app's error handler)."""
-    return await origin_policy(connection).admit(
-        connection.headers.get("origin"), connection.query_params.get("partner")
-    )
+    return await policy.admit(connection.headers.get("origin"), connection.query_params.get("partner"))
 
 
-async def admit_socket(websocket: WebSocket) -> Admission | None:
+async def admit_socket(policy: OriginPolicy, websocket: WebSocket) -> Admission | None:
     """Admit a websocket before accepting it; a refused origin gets None and HTTP 403 at the handshake.
 
     The 403 has no body (a close before accept): browsers show only the status, so the reason is logged here,
     and the embed API answers the same origin with a JSON 403 that says it.
     """
     try:
-        return await admit(websocket)
+        return await admit(policy, websocket)
     except Refused as refused:
         if refused.code != "origin_not_allowed":
             raise

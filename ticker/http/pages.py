@@ -15,6 +15,7 @@ from ticker.errors import Refused
 from ticker.http import caching, page_extras
 from ticker.http.headers import page_policy
 from ticker.http.jsonld import live_blog
+from ticker.http.node import node
 from ticker.http.params import path_id, query_number
 from ticker.http.reader_views import ReaderView
 from ticker.http.render import (
@@ -28,14 +29,12 @@ from ticker.http.render import (
     render,
     to_datetime,
 )
-from ticker.presence import presence
-from ticker.services import services
 from ticker.store import reads
 from ticker.tips.form import form_context
 
 
 async def incident_page(request: Request) -> Response:
-    svc = services(request)
+    svc = node(request)
     slug = request.path_params["slug"]
     view = ReaderView.parse(request.query_params)
     wrong = "before" if view.oldest_first else "after"
@@ -82,7 +81,7 @@ async def incident_page(request: Request) -> Response:
         extras=extras,
         tip_form=tip_form,
         page_size=svc.settings.page_entries,
-        viewers=presence(request).count(slug),
+        viewers=node(request).presence.count(slug),
         canonical=url,
         blank_entry=BLANK_ENTRY,
         jsonld=live_blog(
@@ -113,7 +112,7 @@ async def incident_page(request: Request) -> Response:
 
 async def entry_page(request: Request) -> Response:
     """An entry's permalink: the entry on its own, with the way to the live page."""
-    svc = services(request)
+    svc = node(request)
     try:
         incident, entry = await reads.entry(svc.store, request.path_params["slug"], path_id(request, "entry_id"))
     except Refused as refused:
@@ -137,10 +136,10 @@ async def entry_page(request: Request) -> Response:
 async def viewers(request: Request) -> Response:
     """How many follow an incident now, across every node (reader.js refreshes the page's figure)."""
     slug = request.path_params["slug"]
-    if slug not in services(request).hub.topics:  # followed here: it exists
-        await services(request).store.position(slug)  # 404 for an unknown incident
-    count = presence(request).count(slug)
-    max_age = services(request).settings.cache_max_age
+    if slug not in node(request).hub.topics:  # followed here: it exists
+        await node(request).store.position(slug)  # 404 for an unknown incident
+    count = node(request).presence.count(slug)
+    max_age = node(request).settings.cache_max_age
     return JSONResponse({"incident": slug, "viewers": count}, headers={"Cache-Control": f"public, max-age={max_age}"})
 
 

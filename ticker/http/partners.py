@@ -16,11 +16,9 @@ from starlette.routing import BaseRoute, Route
 from ticker.errors import Refused
 from ticker.http.auth import require
 from ticker.http.json_body import Slug, Strict, parse_body
-from ticker.http.origins import origin_policy
+from ticker.http.node import node
 from ticker.http.partnership import end_partnership, partner_snippets
-from ticker.presence import presence
 from ticker.roles import Action
-from ticker.services import services
 from ticker.store import partners as store
 from ticker.store.accounts import Account
 from ticker.store.audit import Actor
@@ -50,19 +48,19 @@ async def require_admin(request: Request) -> Account:
 
 
 def _view(request: Request, partner: store.PartnerInfo) -> dict[str, object]:
-    return {**partner.view(), "readers_now": presence(request).counts("partners")[partner.name]}
+    return {**partner.view(), "readers_now": node(request).presence.counts("partners")[partner.name]}
 
 
 async def list_partners(request: Request) -> Response:
     await require_admin(request)
-    found = await store.partners(services(request).store)
+    found = await store.partners(node(request).store)
     return JSONResponse({"partners": [_view(request, p) for p in found]})
 
 
 async def add_partner(request: Request) -> Response:
     account = await require_admin(request)
     data, _raw = await parse_body(request, PartnerIn)
-    svc = services(request)
+    svc = node(request)
     partner = await store.add_partner(
         svc.store,
         data.name,
@@ -72,13 +70,13 @@ async def add_partner(request: Request) -> Response:
         max_origins=svc.settings.max_partner_origins,
         by=Actor.of(account),
     )
-    origin_policy(request).invalidate()
+    node(request).origins.invalidate()
     return JSONResponse({"partner": _view(request, partner)}, status_code=201)
 
 
 async def get_partner(request: Request) -> Response:
     await require_admin(request)
-    svc = services(request)
+    svc = node(request)
     name = request.path_params["name"]
     partner = await store.partner_info(svc.store, name)
     days = await store.reader_days(svc.store, name, DAYS)
@@ -90,7 +88,7 @@ async def change_partner(request: Request) -> Response:
     data, _raw = await parse_body(request, PartnerPatch)
     if not data.model_fields_set - {"allow_subdomains"}:
         raise Refused.invalid("body", "nothing to change: give origins and/or incidents")
-    svc = services(request)
+    svc = node(request)
     changes = {"incidents": data.incidents} if "incidents" in data.model_fields_set else {}
     partner = await store.change_partner(
         svc.store,
@@ -101,7 +99,7 @@ async def change_partner(request: Request) -> Response:
         by=Actor.of(account),
         **changes,
     )
-    origin_policy(request).invalidate()
+    node(request).origins.invalidate()
     return JSONResponse({"partner": _view(request, partner)})
 
 
@@ -116,7 +114,7 @@ async def remove_partner(request: Request) -> Response:
 async def partner_snippet(request: Request) -> Response:
     """The HTML the partner pastes to embed ``?incident=``."""
     await require_admin(request)
-    svc = services(request)
+    svc = node(request)
     slug = request.query_params.get("incident")
     if not slug:
         raise Refused.invalid("incident", "incident is required: the slug of the incident to embed")

@@ -12,9 +12,9 @@ from starlette.requests import Request
 
 from ticker.config import Settings
 from ticker.errors import Refused
-from ticker.http.origins import origin_policy, own_origin
-from ticker.notices import close_partner, notices
-from ticker.services import services
+from ticker.http.node import node
+from ticker.http.origins import own_origin
+from ticker.notices import close_partner
 from ticker.store import partners as store
 from ticker.store.audit import Actor
 from ticker.store.partners import partner_info
@@ -64,7 +64,7 @@ async def partner_snippets(store: Store, settings: Settings, slug: str, partner_
 
 async def end_partnership(request: Request, name: str, by: Actor) -> None:
     """Remove the partner (the API's DELETE and the desk's partners page) and close its embeds' sockets."""
-    await store.remove_partner(services(request).store, name, by=by)
-    origin_policy(request).invalidate()
-    close_partner(services(request).hub, name)
-    await notices(request).partner_removed(name)
+    await store.remove_partner(node(request).store, name, by=by)
+    node(request).origins.invalidate()
+    close_partner(node(request).hub, name)
+    await node(request).notices.partner_removed(name)

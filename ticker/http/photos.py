@@ -25,10 +25,10 @@ from ticker.errors import Refused
 from ticker.http.auth import require_account
 from ticker.http.idempotency import idempotency_key
 from ticker.http.json_body import unsupported_media_type
-from ticker.media.photos import Captions, Photos, upload_fingerprint
+from ticker.http.node import node
+from ticker.media.photos import Captions, upload_fingerprint
 from ticker.media.storage import NAME
 from ticker.roles import Action, refusal
-from ticker.services import services
 from ticker.store.audit import Actor
 from ticker.store.sql import Idempotency
 
@@ -60,11 +60,6 @@ def body_limit(settings: Settings) -> int:
     return 2 * settings.photo_max_bytes + FORM_OVERHEAD
 
 
-def photos(request: Request) -> Photos:
-    found: Photos = request.app.state.photos
-    return found
-
-
 async def upload(request: Request) -> JSONResponse:
     account = await require_account(request)
     if not any(account.may(action) for action in UPLOADERS):
@@ -72,7 +67,7 @@ async def upload(request: Request) -> JSONResponse:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "multipart/form-data":
         raise unsupported_media_type("send the photo as multipart/form-data: file, alt, credit and caption")
-    settings = services(request).settings
+    settings = node(request).settings
     try:
         form = await request.form(max_files=1, max_fields=3, max_part_size=4 * settings.photo_text_max_chars + 1024)
     except (HTTPException, ValueError) as exc:  # starlette's 400 for a malformed form, or one with too many parts
@@ -96,10 +91,10 @@ async def upload(request: Request) -> JSONResponse:
     idem = None
     if key:  # hashing megabytes is work for a thread, not for the loop that fans out
         idem = Idempotency(account.id, key, await asyncio.to_thread(upload_fingerprint, UPLOAD_PATH, data, captions))
-    store = services(request).store
+    store = node(request).store
     if idem is not None and (replay := await store.replayed(idem)) is not None:
         return JSONResponse(replay.body, status_code=replay.status)
-    result = await photos(request).upload(data, captions, by=account.id, idem=idem, actor=Actor.of(account))
+    result = await node(request).photos.upload(data, captions, by=account.id, idem=idem, actor=Actor.of(account))
     return JSONResponse(result.body, status_code=result.status)
 
 
@@ -111,7 +106,7 @@ async def media_file(request: Request) -> Response:
     headers = {"Cache-Control": IMMUTABLE, "ETag": etag}
     if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
-    found = await photos(request).file(name)
+    found = await node(request).photos.file(name)
     if found is None:
         raise Refused.not_found("file")
     return Response(found.data, media_type=found.content_type, headers=headers)

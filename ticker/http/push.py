@@ -20,13 +20,13 @@ from ticker.assets import STATIC
 from ticker.errors import Refused
 from ticker.http.auth import require, require_account
 from ticker.http.json_body import Strict, parse_body
+from ticker.http.node import node
 from ticker.http.render import render
 from ticker.push import alerts
 from ticker.push.keys import load_or_create
 from ticker.push.subscriptions import PushRules, checked, subscribe, subscribed_incident, unsubscribe
 from ticker.push.text import text
 from ticker.roles import Action
-from ticker.services import services
 from ticker.textrules import MAX_INT, Line
 
 TOKEN = re.compile(r"^ps_[A-Za-z0-9_-]{32}$")
@@ -53,30 +53,30 @@ class UrgentIn(Strict):
 
 
 def unsubscribe_url(request: Request, token: str) -> str:
-    return f"{services(request).settings.resolved_public_url()}/push/unsubscribe/{token}"
+    return f"{node(request).settings.resolved_public_url()}/push/unsubscribe/{token}"
 
 
 async def public_key(request: Request) -> JSONResponse:
     """The applicationServerKey a page gives pushManager.subscribe; the same from every node, for good."""
-    keys = await load_or_create(services(request).store)
+    keys = await load_or_create(node(request).store)
     return JSONResponse({"public_key": keys.public_key}, headers={"Cache-Control": "public, max-age=3600"})
 
 
 async def follow(request: Request) -> JSONResponse:
-    svc = services(request)
+    svc = node(request)
     slug = request.path_params["slug"]
     data, _raw = await parse_body(request, SubscriptionIn)
     rules = PushRules.of(svc.settings)
     new = checked(data.endpoint, data.keys.p256dh, data.keys.auth, rules, data.lang)
     token = await subscribe(svc.store, slug, new, rules.max_subscriptions)
-    request.app.state.metrics.push_subscribed.inc()
+    node(request).metrics.push_subscribed.inc()
     body = {"incident": slug, "token": token, "unsubscribe": unsubscribe_url(request, token)}
     return JSONResponse({"subscription": body}, status_code=201, headers={"Cache-Control": "no-store"})
 
 
 async def unfollow(request: Request) -> Response:
     token = request.path_params["token"]
-    if not TOKEN.match(token) or await unsubscribe(services(request).store, token) is None:
+    if not TOKEN.match(token) or await unsubscribe(node(request).store, token) is None:
         raise Refused.not_found("subscription")
     return Response(status_code=204)
 
@@ -84,7 +84,7 @@ async def unfollow(request: Request) -> Response:
 async def following(request: Request) -> JSONResponse:
     """Whether the token's subscription is still kept (the page asks, since an alert's link may have ended it)."""
     token = request.path_params["token"]
-    incident = await subscribed_incident(services(request).store, token) if TOKEN.match(token) else None
+    incident = await subscribed_incident(node(request).store, token) if TOKEN.match(token) else None
     if incident is None:
         raise Refused.not_found("subscription")
     return JSONResponse({"subscription": {"incident": incident.slug}}, headers={"Cache-Control": "no-store"})
@@ -92,7 +92,7 @@ async def following(request: Request) -> JSONResponse:
 
 async def alert_summary(request: Request) -> JSONResponse:
     await require_account(request)
-    svc = services(request)
+    svc = node(request)
     incident = await svc.store.incident(request.path_params["slug"])
     found = await alerts.summary(svc.store, incident.id)
     body = {
@@ -108,9 +108,9 @@ async def alert_summary(request: Request) -> JSONResponse:
 async def send_urgent(request: Request) -> JSONResponse:
     account = await require(request, Action.SEND_URGENT_ALERT)
     data, _raw = await parse_body(request, UrgentIn)
-    svc = services(request)
+    svc = node(request)
     alert = await alerts.send_urgent(svc.store, request.path_params["slug"], data.entry, account.display_name)
-    request.app.state.push_sender.notify()
+    node(request).push_sender.notify()
     return JSONResponse({"alert": alert}, status_code=201)
 
 
@@ -122,7 +122,7 @@ async def service_worker(request: Request) -> Response:
 
 async def unsubscribe_page(request: Request) -> Response:
     """GET asks (a link opened by a mail scanner or a prefetch changes nothing); POST removes."""
-    store = services(request).store
+    store = node(request).store
     token = request.path_params["token"]
     incident = await subscribed_incident(store, token) if TOKEN.match(token) else None
     done = None

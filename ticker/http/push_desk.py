@@ -8,10 +8,10 @@ from starlette.routing import BaseRoute, Route
 
 from ticker.errors import Refused
 from ticker.http.desk_page import checked_form, desk_login
+from ticker.http.node import node
 from ticker.http.params import form_text
 from ticker.push import alerts
 from ticker.roles import Action, refusal
-from ticker.services import services
 from ticker.textrules import whole_number
 
 
@@ -27,8 +27,8 @@ async def urgent_alert(request: Request) -> Response:
     if entry is None:
         raise Refused.invalid("entry", "entry: choose the entry to send")
     slug = request.path_params["slug"]
-    await alerts.send_urgent(services(request).store, slug, entry, account.display_name)
-    request.app.state.push_sender.notify()
+    await alerts.send_urgent(node(request).store, slug, entry, account.display_name)
+    node(request).push_sender.notify()
     return RedirectResponse(f"/desk/i/{slug}?alert=sent#push", status_code=303)
 
 

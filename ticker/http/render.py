@@ -17,9 +17,9 @@ from ticker import i18n
 from ticker.assets import TEMPLATES
 from ticker.http import caching
 from ticker.http.link_cards import register as register_link_cards
+from ticker.http.node import node
 from ticker.http.static import assets, static_imports, static_url
 from ticker.sanitize import text_of
-from ticker.services import services
 
 VARY = "Accept-Language"
 
@@ -51,7 +51,7 @@ def to_datetime(value: str | datetime) -> datetime:
 
 
 def base_url(request: Request) -> str:
-    return services(request).settings.resolved_public_url()
+    return node(request).settings.resolved_public_url()
 
 
 def localized(path: str, lang: str, **query: Any) -> str:
@@ -79,7 +79,7 @@ def render_text(name: str, request: Request, **context: Any) -> str:
         number=lambda n: i18n.number(n, lang),
         href=lambda path, **query: localized(path, lang, **query),
         other_lang=localized(request.url.path, "en" if lang == "sv" else "sv", **_query_without_lang(request)),
-        site_name=services(request).settings.site_name,
+        site_name=node(request).settings.site_name,
         base_url=base_url(request),
         text_of=text_of,
         **context,
@@ -98,7 +98,7 @@ def page_tag(request: Request, *parts: object) -> str:
 
 def cacheable(request: Request, response: Response, *parts: object, last_modified: datetime | None) -> Response:
     """Caching headers on a rendered page, its ETag taken from what went into it (or 304)."""
-    max_age = services(request).settings.cache_max_age
+    max_age = node(request).settings.cache_max_age
     return caching.conditional(request, response, page_tag(request, *parts), last_modified, max_age, VARY)
 
 

@@ -15,10 +15,10 @@ from starlette.routing import BaseRoute, Route
 from ticker.http.auth import require, require_account
 from ticker.http.idempotency import idempotency, run_write
 from ticker.http.json_body import Strict, parse_body
-from ticker.http.link_cards import link_cards, replayed, submission_body, with_notes
+from ticker.http.link_cards import replayed, submission_body, with_notes
+from ticker.http.node import node
 from ticker.http.params import path_id
 from ticker.roles import Action
-from ticker.services import services
 from ticker.store.newsroom import history, submissions
 from ticker.store.writes import approve_submission, author_of, reject_submission
 from ticker.textrules import MultiLine
@@ -32,9 +32,9 @@ class RejectIn(Strict):
 async def list_submissions(request: Request) -> JSONResponse:
     """Editors: every pending submission. Others: their own, decided ones too (and why one was rejected)."""
     account = await require_account(request)
-    incident = await services(request).store.incident(request.path_params["slug"])
+    incident = await node(request).store.incident(request.path_params["slug"])
     author_id = None if account.may(Action.REVIEW_SUBMISSIONS) else account.id
-    found = await submissions(services(request).store, incident, author_id=author_id)
+    found = await submissions(node(request).store, incident, author_id=author_id)
     return JSONResponse({"submissions": found})
 
 
@@ -45,8 +45,8 @@ async def approve(request: Request) -> JSONResponse:
     # Its link cards are made now, when it is published, as a post's are (and not again for a retry).
     if (replay := await replayed(request, idempotency(request, account, raw))) is not None:
         return replay
-    body = await submission_body(services(request).store, slug, number)
-    made = await link_cards(request).make(body) if body is not None else None
+    body = await submission_body(node(request).store, slug, number)
+    made = await node(request).link_cards.make(body) if body is not None else None
     op = approve_submission(slug, number, author_of(account), (made.body, made.cards) if made else None)
     return await run_write(request, with_notes(op, made.notes if made else []), account, raw)
 
@@ -62,7 +62,7 @@ async def reject(request: Request) -> JSONResponse:
 
 async def entry_history(request: Request) -> JSONResponse:
     await require_account(request)
-    store = services(request).store
+    store = node(request).store
     incident = await store.incident(request.path_params["slug"])
     return JSONResponse({"history": await history(store, incident, path_id(request, "entry_id"))})
 

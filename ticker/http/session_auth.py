@@ -10,7 +10,7 @@ from starlette.requests import HTTPConnection
 
 from ticker.errors import Refused
 from ticker.http import csrf
-from ticker.services import services
+from ticker.http.node import node
 from ticker.store.accounts import Account
 from ticker.store.logins import Login, find_session
 
@@ -26,7 +26,7 @@ async def current_login(connection: HTTPConnection) -> Login | None:
     token = connection.cookies.get(SESSION_COOKIE)
     if not token or len(token) > 100:
         return None
-    return await find_session(services(connection).store, token)
+    return await find_session(node(connection).store, token)
 
 
 async def require_login(connection: HTTPConnection) -> Login:

@@ -22,17 +22,15 @@ from ticker.http.auth import require, require_account
 from ticker.http.desk_page import desk_login, desk_page
 from ticker.http.idempotency import run_write
 from ticker.http.json_body import Strict, Text, Url, entry_body, now_label, parse_body
+from ticker.http.node import node
 from ticker.http.params import path_id
 from ticker.http.session_auth import current_login, session_expired
 from ticker.http.sources_text import panel_text
 from ticker.http.sse import EventStream
 from ticker.live.sse import SSESink
 from ticker.roles import Action
-from ticker.services import services
 from ticker.sources.kinds import KINDS, cited
 from ticker.sources.model import Source, SourceItem
-from ticker.sources.panel import Panel
-from ticker.sources.poller import Poller
 from ticker.sources.store import (
     SourceLimits,
     add_source,
@@ -89,16 +87,6 @@ class TickerFromItem(Strict):
     source_url: Url | None = None
 
 
-def panel(request: Request) -> Panel:
-    found: Panel = request.app.state.sources_panel
-    return found
-
-
-def poller(request: Request) -> Poller:
-    found: Poller = request.app.state.sources_poller
-    return found
-
-
 async def require_admin(request: Request) -> Account:
     return await require(request, Action.MANAGE_SOURCES)
 
@@ -113,16 +101,16 @@ async def require_editor(request: Request) -> Account:
 
 async def list_sources(request: Request) -> JSONResponse:
     await require_account(request)
-    limits = SourceLimits.of(services(request).settings)
-    return JSONResponse({"sources": await source_views(services(request).store, limits)})
+    limits = SourceLimits.of(node(request).settings)
+    return JSONResponse({"sources": await source_views(node(request).store, limits)})
 
 
 async def post_source(request: Request) -> JSONResponse:
     await require_admin(request)
     data, _raw = await parse_body(request, SourceIn)
-    view = await add_source(services(request).store, data.model_dump(), SourceLimits.of(services(request).settings))
-    poller(request).wake.set()  # asked at once when this node polls (within a moment on the one that does)
-    await panel(request).status_changed([view["id"]])
+    view = await add_source(node(request).store, data.model_dump(), SourceLimits.of(node(request).settings))
+    node(request).sources_poller.wake.set()  # asked at once when this node polls (within a moment on the one that does)
+    await node(request).sources_panel.status_changed([view["id"]])
     return JSONResponse({"source": view}, status_code=201)
 
 
@@ -133,32 +121,32 @@ async def patch_source(request: Request) -> JSONResponse:
     if not changes:
         raise Refused("invalid", "nothing to change", "body")
     source_id = path_id(request, "source_id")
-    limits = SourceLimits.of(services(request).settings)
-    view = await update_source(services(request).store, source_id, changes, limits)
-    poller(request).wake.set()
-    await panel(request).status_changed([source_id])
+    limits = SourceLimits.of(node(request).settings)
+    view = await update_source(node(request).store, source_id, changes, limits)
+    node(request).sources_poller.wake.set()
+    await node(request).sources_panel.status_changed([source_id])
     return JSONResponse({"source": view})
 
 
 async def delete_source(request: Request) -> Response:
     await require_admin(request)
-    await remove_source(services(request).store, path_id(request, "source_id"))
+    await remove_source(node(request).store, path_id(request, "source_id"))
     return Response(status_code=204)
 
 
 async def list_items(request: Request) -> JSONResponse:
     await require_account(request)
-    limit = services(request).settings.sources_panel_items
-    return JSONResponse({"items": await item_views(services(request).store, limit=limit)})
+    limit = node(request).settings.sources_panel_items
+    return JSONResponse({"items": await item_views(node(request).store, limit=limit)})
 
 
 async def item_state(request: Request) -> JSONResponse:
     account = await require_editor(request)
     data, _raw = await parse_body(request, ItemStateIn)
     item_id = path_id(request, "item_id")
-    await set_state(services(request).store, item_id, data.state, account.display_name)
-    await panel(request).changed([item_id])
-    return JSONResponse({"item": (await item_views(services(request).store, ids=[item_id]))[0]})
+    await set_state(node(request).store, item_id, data.state, account.display_name)
+    await node(request).sources_panel.changed([item_id])
+    return JSONResponse({"item": (await item_views(node(request).store, ids=[item_id]))[0]})
 
 
 def ticker_from_item(item_id: int, data: TickerFromItem, body: str, label: str, account: Account) -> WriteOp:
@@ -193,7 +181,7 @@ async def start_ticker(request: Request) -> JSONResponse:
     account = await require_editor(request)
     data, raw = await parse_body(request, TickerFromItem)
     item_id = path_id(request, "item_id")
-    svc = services(request)
+    svc = node(request)
     body = entry_body(data.entry, svc.settings.max_entry_chars)
     if data.source_url:
         async with svc.store.reading() as session:
@@ -206,7 +194,7 @@ async def start_ticker(request: Request) -> JSONResponse:
         body += f'<p><a href="{html.escape(data.source_url)}" rel="nofollow noopener noreferrer">Källa: {name}</a></p>'
     label = now_label()
     response = await run_write(request, ticker_from_item(item_id, data, body, label, account), account, raw, 201)
-    await panel(request).changed([item_id])
+    await node(request).sources_panel.changed([item_id])
     return response
 
 
@@ -217,7 +205,7 @@ async def sources_page(request: Request) -> Response:
     login = await desk_login(request)
     if isinstance(login, Response):
         return login
-    svc = services(request)
+    svc = node(request)
     limits = SourceLimits.of(svc.settings)
     return desk_page(
         "desk/sources.html",
@@ -235,9 +223,9 @@ class PanelStream(EventStream):
     """The panel's SSE stream: the hub's stream for one reader, which also leaves the panel when it ends."""
 
     def __init__(self, request: Request, sink: SSESink, reader: Any) -> None:
-        svc = services(request)
+        svc = node(request)
         super().__init__(svc.hub, reader, sink, svc.settings.sse_heartbeat_seconds)
-        self.panel = panel(request)
+        self.panel = node(request).sources_panel
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -253,11 +241,11 @@ async def stream(request: Request) -> Response:
         raise Refused("unauthorized", "log in to follow the sources")
     if login.expired:
         raise session_expired()
-    svc = services(request)
+    svc = node(request)
     if svc.hub.full:
         raise Refused("full", "this node is full: try again later")
     sink = SSESink(svc.settings.send_buffer_bytes)
-    reader = await panel(request).open(sink, login.id, login.account)
+    reader = await node(request).sources_panel.open(sink, login.id, login.account)
     return PanelStream(request, sink, reader)
 
 

@@ -22,14 +22,13 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from ticker.errors import Refused
+from ticker.http.node import node
 from ticker.http.origins import admit
 from ticker.http.params import since as since_of
 from ticker.live.hub import Hub
 from ticker.live.sse import SSESink, close_event
 from ticker.live.topic import Reader
 from ticker.logs import session_closed, session_started
-from ticker.partner_readers import opened_by
-from ticker.services import services
 from ticker.textrules import SLUG, WHOLE_NUMBER, whole_number
 
 RETRY_MS = (1000, 4000)  # the browser's reconnect delay, drawn per stream so a restart does not stampede
@@ -116,18 +115,18 @@ async def stream_many(request: Request) -> Response:
     """Several incidents on one stream (the front page). Its events carry their ids as ``/sse/{slug}``'s do, but
     one Last-Event-ID cannot say where each incident is: a page resumes by opening a new stream with its
     positions in ``follow``, and this route ignores the header."""
-    return await _open(request, _follows(request, services(request).settings.max_subscriptions))
+    return await _open(request, _follows(request, node(request).settings.max_subscriptions))
 
 
 async def _open(request: Request, follows: list[tuple[str, int | None, str | None]]) -> Response:
-    svc = services(request)
-    admission = await admit(request)  # 403 for an origin that may not follow these incidents
+    svc = node(request)
+    admission = await admit(svc.origins, request)  # 403 for an origin that may not follow these incidents
     for slug, _since, _epoch in follows:
         admission.check(slug)
     if svc.hub.full:
         raise Refused("full", "this node is full: try again later")
     sink = SSESink(svc.settings.send_buffer_bytes)
-    reader = svc.hub.connect(sink, opened_by(request, admission.partner), sink.deliver)
+    reader = svc.hub.connect(sink, svc.partner_readers.opened(admission.partner), sink.deliver)
     deleted = []
     try:
         for slug, since, epoch in follows:

@@ -17,10 +17,9 @@ from ticker import i18n
 from ticker.errors import Refused
 from ticker.http.desk_page import desk_login, desk_page
 from ticker.http.desk_text import render_desk
+from ticker.http.node import node
 from ticker.http.session_auth import require_login
-from ticker.node_stats import Nodes
 from ticker.roles import Action, refusal
-from ticker.services import services
 
 TEXT: dict[str, dict[str, str]] = {
     "sv": {
@@ -72,13 +71,8 @@ TEXT: dict[str, dict[str, str]] = {
 }
 
 
-def nodes(request: Request) -> Nodes:
-    found: Nodes = request.app.state.nodes
-    return found
-
-
 def _answer(request: Request) -> dict[str, Any]:
-    return {"refresh_seconds": services(request).settings.node_stats_seconds, "nodes": nodes(request).all()}
+    return {"refresh_seconds": node(request).settings.node_stats_seconds, "nodes": node(request).nodes.all()}
 
 
 async def status_page(request: Request) -> Response:

@@ -25,17 +25,15 @@ from ticker.http.error_pages import wants_page
 from ticker.http.errors import error_response, status_of
 from ticker.http.idempotency import run_write
 from ticker.http.json_body import Strict, entry_body, now_label, parse_body
+from ticker.http.node import node
 from ticker.http.params import path_id
-from ticker.http.photos import photos
 from ticker.http.render import localized, render
 from ticker.media.images import PhotoRefused
 from ticker.media.pool import PhotoBusy
 from ticker.roles import Action
-from ticker.services import services
 from ticker.store.writes import author_of
 from ticker.textrules import SLUG, Kind, MultiLine, problem
 from ticker.tips import form as tip_form
-from ticker.tips.form import queue
 from ticker.tips.store import (
     KINDS,
     NewTip,
@@ -81,11 +79,11 @@ async def _photo(request: Request, form: FormData) -> bytes | None:
     upload = form.get("photo")
     if not isinstance(upload, UploadFile) or not upload.filename:
         return None
-    data = await upload.read(services(request).settings.photo_max_bytes + 1)
+    data = await upload.read(node(request).settings.photo_max_bytes + 1)
     if not data:
         return None
     try:
-        processed = await photos(request).pool.process(data)  # the node's photo workers: decoded, encoded afresh
+        processed = await node(request).photos.pool.process(data)  # the node's photo workers: decoded, encoded afresh
     except PhotoRefused as refused:
         raise TipRefused(
             "invalid", f"photo: {refused.message}", "photo", "tip_error_photo", reason=refused.message
@@ -98,11 +96,11 @@ async def _photo(request: Request, form: FormData) -> bytes | None:
 
 async def _read(request: Request) -> NewTip:
     """The form, checked: each refusal names its field and says why in the reader's language."""
-    settings = services(request).settings
+    settings = node(request).settings
     if not tip_form.from_our_page(request):
         raise TipRefused("csrf", "a tip must be sent from our own page", "Origin", "tip_error_origin")
     async with request.form(max_files=1, max_fields=20) as form:  # its files are closed on the way out
-        if not tip_form.token_ok(_field(form, "token"), await queue(request).key(), settings.tip_form_seconds):
+        if not tip_form.token_ok(_field(form, "token"), await node(request).tips.key(), settings.tip_form_seconds):
             raise TipRefused(
                 "csrf", "the form's token is missing or too old: reload the page", "token", "tip_error_expired"
             )
@@ -136,7 +134,7 @@ async def _read(request: Request) -> NewTip:
 
 async def submit(request: Request) -> Response:
     """POST /tips: the thank-you page (with the reader's deletion link), or the refusal in their language."""
-    svc = services(request)
+    svc = node(request)
     strings = i18n.STRINGS[i18n.language(request)]
     slug: str | None = None
     try:
@@ -145,7 +143,7 @@ async def submit(request: Request) -> Response:
         taken = await take(
             svc.store,
             tip,
-            key=await queue(request).key(),
+            key=await node(request).tips.key(),
             address=tip_form.client_address(request),
             per_client=svc.settings.tips_per_client,
             window_seconds=svc.settings.tips_window_seconds,
@@ -158,7 +156,7 @@ async def submit(request: Request) -> Response:
             raise
         return _refusal(request, refused, strings[text[refused.code]], None if refused.code == "not_found" else slug)
     if taken.id is not None:
-        await queue(request).changed([taken.id])
+        await node(request).tips.changed([taken.id])
     if not wants_page(request):
         return JSONResponse(
             {"tip": taken.id, "deletion_code": taken.code or None}, status_code=201 if taken.id else 200
@@ -204,13 +202,13 @@ async def delete_by_code(request: Request) -> Response:
     if not tip_form.from_our_page(request):
         error = Refused("csrf", "a deletion must be sent from our own page", "Origin")
         return _refusal(request, error, strings["tip_error_origin"], None)
-    gone = await remove_by_code(services(request).store, _code(request))
+    gone = await remove_by_code(node(request).store, _code(request))
     back = localized("/", i18n.language(request))
     if gone is None:
         if not wants_page(request):
             return error_response(Refused.not_found("tip"))
         return _page(request, 404, strings["tip_delete_title"], [strings["tip_delete_unknown"]], back)
-    await queue(request).changed([gone])
+    await node(request).tips.changed([gone])
     if not wants_page(request):
         return JSONResponse({"deleted": gone})
     return _page(request, 200, strings["tip_delete_title"], [strings["tip_deleted"]], back)
@@ -227,7 +225,7 @@ class AnswerIn(Strict):
 
 async def list_tips(request: Request) -> JSONResponse:
     await require(request, Action.HANDLE_TIPS)
-    svc = services(request)
+    svc = node(request)
     return JSONResponse({"tips": await tip_views(svc.store, limit=svc.settings.tips_desk_items)})
 
 
@@ -236,7 +234,7 @@ async def answer(request: Request) -> JSONResponse:
     account = await require(request, Action.HANDLE_TIPS)
     data, raw = await parse_body(request, AnswerIn)
     tip_id = path_id(request, "tip_id")
-    settings = services(request).settings
+    settings = node(request).settings
     label = now_label()
 
     def clean(body: str) -> str:
@@ -244,7 +242,7 @@ async def answer(request: Request) -> JSONResponse:
 
     op = answer_tip(tip_id, data.incident, data.answer, data.with_name, label, author_of(account), clean)
     response = await run_write(request, op, account, raw, 201)
-    await queue(request).changed([tip_id])
+    await node(request).tips.changed([tip_id])
     return response
 
 
@@ -252,23 +250,23 @@ async def discard_tip(request: Request) -> JSONResponse:
     account = await require(request, Action.HANDLE_TIPS)
     await parse_body(request, Strict)
     tip_id = path_id(request, "tip_id")
-    await discard(services(request).store, tip_id, account.display_name)
-    await queue(request).changed([tip_id])
-    return JSONResponse({"tip": (await tip_views(services(request).store, ids=[tip_id]))[0]})
+    await discard(node(request).store, tip_id, account.display_name)
+    await node(request).tips.changed([tip_id])
+    return JSONResponse({"tip": (await tip_views(node(request).store, ids=[tip_id]))[0]})
 
 
 async def delete_tip(request: Request) -> Response:
     await require(request, Action.HANDLE_TIPS)
     tip_id = path_id(request, "tip_id")
-    await remove(services(request).store, tip_id)
-    await queue(request).changed([tip_id])
+    await remove(node(request).store, tip_id)
+    await node(request).tips.changed([tip_id])
     return Response(status_code=204)
 
 
 async def tip_photo(request: Request) -> Response:
     """The photo a reader sent (its metadata gone), for the editors only."""
     await require(request, Action.HANDLE_TIPS)
-    data = await photo_of(services(request).store, path_id(request, "tip_id"))
+    data = await photo_of(node(request).store, path_id(request, "tip_id"))
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
 

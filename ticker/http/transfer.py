@@ -17,10 +17,9 @@ from ticker.errors import BrokerUnavailable, Refused
 from ticker.http.auth import require
 from ticker.http.incident_file import IncidentFile
 from ticker.http.json_body import parse_body
+from ticker.http.node import node
 from ticker.http.params import flag
-from ticker.notices import notices
 from ticker.roles import Action, refusal
-from ticker.services import services
 from ticker.store.audit import Actor
 from ticker.store.takedown import delete_incident
 from ticker.store.transfer import read_incident, write_incident
@@ -39,7 +38,7 @@ def file_view(raw: dict[str, Any]) -> dict[str, Any]:
 async def export_incident(request: Request) -> Response:
     await require(request, Action.EXPORT_INCIDENT)
     slug = request.path_params["slug"]
-    body = file_view(await read_incident(services(request).store, slug))
+    body = file_view(await read_incident(node(request).store, slug))
     headers = {"Content-Disposition": f'attachment; filename="{slug}.json"', "Cache-Control": "no-store"}
     return JSONResponse(body, headers=headers)
 
@@ -54,7 +53,7 @@ async def import_incident(request: Request) -> Response:
     if slug is not None and not SLUG.match(slug):
         raise Refused.invalid("slug", "slug: 1 to 80 lowercase letters, digits and hyphens, not starting with a hyphen")
     file, _raw = await parse_body(request, IncidentFile)
-    svc = services(request)
+    svc = node(request)
     try:
         imported = await write_incident(
             svc.store,
@@ -75,9 +74,9 @@ async def take_down(request: Request) -> Response:
     """Delete an incident and everything it holds; every node forgets it and tells its open pages."""
     account = await require(request, Action.DELETE_INCIDENT)
     slug = request.path_params["slug"]
-    svc = services(request)
+    svc = node(request)
     removed = await delete_incident(svc.store, slug, Actor.of(account))
-    told = await forget_everywhere(svc.hub, svc.broker, notices(request), slug)
+    told = await forget_everywhere(svc.hub, svc.broker, node(request).notices, slug)
     if not (told.broker and told.nodes):
         raise Refused(
             "unavailable",

@@ -19,8 +19,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 
 from ticker.http.csrf import own_origins
-from ticker.services import services
-from ticker.tips.queue import TipQueue
+from ticker.http.node import node
 from ticker.tips.store import keyed
 
 TRAP = "website"  # the honeypot: a field people never see or fill in
@@ -61,17 +60,12 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client is not None else ""
 
 
-def queue(request: Request) -> TipQueue:
-    found: TipQueue = request.app.state.tips
-    return found
-
-
 async def form_context(request: Request) -> dict[str, Any]:
     """What a page's tip form needs (web/templates/_tip_form.html): the token, and the limits it shows. The
     token is part of the page's ETag: a new period is a new page."""
-    settings = services(request).settings
+    settings = node(request).settings
     return {
-        "token": token(await queue(request).key(), settings.tip_form_seconds),
+        "token": token(await node(request).tips.key(), settings.tip_form_seconds),
         "max_chars": settings.tip_max_chars,
         "contact_chars": settings.tip_contact_max_chars,
         "keep_days": settings.tips_keep_days,

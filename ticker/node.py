@@ -1,0 +1,144 @@
+"""The node: every component of one Ticker process, built from the settings in one place, started in order and
+stopped in reverse; handlers reach them through ``ticker.http.node.node(request)``.
+
+Start order is dependency order: the store and the broker first, then the hub that reads them, the relay that
+feeds the broker, the parts that share state between nodes (presence, notices), the desk's live parts (the
+sources panel, tips, the poller), what works on its own (link cards, Web Push, partner counts), and last the
+figures (metrics, node stats) and the janitor. Stopping runs the same list backwards, so nothing stops while a
+part started after it still uses it; a part that fails to start stops those already started, in reverse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Protocol
+
+from ticker.broker import Broker, broker_for
+from ticker.config import Settings
+from ticker.http.origins import OriginPolicy
+from ticker.live.gate import Lane
+from ticker.live.hub import Hub
+from ticker.logs import log_event
+from ticker.media.cards import LinkCards
+from ticker.media.photos import Photos
+from ticker.media.providers import Directory
+from ticker.media.storage import storage_for
+from ticker.metrics import Metrics
+from ticker.net.fetch import Fetcher
+from ticker.node_stats import NodeFigures, Nodes, read_figures
+from ticker.notices import Notices
+from ticker.partner_readers import PartnerReaders
+from ticker.presence import presence_for
+from ticker.push.sender import Sender as PushSender
+from ticker.relay import Relay
+from ticker.sources.panel import Panel
+from ticker.sources.poller import Poller, fetch_limits
+from ticker.store.janitor import idempotency_janitor
+from ticker.store.migrate import upgrade
+from ticker.store.sql import Store
+from ticker.takedown import listen as forget_deleted_incidents
+from ticker.tips.queue import TipQueue
+
+
+class Part(Protocol):
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class Node:
+    """Every component, built (nothing runs yet); ``running()`` starts and stops them.
+
+    A ``broker`` or ``store`` passed in (tests, the CLI) belongs to the caller, who closes it.
+    """
+
+    def __init__(
+        self, settings: Settings, metrics: Metrics, *, broker: Broker | None = None, store: Store | None = None
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.owns_store, self.owns_broker = store is None, broker is None
+        self.store = store or Store(settings.database_url)
+        self.broker = broker or broker_for(
+            settings.redis_url, history=settings.broker_history, timeout=settings.redis_timeout_seconds
+        )
+        # Photos: the pipeline's workers and the files' storage (ticker.media; docs/design.md, "Photos").
+        self.photos = Photos(settings, self.store, storage_for(settings.media_dir, self.store))
+        self.hub = Hub(settings, self.broker, self.store)
+        self.hub.on_fanout = metrics.fanout.observe
+        self.relay = Relay(
+            self.store, self.broker, sweep_seconds=settings.relay_sweep_seconds, batch=settings.relay_batch
+        )
+        self.relay.on_published = metrics.commit_to_broker.observe
+        self.presence = presence_for(settings, self.hub)
+        self.origins = OriginPolicy(settings, self.store)
+        self.notices = Notices(
+            settings.redis_url,
+            self.hub,
+            self.origins.invalidate,
+            block_seconds=settings.broker_block_seconds,
+            timeout=settings.redis_timeout_seconds,
+        )
+        forget_deleted_incidents(self.notices, self.hub)  # a takedown on another node (ticker.takedown)
+        self.sources_panel = Panel(settings, self.store, self.hub, self.notices)
+        self.tips = TipQueue(settings, self.store, self.sources_panel, self.notices)  # on the panel's stream
+        self.sources_poller = Poller(settings, self.store, self.sources_panel)
+        self.link_cards = LinkCards(  # over a guarded fetcher of its own (ticker.media.cards)
+            Directory.of_settings(settings),
+            Fetcher(fetch_limits(settings)),
+            timeout=settings.card_timeout_seconds,
+            most=settings.cards_per_entry,
+            thumbnails=self.photos,
+        )
+        self.push_sender = PushSender(  # Web Push alerts (ticker.push)
+            settings,
+            self.store,
+            on_outcome=lambda outcome: metrics.push_sends.labels(outcome).inc(),
+            on_alert=lambda state: metrics.push_alerts.labels(state).inc(),
+        )
+        self.partner_readers = PartnerReaders(
+            self.store, self.hub, settings.partner_counts_flush_seconds, lambda: self.presence.counts("partners")
+        )
+        self.lane = Lane(settings, self.hub, self.origins, self.partner_readers)
+        self.nodes = Nodes(settings, self.figures, self.store)
+        self.janitor = idempotency_janitor(self.store, settings.idempotency_ttl_seconds)
+
+    def figures(self) -> NodeFigures:
+        return read_figures(self.hub, self.relay, self.store, self.lane.opened)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Node]:
+        """Start every component in order; on leaving (or a failed start), stop the started ones in reverse."""
+        async with AsyncExitStack() as stack:
+
+            def start(part: Part) -> None:
+                part.start()
+                stack.push_async_callback(part.stop)
+
+            stack.callback(log_event, "node_stopped")
+            if self.settings.auto_migrate:
+                await upgrade(self.settings.database_url)
+            if self.owns_store:
+                stack.push_async_callback(self.store.close)
+            if self.owns_broker:
+                stack.push_async_callback(self.broker.close)
+            stack.callback(self.photos.close)
+            start(self.hub)
+            start(self.relay)
+            start(self.presence)
+            start(self.notices)
+            stack.push_async_callback(self.sources_panel.stop)  # the panel's own tasks (other nodes' news)
+            start(self.tips)
+            start(self.sources_poller)
+            stack.push_async_callback(self.link_cards.aclose)
+            start(self.push_sender)
+            start(self.partner_readers)
+            self.metrics.attach(self.figures, self.settings.metrics_sync_seconds)
+            stack.push_async_callback(self.metrics.detach)
+            start(self.nodes)
+            start(self.janitor)
+            log_event(
+                "node_started", broker=self.broker.describe(), database=self.store.write_engine.url.get_backend_name()
+            )
+            yield self
