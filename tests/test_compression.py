@@ -300,13 +300,13 @@ def test_a_module_hash_covers_the_modules_it_imports(tmp_path: Path) -> None:
 
 async def test_a_page_etag_names_the_static_files_release(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A browser holding a page from before a release must not be told 304: its copy names the old files."""
-    from ticker.http import pages, static
+    from ticker.http import render, static
 
     async with incident_node(sqlite_url) as (node, slug), raw_client(node.url) as client:
         first = await client.get(f"/i/{slug}")
         assert (await client.get(f"/i/{slug}", headers={"If-None-Match": first.headers["etag"]})).status_code == 304
         release = Assets(static.assets().directory)
         monkeypatch.setattr(release, "version", "another-release")
-        monkeypatch.setattr(pages, "assets", lambda: release)
+        monkeypatch.setattr(render, "assets", lambda: release)
         after = await client.get(f"/i/{slug}", headers={"If-None-Match": first.headers["etag"]})
         assert after.status_code == 200 and after.headers["etag"] != first.headers["etag"]
