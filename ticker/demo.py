@@ -6,16 +6,15 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from ticker.config import Settings
 from ticker.errors import Refused
+from ticker.i18n import TIMEZONE
 from ticker.sanitize import clean_html
 from ticker.store.accounts import Account, add_user, create_token, set_password, user_by_name
 from ticker.store.sql import Store
 from ticker.store.writes import Author, create_incident, post_entry
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 SLUG = "polisjakt-genom-centrum"
 EDITOR = ("demo", "Demo Redaktör", "editor")  # logs into the desk with the password printed at each start
 REPORTER = ("demo-reporter", "Demo Reporter", "reporter")  # posts with the token printed at each start
@@ -66,7 +65,7 @@ async def create_demo(store: Store, settings: Settings, now: datetime | None = N
         if refused.code != "conflict":
             raise
     else:
-        at = (now or datetime.now(STOCKHOLM)).astimezone(STOCKHOLM)
+        at = (now or datetime.now(TIMEZONE)).astimezone(TIMEZONE)
         author = Author(reporter.id, reporter.display_name)
         for minutes, text in ENTRIES:
             label = (at - timedelta(minutes=minutes)).strftime("%H:%M")

@@ -30,7 +30,7 @@ from ticker.http.params import flag, incident_slug
 from ticker.http.render import BLANK_ENTRY, env, localized, render
 from ticker.store import reads
 from ticker.store.partners import origin_entry
-from ticker.textrules import SLUG_CHARS
+from ticker.textrules import SLUG_CHARS, whole_number
 
 THEMES = ("auto", "light", "dark")
 ACCENT = re.compile(r"^#(?:[0-9a-f]{3}){1,2}$")
@@ -58,7 +58,8 @@ class EmbedOptions:
             if name not in OPTIONS:
                 raise Refused.invalid(name, f"unknown embed option {name!r}; the options are {', '.join(OPTIONS)}")
         raw = query.get("entries", str(min(settings.embed_entries, settings.embed_max_entries)))
-        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= settings.embed_max_entries:
+        entries = whole_number(raw)
+        if entries is None or not 1 <= entries <= settings.embed_max_entries:
             raise Refused.invalid("entries", f"entries must be a whole number from 1 to {settings.embed_max_entries}")
         theme = query.get("theme", "auto")
         if theme not in THEMES:
@@ -74,7 +75,7 @@ class EmbedOptions:
         if order not in ORDERS:
             raise Refused.invalid("order", f"order must be one of {', '.join(ORDERS)}")
         key_events = flag(query, "key_events")
-        return cls(int(raw), theme, accent and accent.lower(), compact, link, lang, key_events, order)
+        return cls(entries, theme, accent and accent.lower(), compact, link, lang, key_events, order)
 
 
 def _options(request: Request) -> EmbedOptions:
@@ -226,9 +227,10 @@ def _dimension(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+    pixels = whole_number(raw)
+    if pixels is None or pixels < 1:
         raise Refused.invalid(name, f"{name} must be a positive whole number of pixels")
-    return min(int(raw), default)
+    return min(pixels, default)
 
 
 def incident_of(url: str, settings: Settings) -> str | None:

@@ -26,8 +26,7 @@ from ticker.http.node import node
 from ticker.http.params import path_id
 from ticker.http.session_auth import current_login, session_expired
 from ticker.http.sources_text import panel_text
-from ticker.http.sse import EventStream
-from ticker.live.sse import SSESink
+from ticker.live.sse import EventStream, SSESink
 from ticker.roles import Action
 from ticker.sources.kinds import KINDS, cited
 from ticker.sources.model import Source, SourceItem

@@ -12,74 +12,18 @@ resumes.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import random
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Receive, Scope, Send
 
 from ticker.errors import Refused
 from ticker.http.node import node
 from ticker.http.origins import admit
 from ticker.http.params import since as since_of
-from ticker.live.hub import Hub
-from ticker.live.sse import SSESink, close_event
-from ticker.live.topic import Reader
-from ticker.logs import session_closed, session_started
+from ticker.live.sse import EventStream, SSESink
 from ticker.textrules import SLUG, WHOLE_NUMBER, whole_number
 
-RETRY_MS = (1000, 4000)  # the browser's reconnect delay, drawn per stream so a restart does not stampede
 MAX_EPOCH_CHARS = 64
-
-
-class EventStream(Response):
-    media_type = "text/event-stream"
-
-    def __init__(self, hub: Hub, reader: Reader, sink: SSESink, heartbeat: float) -> None:
-        super().__init__(
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}, media_type="text/event-stream"
-        )
-        del self.headers["content-length"]  # a stream: its length is not known
-        self.hub, self.reader, self.sink, self.heartbeat = hub, reader, sink, heartbeat
-        self.since = session_started()  # 0.0 unless its end is logged (DEBUG)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        pump = asyncio.ensure_future(self._pump(send))
-        watch = asyncio.ensure_future(self._watch(receive))
-        try:
-            await asyncio.wait({pump, watch}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (pump, watch):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            self.hub.disconnect(self.reader)
-            code = self.sink.closing[0] if self.sink.closing else None  # None: the client left
-            session_closed(self.since, "sse", code, self.reader.partner)
-
-    async def _watch(self, receive: Receive) -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-
-    async def _pump(self, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-        retry = b"retry: %d\n\n" % random.randint(*RETRY_MS)
-        await send({"type": "http.response.body", "body": retry, "more_body": True})
-        while True:
-            try:
-                await asyncio.wait_for(self.sink.ready.wait(), self.heartbeat)
-            except TimeoutError:
-                await send({"type": "http.response.body", "body": b": keep-alive\n\n", "more_body": True})
-                continue
-            data = self.sink.take()
-            if self.sink.closing is not None:
-                data += close_event(*self.sink.closing)
-                await send({"type": "http.response.body", "body": data, "more_body": False})
-                return
-            await send({"type": "http.response.body", "body": data, "more_body": True})
 
 
 async def stream(request: Request) -> Response:

@@ -10,14 +10,27 @@ apart and no JSON read again. A reader whose unsent bytes pass the bound gets ``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
+import random
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from ticker.errors import CloseCode
 from ticker.live import frames
 from ticker.live.frames import Framed
+from ticker.live.topic import Reader
+from ticker.logs import session_closed, session_started
+
+if TYPE_CHECKING:
+    from ticker.live.hub import Hub
+
+RETRY_MS = (1000, 4000)  # the browser's reconnect delay, drawn per stream so a restart does not stampede
 
 
 @functools.lru_cache(maxsize=16)
@@ -76,3 +89,50 @@ class SSESink:
         self.size = 0
         self.ready.clear()
         return data
+
+
+class EventStream(Response):
+    media_type = "text/event-stream"
+
+    def __init__(self, hub: Hub, reader: Reader, sink: SSESink, heartbeat: float) -> None:
+        super().__init__(
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}, media_type="text/event-stream"
+        )
+        del self.headers["content-length"]  # a stream: its length is not known
+        self.hub, self.reader, self.sink, self.heartbeat = hub, reader, sink, heartbeat
+        self.since = session_started()  # 0.0 unless its end is logged (DEBUG)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        pump = asyncio.ensure_future(self._pump(send))
+        watch = asyncio.ensure_future(self._watch(receive))
+        try:
+            await asyncio.wait({pump, watch}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (pump, watch):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self.hub.disconnect(self.reader)
+            code = self.sink.closing[0] if self.sink.closing else None  # None: the client left
+            session_closed(self.since, "sse", code, self.reader.partner)
+
+    async def _watch(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    async def _pump(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        retry = b"retry: %d\n\n" % random.randint(*RETRY_MS)
+        await send({"type": "http.response.body", "body": retry, "more_body": True})
+        while True:
+            try:
+                await asyncio.wait_for(self.sink.ready.wait(), self.heartbeat)
+            except TimeoutError:
+                await send({"type": "http.response.body", "body": b": keep-alive\n\n", "more_body": True})
+                continue
+            data = self.sink.take()
+            if self.sink.closing is not None:
+                data += close_event(*self.sink.closing)
+                await send({"type": "http.response.body", "body": data, "more_body": False})
+                return
+            await send({"type": "http.response.body", "body": data, "more_body": True})

@@ -10,11 +10,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from ticker.i18n import TIMEZONE
 from ticker.sanitize import text_of
-
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
 class Unreadable(Exception):
@@ -121,7 +119,7 @@ def moment(value: Any) -> datetime | None:
     except (TypeError, ValueError, IndexError):
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=STOCKHOLM)
+        parsed = parsed.replace(tzinfo=TIMEZONE)
     return parsed.astimezone(UTC)
 
 
