@@ -13,6 +13,7 @@ from tests.support.cli import ticker
 from tests.support.newsroom import PASSWORD, http_login, person
 from tests.support.node import node_settings, running_node
 from ticker.common_passwords import WORDS
+from ticker.http.errors import status_of
 from ticker.passwords import WeakPassword, check_password
 
 
@@ -30,7 +31,7 @@ from ticker.passwords import WeakPassword, check_password
 def test_a_weak_password_is_refused_and_says_why(password: str, reason: str) -> None:
     with pytest.raises(WeakPassword) as refused:
         check_password(password, 10, "anna", "Anna Svensson")
-    assert (refused.value.reason, refused.value.field, refused.value.status) == (reason, "password", 422)
+    assert (refused.value.reason, refused.value.field, status_of(refused.value)) == (reason, "password", 422)
 
 
 def test_a_good_password_passes_and_the_length_is_a_setting() -> None:

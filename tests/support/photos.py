@@ -20,6 +20,10 @@ XMP = (
 )
 SECRETS = (b"GPS", b"Exif", b"xmpmeta", b"57,42.425N", b"iPhone", b"Reporterns telefon")
 
+# Made once: LittleCMS stamps a profile with the second it was made, so two photos made a second apart would
+# differ in their bytes (and a retried upload of "the same" photo would not be the same).
+SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
 
 def phone_jpeg(width: int = 48, height: int = 32, *, colour: tuple[int, int, int] = (200, 40, 30)) -> bytes:
     """A JPEG as a phone takes it: EXIF (GPS, maker, orientation 6: turned a quarter), XMP, a comment, sRGB ICC."""
@@ -31,9 +35,8 @@ def phone_jpeg(width: int = 48, height: int = 32, *, colour: tuple[int, int, int
     exif[0x0110] = "iPhone 15"
     gps = exif.get_ifd(GPS_IFD)
     gps.update({1: "N", 2: LATITUDE, 3: "E", 4: LONGITUDE})
-    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     out = io.BytesIO()
-    image.save(out, "JPEG", exif=exif, xmp=XMP, comment=b"Reporterns telefon", icc_profile=icc, quality=90)
+    image.save(out, "JPEG", exif=exif, xmp=XMP, comment=b"Reporterns telefon", icc_profile=SRGB, quality=90)
     return out.getvalue()
 
 
