@@ -39,3 +39,17 @@ class Background:
             await self.run()
         except Exception as exc:
             log_event("background_failed", logging.ERROR, task=self.name, error=repr(exc)[:300], at=raised_at(exc))
+
+
+async def woken(event: asyncio.Event, seconds: float) -> bool:
+    """Wait until ``event`` is set or ``seconds`` pass; True if it was set.
+
+    Not ``asyncio.wait_for(event.wait(), seconds)``: on Python 3.11 that swallows a cancellation that arrives in
+    the loop turn in which the event is set (it returns the result instead), so a loop cancelled at that moment
+    runs on and whoever awaits its end waits for ever. An SSE stream whose reader left just as its first message
+    was queued leaked that way (tests/test_node_status.py, under load). ``asyncio.timeout`` has no such gap.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    return event.is_set()

@@ -10,12 +10,11 @@ that takes the seq, so when n is visible, every lower seq is too.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from ticker.background import Background
+from ticker.background import Background, woken
 from ticker.backoff import backoff_delay
 from ticker.broker import Broker
 from ticker.errors import BrokerUnavailable
@@ -72,8 +71,7 @@ class Relay:
     async def _run(self) -> None:
         failures = 0
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.sweep_seconds)
+            await woken(self._wake, self.sweep_seconds)
             self._wake.clear()
             try:
                 while await self.publish_pending() == self.batch:

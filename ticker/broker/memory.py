@@ -7,6 +7,7 @@ import bisect
 from collections import defaultdict, deque
 from collections.abc import Mapping, Sequence
 
+from ticker.background import woken
 from ticker.events import Message
 
 
@@ -37,9 +38,7 @@ class MemoryBroker:
         if found:
             return found
         self._changed.clear()
-        try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
-        except TimeoutError:
+        if not await woken(self._changed, timeout):
             return []
         return self._collect(positions)
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from ticker.background import woken
 from ticker.errors import CloseCode
 from ticker.live import frames
 from ticker.live.frames import Framed
@@ -125,9 +126,7 @@ class EventStream(Response):
         retry = b"retry: %d\n\n" % random.randint(*RETRY_MS)
         await send({"type": "http.response.body", "body": retry, "more_body": True})
         while True:
-            try:
-                await asyncio.wait_for(self.sink.ready.wait(), self.heartbeat)
-            except TimeoutError:
+            if not await woken(self.sink.ready, self.heartbeat):
                 await send({"type": "http.response.body", "body": b": keep-alive\n\n", "more_body": True})
                 continue
             data = self.sink.take()

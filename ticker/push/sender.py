@@ -24,7 +24,6 @@ after a wait that doubles (or what Retry-After asks), up to TICKER_PUSH_MAX_ATTE
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
@@ -40,7 +39,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import delete, func, insert, literal, or_, select, update
 
-from ticker.background import Background
+from ticker.background import Background, woken
 from ticker.backoff import backoff_delay
 from ticker.config import Settings
 from ticker.i18n import DEFAULT as DEFAULT_LANG
@@ -144,8 +143,7 @@ class Sender:
     async def _run(self) -> None:
         failures = 0
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.push_sweep_seconds)
+            await woken(self._wake, self.settings.push_sweep_seconds)
             self._wake.clear()
             try:
                 await self.round()

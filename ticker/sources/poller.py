@@ -20,7 +20,7 @@ import logging
 import uuid
 from datetime import timedelta
 
-from ticker.background import Background
+from ticker.background import Background, woken
 from ticker.config import Settings
 from ticker.logs import log_event, raised_at
 from ticker.net.fetch import Fetcher, FetchError, FetchLimits
@@ -108,8 +108,7 @@ class Poller:
                     await self._expire()
                 except Exception as exc:
                     log_event("sources_round_failed", logging.WARNING, error=repr(exc)[:300], at=raised_at(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), max(0.05, wait))
+            await woken(self.wake, max(0.05, wait))
             self.wake.clear()
 
     async def _start_due(self) -> float:
