@@ -1,24 +1,30 @@
-"""Running a node: uvicorn with Ticker's websocket protocol, one process or several workers."""
+"""Running a node: uvicorn with Ticker's websocket protocol, one process or several workers (ticker.supervisor)."""
 
 from __future__ import annotations
 
 import gc
 import importlib.util
+import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import fields
+from multiprocessing.connection import Connection
 from typing import Any
 
 import uvicorn
-from starlette.applications import Starlette
 
 from ticker.app import create_app
 from ticker.config import Settings
 from ticker.config_check import check
 from ticker.log_format import logging_config
+from ticker.logs import log_event
 from ticker.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
+from ticker.supervisor import STARTUP_FAILURE, Supervisor, reserve_port, worker_socket
 
+# A worker told to stop has this long to close its readers (uvicorn's graceful timeout, 10 s) and the node's
+# parts; then it is killed.
+STOP_SECONDS = 60.0
 HTTP_PROTOCOL = "ticker.live.handover:LiveHttpProtocol"  # plain readers first, then uvicorn's httptools protocol
 WS_PROTOCOL = "ticker.live.handover:LiveHandshake"
 
@@ -62,11 +68,6 @@ def started() -> None:
     gc.freeze()  # later collections need not walk it (a connect allocates; each collection was a walk)
 
 
-def create_app_from_env() -> Starlette:
-    """Factory for ``uvicorn --factory`` and ``ticker serve --workers N``: settings come from TICKER_*, checked."""
-    return create_app(check(Settings.from_env()), started=started)
-
-
 class _Server(uvicorn.Server):
     """uvicorn's server, calling ``on_ready`` once it listens (never when it could not bind its port)."""
 
@@ -87,6 +88,23 @@ def serve(settings: Settings, workers: int = 1, on_ready: Callable[[], Awaitable
             raise ValueError("on_ready needs a single process")
         if settings.redis_url is None:
             raise SystemExit("--workers above 1 needs a broker every worker shares: set TICKER_REDIS_URL")
+        serve_workers(settings, workers)
+    else:
+        server = _Server(uvicorn.Config(create_app(settings, started=started), **uvicorn_config(settings)), on_ready)
+        server.run()
+        if not server.started:  # as uvicorn.run: the port was taken, or the start-up failed
+            raise SystemExit(STARTUP_FAILURE)
+
+
+def serve_workers(settings: Settings, workers: int) -> None:
+    """``workers`` processes on one port, each with its own socket and node (ticker.supervisor)."""
+    try:
+        reserved = reserve_port(settings.host, settings.port)
+    except OSError as exc:
+        log_event("port_unavailable", logging.ERROR, host=settings.host, port=settings.port, error=exc)
+        raise SystemExit(STARTUP_FAILURE) from None
+    with reserved:
+        settings = settings.replace(port=reserved.getsockname()[1])  # --port 0: the one the kernel chose
         # Workers are separate processes: hand them the same settings through the environment.
         for f in fields(settings):
             value = getattr(settings, f.name)
@@ -95,9 +113,27 @@ def serve(settings: Settings, workers: int = 1, on_ready: Callable[[], Awaitable
         # Each worker writes its metrics where whichever is scraped adds them up (ticker.metrics). Set before
         # the workers start: prometheus-client picks its mode when a process first imports it.
         os.environ[MULTIPROC_ENV] = prepare_multiprocess_dir(os.environ.get(MULTIPROC_ENV))
-        uvicorn.run("ticker.server:create_app_from_env", factory=True, workers=workers, **uvicorn_config(settings))
-    else:
-        server = _Server(uvicorn.Config(create_app(settings, started=started), **uvicorn_config(settings)), on_ready)
-        server.run()
-        if not server.started:  # as uvicorn.run: the port was taken, or the start-up failed
-            raise SystemExit(3)
+        log_event("workers_starting", workers=workers, host=settings.host, port=settings.port)
+        code = Supervisor(run_worker, workers, stop_seconds=STOP_SECONDS).run()
+    if code:
+        raise SystemExit(code)
+
+
+def run_worker(ready: Connection) -> None:
+    """One worker of ``serve --workers N`` (a process of its own): settings from the environment, its own socket
+    on the node's port; ``ready`` is told once it listens."""
+    settings = check(Settings.from_env())
+    config = uvicorn.Config(create_app(settings, started=started), **uvicorn_config(settings))
+
+    async def listening() -> None:
+        ready.send(os.getpid())
+
+    try:
+        sock = worker_socket(settings.host, settings.port)
+    except OSError as exc:
+        log_event("port_unavailable", logging.ERROR, host=settings.host, port=settings.port, error=exc)
+        raise SystemExit(STARTUP_FAILURE) from None
+    server = _Server(config, listening)
+    server.run([sock])  # listens once the node has started; closed when the server stops
+    if not server.started:
+        raise SystemExit(STARTUP_FAILURE)
