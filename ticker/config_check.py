@@ -49,13 +49,20 @@ def _database_url(url: str) -> str:
 
 
 def _redis_url(url: str) -> str:
+    from ticker.redis import SENTINEL_FORM, sentinel_address
+
+    if sentinel_address(url) is not None:  # raises ValueError saying what is wrong with a broken one
+        return url
     parts = urlsplit(url)
     if parts.scheme == "unix":
         if not parts.path:
             raise ValueError("a unix:// Redis URL needs the socket's path")
         return url
     if parts.scheme not in ("redis", "rediss"):
-        raise ValueError("not a Redis URL: redis://host:6379/0, rediss://… (TLS) or unix:///path/to/redis.sock")
+        raise ValueError(
+            "not a Redis URL: redis://host:6379/0, rediss://… (TLS), unix:///path/to/redis.sock or, through "
+            f"Sentinel, {SENTINEL_FORM}"
+        )
     _host_and_port(parts)
     if parts.path.strip("/") and not parts.path.strip("/").isdigit():
         raise ValueError("the path of a Redis URL is the database number, e.g. redis://host:6379/0")
