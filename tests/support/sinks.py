@@ -29,14 +29,15 @@ class RecordingSink:
 
     def messages(self) -> list[dict[str, Any]]:
         out = []
-        for raw in self.frames:
+        for raw in self.frames:  # one write may carry several frames (ticker.live.outbox)
             reader = StreamReader()
             reader.feed_data(raw)
-            parser = Frame.parse(reader.read_exact, mask=False)
-            try:
-                next(parser)
-            except StopIteration as done:
-                out.append(json.loads(done.value.data))
+            while reader.buffer:
+                parser = Frame.parse(reader.read_exact, mask=False)
+                try:
+                    next(parser)
+                except StopIteration as done:
+                    out.append(json.loads(done.value.data))
         return out
 
     def seqs(self) -> list[int]:

@@ -19,6 +19,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import Protocol, Side, State
 
 from ticker.live.frames import PING
+from ticker.live.outbox import outbox
 from ticker.logs import log_event
 
 CLOSE_TIMEOUT = 10.0  # a reader that does not answer our close frame is cut after this
@@ -34,10 +35,12 @@ class LiveConnection(asyncio.Protocol):
         "_answered",
         "_connections",
         "_fragments",
+        "_held",
         "_max_size",
         "_on_lost",
         "_on_text",
         "_open",
+        "_outbox",
         "_ws",
         "transport",
     )
@@ -59,6 +62,8 @@ class LiveConnection(asyncio.Protocol):
         self._max_size = max_size
         self._ws = Protocol(Side.SERVER, state=State.OPEN, max_size=max_size, logger=CONNECTION_LOG)
         self._fragments: list[bytes] | None = None
+        self._outbox = outbox()
+        self._held: list[bytes] | None = None  # what the reader is sent this turn of the loop (ticker.live.outbox)
         self._answered = True
         self._open = True  # the websocket is OPEN: frames may still be written
         # Past this many unsent bytes the transport calls pause_writing(): the reader is too slow.
@@ -69,9 +74,32 @@ class LiveConnection(asyncio.Protocol):
     def writer(self) -> Callable[[bytes], object]:
         return self.transport.write  # the fan-out calls the transport directly: no Python frame per reader
 
+    def hold(self, data: bytes) -> None:
+        """Bytes for the reader, written with the rest of this turn's in one write at its end (the outbox)."""
+        if not self._open:
+            return  # nothing may follow the close frame
+        if self._outbox.fanned:
+            self._outbox.flush()  # events dispatched before these bytes go first
+        held = self._held
+        if held is None:
+            self._held = [data]
+            self._outbox.held(self)
+        else:
+            held.append(data)
+
+    def release(self) -> None:
+        """The turn's bytes, in one write (the outbox calls it once per turn)."""
+        held, self._held = self._held, None
+        if held and self._open:
+            try:  # noqa: SIM105 (once per reader and turn: a with-statement costs more)
+                self.transport.write(held[0] if len(held) == 1 else b"".join(held))
+            except RuntimeError:
+                pass  # its connection was lost a moment ago: the loss drops the reader
+
     def close(self, code: int, reason: str) -> None:
         if not self._open:
             return
+        self._outbox.settle()  # what the reader was sent goes before the close frame
         try:
             self._ws.send_close(code, reason)
         except InvalidState:
@@ -97,6 +125,7 @@ class LiveConnection(asyncio.Protocol):
     def ping(self) -> None:
         if self._open:
             self._answered = False
+            self._outbox.settle()
             self.transport.write(PING)
 
     def answered(self) -> bool:
@@ -153,10 +182,12 @@ class LiveConnection(asyncio.Protocol):
         self._flush()
 
     def _flush(self) -> None:
+        sending = [data for data in self._ws.data_to_send() if data]
+        if sending:
+            self._outbox.settle()  # what the reader was sent goes first
         self._open = self._ws.state is State.OPEN
-        for data in self._ws.data_to_send():
-            if data:
-                self.transport.write(data)
+        for data in sending:
+            self.transport.write(data)
         if self._ws.close_expected():
             self.transport.close()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +21,7 @@ from ticker.errors import CloseCode, Refused
 from ticker.live.catchup import CatchUp
 from ticker.live.frames import Framed, deleted
 from ticker.live.listener import Listener
+from ticker.live.outbox import outbox
 from ticker.live.protocol import Join
 from ticker.live.topic import Reader, Sink, Topic
 from ticker.logs import log_event
@@ -36,7 +36,7 @@ class Hub:
         self.topics: dict[str, Topic] = {}
         self.readers: set[Reader] = set()
         self.delivered = 0
-        self.on_fanout: Callable[[float], object] = lambda _seconds: None  # each event's fan-out time (/metrics)
+        self.on_fanout: Callable[[float], object] = lambda _seconds: None  # each event's write time (/metrics)
         self.catchup = CatchUp(settings, broker, store)
         self.catchups = self.catchup.counts  # where resuming readers' history came from
         self.listener = Listener(settings, broker, store, self.topics, self.dispatch)
@@ -69,10 +69,15 @@ class Hub:
         return len(self.readers) >= self.settings.max_connections
 
     def connect(
-        self, sink: Sink, partner: str | None = None, deliver: Callable[[Framed], object] | None = None
+        self,
+        sink: Sink,
+        partner: str | None = None,
+        deliver: Callable[[Framed], object] | None = None,
+        hold: Callable[[bytes], object] | None = None,
     ) -> Reader:
-        """A new reader. ``deliver``: its sink takes messages whole (an SSE stream), not as frames."""
-        reader = Reader(sink, sink.writer(), deliver, partner=partner)
+        """A new reader. ``deliver``: its sink takes messages whole (an SSE stream), not as frames; ``hold``:
+        its sink gathers a turn's messages into one write (a websocket's connection: ticker.live.outbox)."""
+        reader = Reader(sink, sink.writer(), deliver, hold, partner=partner)
         self.readers.add(reader)
         return reader
 
@@ -247,16 +252,9 @@ class Hub:
         """The incident's next event, to each of its readers (the listener calls it, in seq order)."""
         topic.seq = seq
         topic.recent.append((seq, message))
-        frame = message.frame
-        started = time.perf_counter()  # per event, not per reader: two clock reads and one observation
-        for write in topic.live.values():
-            try:  # noqa: SIM105 (try costs nothing per reader when nothing is raised; a with-statement does)
-                write(frame)
-            except RuntimeError:
-                pass  # its connection was lost a moment ago: the loss drops the reader
+        outbox().fan_out(topic, topic.live, message.frame, self.on_fanout)  # written at the end of the loop's turn
         for deliver in topic.streams.values():
             deliver(message)
-        self.on_fanout(time.perf_counter() - started)
         self.delivered += len(topic.live) + len(topic.streams)
         if topic.joining:
             for reader in self._advance_joining(topic, seq, message):

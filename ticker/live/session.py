@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 from ticker.errors import CloseCode, Code, Refused
 from ticker.http.origins import Admission
 from ticker.live.protocol import Subscribe, Unsubscribe, parse
-from ticker.live.topic import Reader, Sink
+from ticker.live.topic import Reader
 from ticker.logs import log_event, raised_at, session_closed, session_started
 
 if TYPE_CHECKING:
+    from ticker.live.connection import LiveConnection
     from ticker.live.gate import Lane
 
 Incoming = Subscribe | Unsubscribe | Refused  # a reader's message, parsed once: what it asks, or why not
@@ -61,9 +62,10 @@ class LiveSession:
         self.inbox: deque[Incoming] = deque()
         self.task: asyncio.Task[None] | None = None
 
-    def start(self, connection: Sink) -> None:
+    def start(self, connection: LiveConnection) -> None:
         """The connection is open: the reader joins the hub (tagged with the partner whose embed opened it)."""
-        self.reader = self.hub.connect(connection, self.node.partner_readers.opened(self.admitted.partner))
+        partner = self.node.partner_readers.opened(self.admitted.partner)
+        self.reader = self.hub.connect(connection, partner, hold=connection.hold)
         self.reader.owner = self.owner
 
     def received(self, text: str | None) -> None:

@@ -16,6 +16,7 @@ from itertools import chain
 from typing import Any, Protocol
 
 from ticker.live.frames import Framed, framed_message
+from ticker.live.outbox import outbox
 from ticker.live.protocol import Join
 
 
@@ -38,23 +39,30 @@ class Sink(Protocol):
         """Whether the last heartbeat was answered (a peer that never answers is gone)."""
 
 
-@dataclass(eq=False)
+@dataclass(slots=True, eq=False)
 class Reader:
     sink: Sink
     write: Callable[[bytes], object]
     # A sink that writes each message its own way (an SSE stream) is handed messages whole, not their frames.
     deliver: Callable[[Framed], object] | None = None
+    # A sink that gathers what it is sent in a turn of the event loop into one write (a websocket's connection:
+    # ticker.live.outbox); None: its messages are written at once.
+    hold: Callable[[bytes], object] | None = None
     topics: dict[str, Topic] = field(default_factory=dict)
     partner: str | None = None  # the partner whose embed opened this connection (ticker.partner_readers)
     owner: int | None = None  # the newsroom login session that opened it (closed at logout: close_owned)
 
     def put(self, message: Framed) -> None:
-        """One message for this reader alone (a reply, its catch-up); the fan-out writes to its readers itself."""
+        """One message for this reader alone (a reply, its catch-up), after what it was sent before; the fan-out
+        writes to its readers itself."""
         if self.deliver is not None:
             self.deliver(message)
-            return
-        with contextlib.suppress(RuntimeError):  # the connection was lost a moment ago: the loss drops the reader
-            self.write(message.frame)
+        elif self.hold is not None:
+            self.hold(message.frame)
+        else:
+            outbox().settle()
+            with contextlib.suppress(RuntimeError):  # the connection was lost a moment ago: its loss drops the reader
+                self.write(message.frame)
 
     def send(self, message: dict[str, Any]) -> None:
         self.put(framed_message(message))
@@ -83,15 +91,23 @@ class Topic:
 
     def go_live(self, reader: Reader) -> None:
         """From now on the reader gets each event as the fan-out writes it."""
+        self._settle()  # events dispatched before: the reader's catch-up had them
         if reader.deliver is None:
             self.live[reader] = reader.write
         else:
             self.streams[reader] = reader.deliver
 
     def leave(self, reader: Reader) -> None:
+        if reader in self.live:
+            self._settle()  # events dispatched while it followed
         self.live.pop(reader, None)
         self.streams.pop(reader, None)
         self.joining.pop(reader, None)
+
+    def _settle(self) -> None:
+        box = outbox()
+        if box.pending(self):
+            box.settle()
 
     def followers(self) -> Iterator[Reader]:
         """Its readers, live or joining."""
