@@ -2,13 +2,18 @@
 
     bench/setup_peers.sh                                   # once: the peers' venv and node modules
     bench/.venv-peers/bin/python bench/run.py              # Ticker from the repo's .venv (or --ticker-python)
-    bench/.venv-peers/bin/python bench/run.py --quick      # 50 readers, every scenario shrunk: < 1 minute
+    bench/.venv-peers/bin/python bench/run.py --quick      # 50 readers, every scenario shrunk: a few minutes
 
 Starts a private redis-server on a free port, then for every system, reader count and scenario a fresh server
 (so memory per reader is measured from a clean start), drives it with ``loadgen.run_scenario`` while
 ``measure`` samples the server's /proc, and writes the results as JSON under bench/results/, the report to
 ``--out`` (docs/benchmarks.md) and a plot beside it. ``--report RESULTS.json ...`` rewrites the report only,
 merging the rows of several runs (say, the peers from one run and Ticker from a later one).
+
+Two scenarios have a shape of their own (``OWN_SCENARIOS``): ``posts``, the write path alone (bench/posts.py,
+no reader, 1 and 8 concurrent posters, every Ticker system), and ``newsroom``, a newsroom's day (100
+incidents, ``--newsroom-readers`` spread Zipf-like, a post every 2 s somewhere for 10 minutes; Ticker on
+PostgreSQL beside Bun ws and Node ws).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import measure
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 NOTES_MARK = "<!-- Everything below this line is kept when run.py rewrites the file. -->"
+BUN = BENCH / "peers/bun/node_modules/.bin/bun"  # the binary of the `bun` npm package (bench/setup_peers.sh)
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ SYSTEMS = {
     # workers comparison run on it.
     "ticker-pg": System("ticker-pg", "ticker", True, "Ticker (1 worker, PostgreSQL)", postgres=True),
     "ticker-2w": System("ticker-2w", "ticker", True, "Ticker (--workers 2, PostgreSQL)", workers=2, postgres=True),
+    "bun-ws": System("bun-ws", "peer", False, "Bun ws (uWebSockets) + 1 Redis subscriber"),
     "node-ws": System("node-ws", "peer", False, "Node ws + 1 Redis subscriber"),
     "broadcaster": System("broadcaster", "peer", False, "starlette + broadcaster (Redis)"),
     "socketio": System("socketio", "socketio", False, "python-socketio + AsyncRedisManager"),
@@ -128,6 +135,8 @@ def server_command(system: System, port: int, ctx: Context) -> tuple[list[str], 
     redis = ["--redis", ctx.redis_url]
     if system.name == "node-ws":
         return ["node", str(BENCH / "peers/node/server.js"), *common, *redis], {}
+    if system.name == "bun-ws":
+        return [str(BUN), str(BENCH / "peers/bun/server.js"), *common, *redis], {}
     return [sys.executable, str(BENCH / f"peers/{system.name}_peer.py"), *common, *redis], {}
 
 
@@ -216,6 +225,12 @@ def row(system: System, sc: loadgen.Scenario, ctx: Context, procs: int) -> dict[
 def summary_line(r: dict[str, Any]) -> str:
     if r.get("skipped"):
         return f"{r['system']:>12} {r['scenario']:>6} {r['readers']:>6}  skipped: {r['skipped']}"
+    if r["scenario"] == "posts":
+        cpu, to_201 = r["server_cpu_ms_per_post"], r["time_to_201_ms"]
+        return (
+            f"{r['system']:>12}  posts from {r['posters']}  {cpu['user']}+{cpu['sys']} ms/post  "
+            f"{r['posts_per_s']} posts/s  p99 to 201 {to_201.get('p99', '-')} ms  seqs {r['seqs_ok']}"
+        )
     s = r["server"]
     cpu = s["cpu_us_per_delivery"]
     lat = r["latency_ms"]
@@ -224,6 +239,52 @@ def summary_line(r: dict[str, Any]) -> str:
         f"p99 {lat.get('p99', '-')} ms  cpu {cpu['user']}+{cpu['sys']} us/dlv  "
         f"rss {s['rss_kib_per_reader']} KiB/rdr  {r['connects_per_s']} conn/s  lg {r['loadgen_busiest']:.0%}"
     )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Scenarios with a shape of their own: not one fresh server per system and reader count.
+
+POSTERS = (1, 8)  # concurrent posters in the posts scenario
+NEWSROOM_GAP = 2.0  # seconds between two posts, each into the next incident
+NEWSROOM_PEERS = ("bun-ws", "node-ws")  # the peers issue 18 compares with; Ticker runs it on PostgreSQL
+
+
+def posts_rows(systems: list[System], ctx: Context, args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    """The write path alone (bench/posts.py): no reader, posts into one incident from 1 and from 8 concurrent
+    posters, each on its own keep-alive connection, for every Ticker system (a peer's publish is no post)."""
+    import posts  # it imports this module, so not at the top
+
+    count, warmup = (50, 5) if args.quick else (400, 20)
+    for system, posters in itertools.product((s for s in systems if s.kind == "ticker"), POSTERS):
+        try:
+            measured = posts.measure_posts(system, ctx, posters, count, warmup)
+        except Exception as exc:  # one broken server must not lose the other rows
+            measured = {"system": system.name, "posters": posters, "skipped": f"failed: {type(exc).__name__}: {exc}"}
+        yield {**measured, "scenario": "posts", "readers": 0, "warmup": warmup}
+
+
+def newsroom(readers: int, quick: bool) -> loadgen.Scenario:
+    """A newsroom's day: 100 incidents, readers spread Zipf-like, a post every few seconds somewhere
+    (round-robin over the incidents), for 10 minutes, or 1 with ``quick``."""
+    minutes = 1 if quick else 10
+    posts = int(minutes * 60 / NEWSROOM_GAP)
+    return loadgen.Scenario("newsroom", readers, incidents=100, posts=posts, rate=1 / NEWSROOM_GAP)
+
+
+def newsroom_rows(systems: list[System], ctx: Context, args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    sc = newsroom(args.newsroom_readers or (1_000 if args.quick else 10_000), args.quick)
+    for system in systems:
+        if system.postgres or system.name in NEWSROOM_PEERS:
+            yield row(system, sc, ctx, args.procs)
+        else:
+            why = "n/a: the newsroom day runs Ticker on PostgreSQL (ticker-pg), beside Bun ws and Node ws"
+            yield {"system": system.name, "scenario": sc.name, "readers": sc.readers, "skipped": why}
+
+
+OWN_SCENARIOS: dict[str, Callable[[list[System], Context, argparse.Namespace], Iterator[dict[str, Any]]]] = {
+    "posts": posts_rows,
+    "newsroom": newsroom_rows,
+}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -284,6 +345,9 @@ SCENARIO_TEXT = {
     "second, as after a deploy. Latency here includes the time an event waited for its reader to come back.",
     "day": "{incidents} live incidents, readers spread over them Zipf-like (a few big stories, a long tail), "
     "{posts} entries posted round-robin at {rate:g} per second.",
+    "newsroom": "A newsroom's day: {incidents} live incidents, readers spread over them Zipf-like, {posts} entries "
+    "posted round-robin at {rate:g} per second (a post every few seconds somewhere), Ticker on PostgreSQL. Below "
+    "the table, how busy each server was over the whole run.",
 }
 
 
@@ -362,6 +426,95 @@ def _targets(results: list[dict[str, Any]], n: int) -> list[str]:
     return [f"## Targets (issue 4) at {n:,} readers", "", "| target | this run | met |", "|---|---|---|", *rows, ""]
 
 
+RATIO_FIGURES: dict[str, Callable[[dict[str, Any]], float]] = {
+    "server CPU µs per delivery": _cpu,
+    "user CPU µs per delivery": lambda r: _cpu(r, "user"),
+    "p99 post→receipt ms": lambda r: float(r["latency_ms"].get("p99", 0.0)),
+    "RSS KiB per reader": lambda r: float(r["server"]["rss_kib_per_reader"]),
+    "connect CPU µs per reader": lambda r: float(r["server"]["connect_cpu_us_per_reader"]),
+}
+RATIO_SCENARIOS = (("burst", "ticker"), ("steady", "ticker"), ("newsroom", "ticker-pg"))  # with its Ticker
+
+
+def ratios(results: list[dict[str, Any]]) -> list[str]:
+    """Ticker's figures beside Bun ws's and Node ws's, with the ratios, wherever Ticker and one of them ran the
+    same scenario with as many readers."""
+    rows = []
+    for (scenario, ticker), readers in itertools.product(RATIO_SCENARIOS, sorted({r["readers"] for r in results})):
+        t, bun, node = (_row(results, system, scenario, readers) for system in (ticker, "bun-ws", "node-ws"))
+        if t is None or (bun is None and node is None):
+            continue
+        measured = [r for r in (t, bun, node) if r is not None]
+        where = f"{scenario}, {readers:,}" + (" (load generator bound)" if _bound(measured) else "")
+        for what, figure in RATIO_FIGURES.items():
+            cells = [f"{figure(r):,.1f}" if r else "—" for r in (t, bun, node)]
+            shares = [f"{figure(t) / figure(r):.2f}" if r and figure(r) else "—" for r in (bun, node)]
+            rows.append(f"| {where} | {what} | {' | '.join(cells)} | {' | '.join(shares)} |")
+            where = ""
+    if not rows:
+        return []
+    return [
+        "## Ticker beside Bun ws and Node ws",
+        "",
+        "Each Ticker figure against the same figure of the two peers in the same run, and the ratio (below 1: "
+        "Ticker spends less, or waits less). Ticker is the one-worker node on SQLite, on PostgreSQL in the "
+        "newsroom day.",
+        "",
+        "| scenario, readers | figure | Ticker | Bun ws | Node ws | Ticker ÷ Bun | Ticker ÷ Node |",
+        "|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
+def _bound(rows: list[dict[str, Any]]) -> bool:
+    """Whether the load generator was (or nearly was) the limit in one of these rows."""
+    return any(r["loadgen_busiest"] >= BOTTLENECK for r in rows)
+
+
+POSTS_TEXT = (
+    "No readers: {posts} entries into one incident (after {warmup} not counted) from 1 and from 8 concurrent "
+    "posters, each on its own keep-alive connection, a fresh server each time (`bench/posts.py`). Server CPU "
+    "from /proc around the posts; time to 201 as the poster sees it; the seqs returned must be base+1 … base+N, "
+    "each once. The posters run in one process of the load generator: its CPU is shown, and flagged where it "
+    "used more than {bound:.0%} of a core."
+)
+
+
+def posts_section(results: list[dict[str, Any]]) -> list[str]:
+    import posts  # it imports this module, so not at the top
+
+    rows = [r for r in results if r["scenario"] == "posts"]
+    measured = [r for r in rows if not r.get("skipped")]
+    if not rows:
+        return []
+    first = measured[0] if measured else {"posts": 0, "warmup": 0}
+    text = POSTS_TEXT.format(posts=first["posts"], warmup=first["warmup"], bound=BOTTLENECK)
+    notes = []
+    for r in rows:
+        name = f"- {SYSTEMS[r['system']].label}, {r['posters']} poster{'s' if r['posters'] > 1 else ''}"
+        if r.get("skipped"):
+            notes.append(f"{name}: {r['skipped']}")
+            continue
+        share = r["poster_cpu_ms_per_post"] * r["posts_per_s"] / 1000  # of one core, all posters together
+        flag = " — **load generator bound**: the posters, not the server, may have set the pace"
+        notes.append(f"{name}: the posting process used {share:.0%} of a core{flag if share >= BOTTLENECK else ''}")
+    return ["## Scenario: posts", "", text, "", *(posts.table(measured) if measured else []), "", *notes, ""]
+
+
+def core_shares(rows: list[dict[str, Any]]) -> list[str]:
+    """How busy each server was over a long scenario: its CPU over the time the posts took."""
+    lines = []
+    for r in rows:
+        if not r.get("skipped") and r["post_s"] > 0:
+            cpu = r["server"]["cpu_s"]["user"] + r["server"]["cpu_s"]["sys"]
+            label = SYSTEMS[r["system"]].label
+            lines.append(
+                f"- {label}: {cpu:.1f} s of server CPU in {r['post_s']:.0f} s, {cpu / r['post_s']:.1%} of a core"
+            )
+    return [*lines, ""] if lines else []
+
+
 def load_line(results: list[dict[str, Any]]) -> list[str]:
     loads = [r["load_avg"] for r in results if "load_avg" in r]
     if not loads:
@@ -389,13 +542,15 @@ def machine() -> list[str]:
         except metadata.PackageNotFoundError:
             continue
     node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    bun = subprocess.run([BUN, "--version"], capture_output=True, text=True).stdout.strip() if BUN.exists() else "—"
     redis = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2]
     lock = json.loads((BENCH / "peers/node/package-lock.json").read_text())["packages"]
     node_pkgs = [f"{k.removeprefix('node_modules/')} {v['version']}" for k, v in lock.items() if k.count("/") == 1]
     node_pkgs = [p for p in node_pkgs if p.split()[0] in ("ws", "ioredis")]
     return [
         f"- {os.cpu_count()} cores ({cpu}), {int(mem) // 1024 // 1024} GiB, Linux {platform.release()}",
-        f"- Python {platform.python_version()} (peers and load generator), node {node}, redis-server {redis}",
+        f"- Python {platform.python_version()} (peers and load generator), node {node}, bun {bun}, "
+        f"redis-server {redis}",
         f"- peers: {', '.join(versions + node_pkgs)}",
     ]
 
@@ -412,11 +567,16 @@ WORST: dict[str, Callable[[list[Any]], Any]] = {
 }
 
 
+def _key(r: dict[str, Any]) -> tuple[str, str, int, int]:
+    """What a row measured: system, scenario, readers (and posters, in the posts scenario)."""
+    return r["system"], r["scenario"], r["readers"], r.get("posters", 0)
+
+
 def collapse(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (system, scenario, readers) of one run: the median of its rounds."""
-    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, int, int], list[dict[str, Any]]] = {}
     for r in rows:
-        groups.setdefault((r["system"], r["scenario"], r["readers"]), []).append(r)
+        groups.setdefault(_key(r), []).append(r)
     collapsed = []
     for group in groups.values():
         measured = [r for r in group if not r.get("skipped")]
@@ -442,9 +602,9 @@ def _median(values: list[Any], key: str) -> Any:
 
 def merge(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (system, scenario, readers): a later row replaces an earlier one, unless only it failed."""
-    kept: dict[tuple[str, str, int], dict[str, Any]] = {}
+    kept: dict[tuple[str, str, int, int], dict[str, Any]] = {}
     for r in rows:
-        key = (r["system"], r["scenario"], r["readers"])
+        key = _key(r)
         if key not in kept or not r.get("skipped") or kept[key].get("skipped"):
             kept[key] = r
     return list(kept.values())
@@ -484,9 +644,12 @@ def report(results: list[dict[str, Any]], meta: dict[str, Any], out: Path) -> No
         "frame of the same shape and size as Ticker's `entry.posted` (the poster numbers it), published to a "
         "Redis channel and sent by the peer to every local subscriber of that channel. They keep no history, "
         "so the reconnect storm is run for Ticker only. python-socketio speaks Engine.IO 4 / Socket.IO 5 over "
-        "the websocket transport only. Peers: `bench/peers/` (Node `ws` with one ioredis subscriber; "
+        "the websocket transport only. Peers: `bench/peers/` (Bun's built-in websocket server, uWebSockets in "
+        "C++, whose `server.publish` sends to every socket subscribed to the incident's topic, with Bun's own "
+        "Redis client as its one subscriber; Node `ws` with one ioredis subscriber; "
         "starlette + `broadcaster` 0.3.1 with redis-py 7.4, written as its README's chat example; "
-        "python-socketio `AsyncServer` with `AsyncRedisManager`), each one process on uvloop/httptools.",
+        "python-socketio `AsyncServer` with `AsyncRedisManager`), each one process; the Python ones on "
+        "uvloop/httptools.",
         "",
         "## Machine",
         "",
@@ -494,11 +657,14 @@ def report(results: list[dict[str, Any]], meta: dict[str, Any], out: Path) -> No
         *load_line(results),
         "",
         *targets(results),
+        *ratios(results),
+        *posts_section(results),
     ]
-    for name in loadgen.SCENARIOS:
+    for name in (*loadgen.SCENARIOS, "newsroom"):
         rows = [r for r in results if r["scenario"] == name]
         if rows:
-            params = next((r["params"] for r in rows if "params" in r), asdict(loadgen.scenario(name, 1)))
+            shape = newsroom(1, quick=False) if name == "newsroom" else loadgen.scenario(name, 1)
+            params = next((r["params"] for r in rows if "params" in r), asdict(shape))
             lines += [f"## Scenario: {name}", "", SCENARIO_TEXT[name].format(**params), "", *table(rows), ""]
             storms = [r for r in rows if r.get("storm")]
             lines += [
@@ -507,6 +673,7 @@ def report(results: list[dict[str, Any]], meta: dict[str, Any], out: Path) -> No
                 f"/healthz): {', '.join(f'{k} {v:,}' for k, v in r.get('catchups', {}).items()) or 'not reported'}"
                 for r in storms
             ] + ([""] if storms else [])
+            lines += core_shares(rows) if name == "newsroom" else []
     lines += [f"![p99 latency and CPU per delivery against readers]({plot_path.name})", "", NOTES_MARK]
     out.write_text("\n".join(lines) + (kept or "\n"))
 
@@ -553,10 +720,15 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--systems", default="ticker,node-ws,broadcaster,socketio", help=", ".join(SYSTEMS))
+    parser.add_argument("--systems", default="ticker,bun-ws,node-ws,broadcaster,socketio", help=", ".join(SYSTEMS))
     parser.add_argument("--readers", default="1000,5000,10000", help="reader counts, comma-separated")
-    parser.add_argument("--scenarios", default=",".join(loadgen.SCENARIOS))
-    parser.add_argument("--quick", action="store_true", help="50 readers, every scenario shrunk")
+    parser.add_argument("--scenarios", default=",".join((*loadgen.SCENARIOS, *OWN_SCENARIOS)))
+    parser.add_argument(
+        "--newsroom-readers", type=int, help="readers in the newsroom scenario (10,000; 1,000 with --quick)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="50 readers (1,000 in the newsroom), every scenario shrunk"
+    )
     parser.add_argument("--procs", type=int, default=1, help="load generator reader processes")
     parser.add_argument(
         "--rounds", type=int, default=1, help="run everything this many times in turn; the report shows medians"
@@ -601,10 +773,17 @@ def main() -> None:
         with process(redis_cmd, work / "redis.log", port=redis_port):
             redis_url = f"redis://127.0.0.1:{redis_port}"
             ctx = Context(redis_url, work, args.ticker_python, args.postgres_url)
-            for _round, readers, name, system in itertools.product(range(args.rounds), counts, names, systems):
-                results.append(row(system, loadgen.scenario(name, readers, quick=args.quick), ctx, args.procs))
-                print(summary_line(results[-1]), flush=True)
-                results_path.write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+            for _round in range(args.rounds):
+                fanout = (
+                    row(system, loadgen.scenario(name, readers, quick=args.quick), ctx, args.procs)
+                    for readers, name, system in itertools.product(counts, names, systems)
+                    if name not in OWN_SCENARIOS
+                )
+                own = (r for name in names if name in OWN_SCENARIOS for r in OWN_SCENARIOS[name](systems, ctx, args))
+                for result in itertools.chain(fanout, own):
+                    results.append(result)
+                    print(summary_line(result), flush=True)
+                    results_path.write_text(json.dumps({"meta": meta, "results": results}, indent=1))
         for log in work.glob("*.log"):  # the servers' own output, for when a row looks wrong
             if log.stat().st_size:
                 shutil.copy(log, results_dir / log.name)

@@ -1,18 +1,25 @@
-"""The load generator still speaks Ticker's protocol: a quick 50-reader run of each scenario (no timing)."""
+"""The load generator still speaks Ticker's protocol: a quick 50-reader run of each scenario; bench/run.py's
+posts scenario and its table of ratios to the peers (no timing)."""
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
 from tests.support.cli import reporter_token
-from tests.support.services import ServerProcess
+from tests.support.services import RedisServer, ServerProcess
 
-LOADGEN = Path(__file__).parent.parent / "bench" / "loadgen.py"
+BENCH = Path(__file__).parent.parent / "bench"
+LOADGEN = BENCH / "loadgen.py"
 
 
 @pytest.mark.parametrize("scenario", ["burst", "storm", "day"])
@@ -49,3 +56,48 @@ def test_fifty_readers_get_every_delivery_once_in_order(tmp_path: Path, scenario
     assert (result["missing"], result["duplicates"], result["out_of_order"]) == (0, 0, 0)
     if scenario == "storm":
         assert result["storm"]["all_resumed"] is True
+
+
+@pytest.fixture
+def bench_run(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """bench/run.py as a module (it imports its neighbours by their plain names)."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    yield importlib.import_module("run")
+    for name in ("run", "posts", "loadgen", "measure"):
+        sys.modules.pop(name, None)
+
+
+def test_posts_scenario_gives_every_seq_once(
+    tmp_path: Path, redis_server: RedisServer, bench_run: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bench_run, "POSTERS", (8,))  # one server is enough to try the concurrent case
+    ctx = bench_run.Context(redis_server.url, tmp_path, sys.executable)
+    rows = list(bench_run.posts_rows([bench_run.SYSTEMS["ticker"]], ctx, argparse.Namespace(quick=True)))
+    assert [(r["posters"], r["posts"], r["seqs_ok"], r.get("skipped")) for r in rows] == [(8, 50, True, None)]
+    assert "| Ticker (1 worker) | 8 | 50 | yes |" in "\n".join(bench_run.posts_section(rows))
+
+
+def _burst(system: str, cpu_us: float, loadgen_busiest: float = 0.5) -> dict[str, Any]:
+    return {
+        "system": system,
+        "scenario": "burst",
+        "readers": 1000,
+        "server": {
+            "cpu_us_per_delivery": {"user": cpu_us / 4, "sys": cpu_us * 3 / 4},
+            "rss_kib_per_reader": 4.0,
+            "connect_cpu_us_per_reader": 100.0,
+        },
+        "latency_ms": {"p99": 10.0},
+        "loadgen_busiest": loadgen_busiest,
+    }
+
+
+def test_ratios_set_ticker_beside_bun_and_node(bench_run: ModuleType) -> None:
+    rows = [_burst("ticker", 10.0), _burst("bun-ws", 5.0), _burst("node-ws", 20.0, loadgen_busiest=0.95)]
+    lines = bench_run.ratios(rows)
+    assert (
+        "| burst, 1,000 (load generator bound) | server CPU µs per delivery | 10.0 | 5.0 | 20.0 | 2.00 | 0.50 |"
+        in lines
+    )
+    assert "|  | RSS KiB per reader | 4.0 | 4.0 | 4.0 | 1.00 | 1.00 |" in lines
+    assert bench_run.ratios(rows[:1]) == []  # no peer beside it, no table
