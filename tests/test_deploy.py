@@ -252,13 +252,13 @@ async def test_a_node_stopped_behind_the_balancer_hands_its_readers_to_the_other
             await reporter.aclose()
 
 
-def _workers(pid: int) -> list[int]:
-    """The worker processes uvicorn spawned under ``pid`` (not multiprocessing's resource tracker)."""
+def worker_pids(pid: int) -> list[int]:
+    """The worker processes ``ticker serve --workers N`` (pid) runs (not multiprocessing's resource tracker)."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return [int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
 
 
-def _serve_pid(port: int) -> int:
+def serve_pid(port: int) -> int:
     """The pid of the `ticker serve ... --port PORT` process (the workers' supervisor)."""
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -275,7 +275,7 @@ async def test_serve_with_two_workers_on_redis_serves_readers_and_posts_and_stop
     env = {"TICKER_DATABASE_URL": postgres_url, "TICKER_REDIS_URL": redis_server.url}
     token = reporter_token(env)
     with ServerProcess(tmp_path, env, args=("--workers", "2"), ready_timeout=START_TIMEOUT) as node:
-        assert len(_workers(_serve_pid(node.port))) == 2
+        assert len(worker_pids(serve_pid(node.port))) == 2
         setup = Reporter(node.url, token)
         slug = await setup.incident("Brand i hamnen")
         await setup.aclose()

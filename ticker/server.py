@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import importlib.util
 import logging
+import multiprocessing
 import os
 import socket
 from collections.abc import Awaitable, Callable
@@ -127,6 +129,15 @@ def run_worker(ready: Connection) -> None:
 
     async def listening() -> None:
         ready.send(os.getpid())
+        supervisor = multiprocessing.parent_process()
+        if supervisor is not None:  # a supervisor killed outright (SIGKILL) leaves no worker on the port
+            loop = asyncio.get_running_loop()
+            loop.add_reader(supervisor.sentinel, orphaned, loop, supervisor.sentinel)
+
+    def orphaned(loop: asyncio.AbstractEventLoop, sentinel: int) -> None:
+        loop.remove_reader(sentinel)
+        log_event("supervisor_gone", logging.ERROR)
+        server.should_exit = True
 
     try:
         sock = worker_socket(settings.host, settings.port)
