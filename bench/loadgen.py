@@ -354,12 +354,14 @@ class Pool:
 
     CONNECT_TIMEOUT = 30.0
 
-    def __init__(self, url: str, dialect: Dialect, concurrency: int) -> None:
+    def __init__(self, url: str, dialect: Dialect, concurrency: int, sources: tuple[str, ...] = ()) -> None:
         parts = urlsplit(url)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 80
         self.dialect = dialect
         self.concurrency = concurrency
+        self.sources = sources  # loopback addresses to connect from, in turn (bind before connect)
+        self.connections = 0
         key = base64.b64encode(os.urandom(16)).decode()
         self.handshake = (
             f"GET {dialect.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nUpgrade: websocket\r\n"
@@ -389,7 +391,11 @@ class Pool:
             reader.state = CONNECTING
             self.connecting[reader] = monotonic()
             self.stats.connects += 1
-            fut = asyncio.ensure_future(self.loop.create_connection(reader, self.host, self.port))
+            local = None
+            if self.sources:
+                local = (self.sources[self.connections % len(self.sources)], 0)
+                self.connections += 1
+            fut = asyncio.ensure_future(self.loop.create_connection(reader, self.host, self.port, local_addr=local))
             fut.add_done_callback(partial(self._connected, reader))
 
     def _connected(self, reader: Reader, fut: asyncio.Future[Any]) -> None:
@@ -474,6 +480,18 @@ class ChildSpec:
     assignments: list[tuple[str, int]]  # (slug, since) per reader
     concurrency: int
     connect_timeout: float
+    sources: tuple[str, ...] = ()
+
+
+SOURCE_READERS = 10_000  # readers per loopback source address: a source has ~28,000 ephemeral ports
+
+
+def loopback_sources(host: str, readers: int) -> tuple[str, ...]:
+    """Where readers connect from when the server is 127.0.0.1: 127.0.0.2, 127.0.0.3 …, one per
+    ``SOURCE_READERS`` readers, so ephemeral ports (one range per source address) are never the limit."""
+    if host != "127.0.0.1":
+        return ()
+    return tuple(f"127.0.0.{2 + i}" for i in range(-(-readers // SOURCE_READERS)))
 
 
 def cpu_seconds() -> tuple[float, float]:
@@ -506,7 +524,7 @@ def _child_main(conn: Connection, spec: ChildSpec) -> None:
 
 
 async def _child(conn: Connection, spec: ChildSpec) -> None:
-    pool = Pool(spec.url, make_dialect(spec.kind), spec.concurrency)
+    pool = Pool(spec.url, make_dialect(spec.kind), spec.concurrency, spec.sources)
     readers = [Reader(pool, slug, since) for slug, since in spec.assignments]
     began, cpu0 = monotonic(), cpu_seconds()
     for reader in readers:
@@ -570,6 +588,7 @@ def _report(pool: Pool, readers: list[Reader], finals: dict[str, int], mark: flo
         "snapshots": stats.snapshots,
         "errors": stats.errors,
         "drops": stats.drops,
+        "live": pool.live,
         "reconnects": stats.connects,
         "failures": stats.failures,
         "cpu": [cpu[0] - cpu_mark[0], cpu[1] - cpu_mark[1]],
@@ -822,6 +841,51 @@ def percentiles(values: list[float], points: tuple[float, ...] = (50, 95, 99)) -
     return out
 
 
+class Crowd:
+    """The readers of a run in ``procs`` processes: connected once, then driven phase by phase (a "mark" starts
+    a measured phase, a "finish" ends it with each process's report) until closed."""
+
+    def __init__(
+        self,
+        url: str,
+        kind: TargetKind,
+        assignments: list[tuple[str, int]],
+        procs: int,
+        concurrency: int,
+        connect_timeout: float,
+    ) -> None:
+        ctx = mp.get_context("spawn")
+        sources = loopback_sources(urlsplit(url).hostname or "", len(assignments))
+        self.links: list[Connection] = []
+        self.children: list[Any] = []
+        for i in range(procs):
+            parent, child = ctx.Pipe()
+            per_proc = max(1, concurrency // procs)
+            spec = ChildSpec(url, kind, assignments[i::procs], per_proc, connect_timeout, sources)
+            proc = ctx.Process(target=_child_main, args=(child, spec), daemon=True)
+            proc.start()
+            self.links.append(parent)
+            self.children.append(proc)
+
+    async def connected(self) -> list[dict[str, Any]]:
+        """Each process's connect figures, once its readers are subscribed (or its connect timeout passed)."""
+        return list(await asyncio.gather(*(_recv(link) for link in self.links)))
+
+    async def ask(self, cmd: str, arg: Any = None) -> list[Any]:
+        for link in self.links:
+            link.send((cmd, arg))
+        return list(await asyncio.gather(*(_recv(link) for link in self.links)))
+
+    def close(self) -> None:
+        for link in self.links:
+            with contextlib.suppress(OSError):
+                link.send(("close", None))
+        for proc in self.children:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+
+
 async def run_scenario(
     sc: Scenario,
     target: Target,
@@ -838,42 +902,25 @@ async def run_scenario(
     incidents = [await target.create_incident(f"Bench {sc.name} {i}") for i in range(sc.incidents)]
     per_incident = spread(sc.readers, sc.incidents)
     assignments = [(slug, since) for (slug, since), k in zip(incidents, per_incident, strict=True) for _ in range(k)]
-    ctx = mp.get_context("spawn")
-    links: list[Connection] = []
-    children = []
     probe("idle")
-    for i in range(procs):
-        parent, child = ctx.Pipe()
-        spec = ChildSpec(url, target.kind, assignments[i::procs], max(1, concurrency // procs), connect_timeout)
-        proc = ctx.Process(target=_child_main, args=(child, spec), daemon=True)
-        proc.start()
-        links.append(parent)
-        children.append(proc)
+    crowd = Crowd(url, target.kind, assignments, procs, concurrency, connect_timeout)
     try:
-        ready = await asyncio.gather(*(_recv(link) for link in links))
+        ready = await crowd.connected()
         probe("connected")
         subscribed = sum(r["subscribed"] for r in ready)
         connect_s = max(r["connect_s"] for r in ready)
-        for link in links:
-            link.send(("mark", None))
-        await asyncio.gather(*(_recv(link) for link in links))
+        await crowd.ask("mark")
         cpu0, began = cpu_seconds(), monotonic()
         probe("start")
         finals = {slug: since for slug, since in incidents}
-        _, storm = await asyncio.gather(_post(sc, target, [s for s, _ in incidents], finals), _storm(sc, links))
+        slugs = [s for s, _ in incidents]
+        _, storm = await asyncio.gather(post_entries(sc, target, slugs, finals), _storm(sc, crowd))
         post_s = monotonic() - began
-        for link in links:
-            link.send(("finish", (finals, sc.quiet)))
-        reports = await asyncio.gather(*(_recv(link) for link in links))
+        reports = await crowd.ask("finish", (finals, sc.quiet))
         cpu1 = cpu_seconds()
         probe("end")
-        for link in links:
-            link.send(("close", None))
     finally:
-        for proc in children:
-            proc.join(timeout=5)
-            if proc.is_alive():
-                proc.kill()
+        crowd.close()
     latencies = array("d")
     for report in reports:
         latencies.frombytes(report["latencies"])
@@ -911,20 +958,19 @@ async def run_scenario(
     )
 
 
-async def _storm(sc: Scenario, links: list[Connection]) -> dict[str, Any]:
+async def _storm(sc: Scenario, crowd: Crowd) -> dict[str, Any]:
     if sc.storm_window <= 0:
         return {}
     await asyncio.sleep(sc.storm_at)
-    for link in links:
-        link.send(("storm", sc.storm_window))
-    resumed = await asyncio.gather(*(_recv(link) for link in links))
+    resumed = await crowd.ask("storm", sc.storm_window)
     return {
         "resumed_s": round(max(r["resumed_s"] for r in resumed), 3),
         "all_resumed": all(r["all_resumed"] for r in resumed),
     }
 
 
-async def _post(sc: Scenario, target: Target, slugs: list[str], finals: dict[str, int]) -> None:
+async def post_entries(sc: Scenario, target: Target, slugs: list[str], finals: dict[str, int]) -> None:
+    """``sc.posts`` posts round the incidents at ``sc.rate``; ``finals`` gets each incident's last seq."""
     began = monotonic()
     for n in range(sc.posts):
         if sc.rate > 0:
