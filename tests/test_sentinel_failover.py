@@ -22,8 +22,10 @@ from tests.support.node import Reporter, node_settings, running_node
 from tests.support.sentinel import SentinelGroup, connect
 from tests.support.services import require_binary
 from tests.support.waiting import eventually
+from ticker.broker.redis import RedisBroker
 from ticker.config import Settings
 from ticker.config_check import SettingsError, check
+from ticker.events import Message
 from ticker.presence.redis import RedisPresence
 from ticker.redis import SentinelAddress, presence_key, sentinel_address, stream_key
 
@@ -97,10 +99,10 @@ async def seqs_on(port: int, slug: str) -> list[int]:
 
 @pytest.mark.redis
 async def test_primary_killed_during_a_burst_every_acknowledged_post_reaches_every_reader_once_in_order(
-    sentinels: SentinelGroup, sqlite_url: str
+    sentinels: SentinelGroup, postgres_url: str
 ) -> None:
     primary, replica = sentinels.primary, sentinels.replica
-    async with running_node(node_settings(sqlite_url, sentinels.url, **FAST)) as node:
+    async with running_node(node_settings(postgres_url, sentinels.url, **FAST)) as node:
         reporters = [await node.reporter(f"r{i}") for i in range(2)]
         slug = await reporters[0].incident("Brand i hamnen")
         readers = [await LiveReader.open(node.ws_url) for _ in range(3)]
@@ -173,6 +175,31 @@ async def test_primary_killed_during_a_burst_every_acknowledged_post_reaches_eve
             f"primary named {seen['promoted_after']:.1f} s after the kill, the first event published to it "
             f"{seen['published_after']:.1f} s after the kill"
         )
+
+
+@pytest.mark.redis
+async def test_an_old_primary_that_stays_up_is_left_for_the_one_the_sentinels_name(sentinels: SentinelGroup) -> None:
+    primary, replica = sentinels.primary, sentinels.replica
+    broker = RedisBroker(sentinels.url, command_timeout=1.0)
+    try:
+        first = Message("brand", 1, b"1")
+        await broker.publish([first])
+        assert await broker.read({"brand": 0}, timeout=0.1) == [first]
+        await asyncio.to_thread(sentinels.fail_over)
+        await eventually(lambda: asyncio.to_thread(lambda: sentinels.primary_port() == {replica.port}), 30)
+        published = [first]
+
+        async def reached_the_new_primary() -> bool:
+            published.append(Message("brand", published[-1].seq + 1, b"x"))
+            await broker.publish(published[-1:])
+            return published[-1].seq in await seqs_on(replica.port, "brand")
+
+        await eventually(reached_the_new_primary)
+        # The old primary is still a primary and would take every write: the broker left it on its own.
+        assert await asyncio.to_thread(sentinels.role, primary) == "master"
+        assert await broker.read({"brand": published[-2].seq}, timeout=0.1) == published[-1:]
+    finally:
+        await broker.close()
 
 
 async def _more_than(seqs: Any, n: int) -> bool:

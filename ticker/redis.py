@@ -16,8 +16,13 @@ Sentinel: ``redis+sentinel://[user:password@]host[:port][,host[:port]...]/servic
 sentinels themselves ask for a login (user and password in front are the primary's). A client of such a URL
 (``SentinelClient``) asks the sentinels where the primary is each time it opens a connection, so once the old
 primary's connections fail (killed: a connection error; demoted to a replica: redis-py turns its READONLY into
-a connection error and drops the connection) the caller's next try reaches the new one. Nothing else changes for
-the caller: a failover is Redis away for a few seconds (``REDIS_DOWN``), which every caller already survives.
+a connection error and drops the connection) the caller's next try reaches the new one. An old primary that
+stays up (``SENTINEL FAILOVER``, a partition between it and the sentinels) fails nothing, though: Sentinel
+demotes it only seconds later, and every write it takes meanwhile is dropped with its demotion. So the client
+also asks the sentinels, at most every ``FOLLOW_SECONDS`` as it takes a connection, and reconnects a connection
+that is not to the primary they name.
+Nothing else changes for the caller: a failover is Redis away for a few seconds (``REDIS_DOWN``), which every
+caller already survives.
 
 Keys, all under ``ticker:``:
 
@@ -30,6 +35,8 @@ Keys, all under ``ticker:``:
 
 from __future__ import annotations
 
+import contextlib
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -54,6 +61,7 @@ SENTINEL_SCHEME = "redis+sentinel"
 SENTINEL_PORT = 26379
 SENTINEL_FORM = "redis+sentinel://host:26379,host2:26379,host3:26379/mymaster/0"
 SENTINEL_PARAMS = ("sentinel_username", "sentinel_password")
+FOLLOW_SECONDS = 1.0  # how often a Sentinel client asks where the primary is, besides on every new connection
 
 
 @dataclass(frozen=True)
@@ -116,12 +124,36 @@ def _sentinel(text: str) -> tuple[str, int]:
     return host, int(port or SENTINEL_PORT)
 
 
+class PrimaryPool(SentinelConnectionPool):
+    """Connections to the primary the sentinels name: asked at most every ``FOLLOW_SECONDS`` as a connection is
+    taken, and a connection to another server (the old primary, still up) reconnected before it is used."""
+
+    asked_at = -float("inf")
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        now = time.monotonic()
+        if now - self.asked_at >= FOLLOW_SECONDS:
+            self.asked_at = now
+            with contextlib.suppress(*REDIS_DOWN):  # no sentinel answers: go on with the primary known
+                await self.get_master_address()  # type: ignore[no-untyped-call]
+        connection = await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+        if self.master_address not in (None, (connection.host, connection.port)):
+            try:
+                await connection.disconnect()
+                await connection.connect()  # asks the sentinels again
+            except BaseException:
+                await self.release(connection)
+                raise
+        return connection
+
+
 class SentinelClient(aioredis.Redis):
-    """A client of the server the sentinels name as the primary when a connection is opened (see above). It
-    owns its connections to the sentinels: closing it closes them too."""
+    """A client of the primary the sentinels name (see above). It owns its connections to the sentinels: closing
+    it closes them too. A client for blocking reads is a pool of its own rather than redis-py's single
+    connection, which would never be taken again and so never follow the primary; used by one task at a time,
+    the pool holds one connection."""
 
     def __init__(self, address: SentinelAddress, timeout: float, *, block_seconds: float | None) -> None:
-        policy = _policy(timeout, block_seconds)
         self._sentinels = Sentinel(
             address.sentinels,
             sentinel_kwargs={
@@ -130,15 +162,15 @@ class SentinelClient(aioredis.Redis):
                 "password": address.sentinel_password,
             },
         )
-        pool = SentinelConnectionPool(  # type: ignore[no-untyped-call]
+        pool = PrimaryPool(  # type: ignore[no-untyped-call]
             address.service,
             self._sentinels,
             db=address.db,
             username=address.username,
             password=address.password,
-            **policy,
+            **_policy(timeout, block_seconds),
         )
-        super().__init__(connection_pool=pool, single_connection_client=block_seconds is not None)
+        super().__init__(connection_pool=pool)
         self.auto_close_connection_pool = True  # the pool is this client's own
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:

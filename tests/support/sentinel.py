@@ -8,6 +8,10 @@ after a few rounds of hello messages. A primary is taken as failed after ``DOWN_
 The replica logs in to the primary as the user ``replica``: ``cut_replica`` switches that user off and drops its
 connection, so what the primary takes afterwards is on the primary only, as when asynchronous replication lags
 behind at the moment the primary dies.
+
+The sentinels cannot demote the first primary (its REPLICAOF is renamed away): after a failover it stays up and
+takes writes, as an old primary does that the sentinels cannot reach but clients can. Only a client that asks the
+sentinels where the primary is leaves it.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ class SentinelGroup:
             directory / "primary",
             *("--user", REPLICA_USER, "on", f">{REPLICA_PASSWORD}", "+@all"),
             *("--repl-diskless-sync-delay", "0"),  # the replica's first sync at once, not after 5 s
+            *("--rename-command", "REPLICAOF", "", "--rename-command", "SLAVEOF", ""),
         )
         self.replica = RedisServer(
             directory / "replica",
@@ -131,6 +136,15 @@ class SentinelGroup:
         with connect(self.primary.port) as primary:
             primary.acl_setuser(REPLICA_USER, enabled=False, reset_keys=False)
             primary.client_kill_filter(user=REPLICA_USER)
+
+    def fail_over(self) -> None:
+        """A failover the sentinels run while the primary is up (``SENTINEL FAILOVER``)."""
+        with connect(self.sentinels[0].port) as sentinel:
+            sentinel.sentinel_failover(SERVICE)
+
+    def role(self, server: RedisServer) -> str:
+        with connect(server.port) as asked:
+            return str(asked.info("replication")["role"])
 
     def _replica_in_sync(self) -> bool:
         with connect(self.replica.port) as replica:
