@@ -40,5 +40,5 @@ async def run_write(request: Request, op: WriteOp, account: Account, raw: bytes,
     svc = node(request)
     result = await svc.store.write(op, actor=Actor.of(account), status=status, idem=idempotency(request, account, raw))
     if result.messages:
-        svc.relay.notify()
+        svc.relay.notify(result.messages)
     return JSONResponse(result.body, status_code=result.status)

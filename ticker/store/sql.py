@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, event, func, insert, inspect, select, update
+from sqlalchemy import Table, and_, delete, event, func, insert, inspect, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -19,9 +19,12 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from ticker.errors import Refused
 from ticker.events import EventType, Message, encode
 from ticker.store.audit import AUDIT, SYSTEM, Actor, AuditKind, created, record, row_values
+from ticker.store.sqlite_inline import begin_immediate, inline_url
 from ticker.store.tables import Entry, Event, IdempotencyKey, Incident
 from ticker.store.tombstone import DELETED, standing
 from ticker.store.views import entry_view, incident_view
+
+LOCK_TIMEOUT_SECONDS = 30  # how long a SQLite write waits for another process's write lock
 
 
 def now() -> datetime:
@@ -39,6 +42,7 @@ class Idempotency:
 
 # What the audit log's diff of an entry or incident compares (ticker.store.audit): what readers and editors see.
 EVENTS = cast(Table, Event.__table__)
+IDEMPOTENCY_KEYS = cast(Table, IdempotencyKey.__table__)
 ENTRY_AUDITED = ("author_name", "body", "label", "key_event", "pinned", "retracted", "correction", "photos")
 INCIDENT_AUDITED = ("title", "summary", "category", "location", "photo_url", "photo_credit", "photo", "status")
 
@@ -189,14 +193,10 @@ class Store:
                 tx = Tx(session, now(), actor, batched=not self.is_sqlite)
                 body = await op(tx)
                 if idem is not None:
-                    session.add(
-                        IdempotencyKey(
-                            user_id=idem.user_id,
-                            key=idem.key,
-                            fingerprint=idem.fingerprint,
-                            status=status,
-                            response=json.dumps(body).encode(),
-                            created_at=tx.at,
+                    stored = {"status": status, "response": json.dumps(body).encode(), "created_at": tx.at}
+                    await session.execute(
+                        insert(IDEMPOTENCY_KEYS).values(
+                            user_id=idem.user_id, key=idem.key, fingerprint=idem.fingerprint, **stored
                         )
                     )
             return WriteResult(status, body, tx.messages)
@@ -310,7 +310,14 @@ class Store:
     async def mark_published(self, ids: Sequence[int]) -> int:
         """Mark the events published; returns how many were still there (a deleted incident's are not)."""
         async with self.writing() as session:
-            result = await session.execute(update(Event).where(Event.id.in_(ids)).values(published_at=now()))
+            result = await session.execute(update(EVENTS).where(EVENTS.c.id.in_(ids)).values(published_at=now()))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def mark_published_seqs(self, seqs: Mapping[str, tuple[int, int]]) -> int:
+        """Mark published, per incident, the events from seq low to high; returns how many were still there."""
+        ranges = [and_(EVENTS.c.topic == topic, EVENTS.c.seq.between(low, high)) for topic, (low, high) in seqs.items()]
+        async with self.writing() as session:
+            result = await session.execute(update(EVENTS).where(or_(*ranges)).values(published_at=now()))
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def expire_idempotency_keys(self, ttl_seconds: int) -> int:
@@ -348,12 +355,14 @@ async def _replay(session: AsyncSession, idem: Idempotency) -> WriteResult | Non
 
 
 def _sqlite_engine(url: str, *, writer: bool, echo: bool) -> AsyncEngine:
+    """The writer runs on the loop's thread (ticker.store.sqlite_inline), one connection; readers in aiosqlite's
+    threads beside it (WAL)."""
     engine = create_async_engine(
-        url,
+        inline_url(url),
         echo=echo,
         pool_size=1 if writer else 5,
         max_overflow=0 if writer else 5,
-        connect_args={"timeout": 30},
+        connect_args={"timeout": LOCK_TIMEOUT_SECONDS},
     )
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -363,7 +372,8 @@ def _sqlite_engine(url: str, *, writer: bool, echo: bool) -> AsyncEngine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        # The writer never waits in SQLite's busy handler: it would hold the loop (begin_immediate waits instead).
+        cursor.execute(f"PRAGMA busy_timeout={0 if writer else LOCK_TIMEOUT_SECONDS * 1000}")
         cursor.close()
         # SQLite's own lower() knows ASCII only, so "ÄLVSJÖ" would not find "Älvsjö" (ilike compiles to lower()
         # on both sides). Python's knows Unicode, as PostgreSQL's does.
@@ -371,7 +381,10 @@ def _sqlite_engine(url: str, *, writer: bool, echo: bool) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+        if writer:
+            begin_immediate(connection, LOCK_TIMEOUT_SECONDS)
+        else:
+            connection.exec_driver_sql("BEGIN")
 
     return engine
 
