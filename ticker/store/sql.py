@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, event, func, insert, inspect, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, event, func, insert, inspect, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -43,6 +43,29 @@ class Idempotency:
 # What the audit log's diff of an entry or incident compares (ticker.store.audit): what readers and editors see.
 EVENTS = cast(Table, Event.__table__)
 IDEMPOTENCY_KEYS = cast(Table, IdempotencyKey.__table__)
+
+# The statements of every write, built once: a statement built per call costs its construction and its cache key
+# (SQLAlchemy memoises the key on the statement object) before the compiled form is found in the cache.
+EVENT_COLUMNS = tuple(c.key for c in EVENTS.columns if c.key not in ("id", "published_at"))  # what emit writes
+AUDIT_COLUMNS = tuple(c.key for c in AUDIT.columns if c.key != "id")  # every one row_values gives
+LOCK_INCIDENT = select(Incident).where(Incident.slug == bindparam("slug")).with_for_update()
+INSERT_EVENT = insert(EVENTS)
+INSERT_AUDIT = insert(AUDIT)
+# PostgreSQL: an event's row and its audit row in one statement (one round trip). It runs a data-modifying WITH
+# whether or not the statement reads it.
+INSERT_EVENT_AND_AUDIT = (
+    insert(AUDIT)
+    .values({name: bindparam(f"audit_{name}", type_=AUDIT.c[name].type) for name in AUDIT_COLUMNS})
+    .add_cte(
+        insert(EVENTS)
+        .values({name: bindparam(f"event_{name}", type_=EVENTS.c[name].type) for name in EVENT_COLUMNS})
+        .cte()
+    )
+)
+INSERT_IDEMPOTENCY_KEY = insert(IDEMPOTENCY_KEYS)
+FIND_IDEMPOTENCY_KEY = select(IdempotencyKey).where(
+    IdempotencyKey.user_id == bindparam("user_id"), IdempotencyKey.key == bindparam("key")
+)
 ENTRY_AUDITED = ("author_name", "body", "label", "key_event", "pinned", "retracted", "correction", "photos")
 INCIDENT_AUDITED = ("title", "summary", "category", "location", "photo_url", "photo_credit", "photo", "status")
 
@@ -71,7 +94,7 @@ class Tx:
 
     async def incident(self, slug: str) -> Incident:
         """The incident, locked for this transaction (its seq is ours to advance); 410 for a deleted one."""
-        return standing(await self.session.scalar(select(Incident).where(Incident.slug == slug).with_for_update()))
+        return standing(await self.session.scalar(LOCK_INCIDENT, {"slug": slug}))
 
     async def entry(self, incident: Incident, entry_id: int) -> Entry:
         found = await self.session.scalar(select(Entry).where(Entry.id == entry_id, Entry.incident_id == incident.id))
@@ -99,14 +122,12 @@ class Tx:
             self.actor, kind, self.at, incident=incident.slug, seq=incident.seq, subject=subject, changes=changes
         )
         await self.session.flush()  # the incident's seq, the entry's changes
-        if self.batched:
-            # One statement, so the audit row costs the post no round trip of its own: PostgreSQL runs a
-            # data-modifying WITH whether or not the statement reads it.
-            both = insert(AUDIT).values(audit_row).add_cte(insert(EVENTS).values(event_row).cte())
-            await self.session.execute(both)
+        if self.batched:  # one statement, so the audit row costs the post no round trip of its own
+            both = {f"event_{k}": v for k, v in event_row.items()} | {f"audit_{k}": v for k, v in audit_row.items()}
+            await self.session.execute(INSERT_EVENT_AND_AUDIT, both)
         else:  # SQLite is in-process: a second statement costs no round trip
-            await self.session.execute(insert(EVENTS).values(event_row))
-            await self.session.execute(insert(AUDIT).values(audit_row))
+            await self.session.execute(INSERT_EVENT, event_row)
+            await self.session.execute(INSERT_AUDIT, audit_row)
         self.messages.append(message)
         return incident.seq
 
@@ -194,11 +215,8 @@ class Store:
                 body = await op(tx)
                 if idem is not None:
                     stored = {"status": status, "response": json.dumps(body).encode(), "created_at": tx.at}
-                    await session.execute(
-                        insert(IDEMPOTENCY_KEYS).values(
-                            user_id=idem.user_id, key=idem.key, fingerprint=idem.fingerprint, **stored
-                        )
-                    )
+                    key = {"user_id": idem.user_id, "key": idem.key, "fingerprint": idem.fingerprint}
+                    await session.execute(INSERT_IDEMPOTENCY_KEY, key | stored)
             return WriteResult(status, body, tx.messages)
         except IntegrityError:
             if idem is None:
@@ -344,9 +362,7 @@ def _changed(row: object, fields: tuple[str, ...]) -> dict[str, Any]:
 
 
 async def _replay(session: AsyncSession, idem: Idempotency) -> WriteResult | None:
-    stored = await session.scalar(
-        select(IdempotencyKey).where(IdempotencyKey.user_id == idem.user_id, IdempotencyKey.key == idem.key)
-    )
+    stored = await session.scalar(FIND_IDEMPOTENCY_KEY, {"user_id": idem.user_id, "key": idem.key})
     if stored is None:
         return None
     if stored.fingerprint != idem.fingerprint:

@@ -22,8 +22,11 @@ from ticker.store.tables import Entry, Incident
 from ticker.store.tombstone import DELETED
 from ticker.store.views import entry_view, incident_view
 
-REVISIONS = cast(Table, EntryRevision.__table__)
+# Built once (ticker.store.sql says why).
 ENTRIES = cast(Table, Entry.__table__)
+ENTRY_COLUMNS = tuple(column.key for column in ENTRIES.columns if column.key != "id")
+INSERT_ENTRY = insert(ENTRIES).returning(ENTRIES.c.id)
+INSERT_REVISION = insert(cast(Table, EntryRevision.__table__))
 INCIDENT_FIELDS = ("title", "summary", "category", "location", "photo_url", "photo_credit", "photo")
 
 
@@ -273,8 +276,8 @@ async def _new_entry(
         photos=photos or None,
         cards=cards or None,
     )
-    values = {column.key: getattr(entry, column.key) for column in ENTRIES.columns if column.key != "id"}
-    entry.id = (await tx.session.execute(insert(ENTRIES).values(values).returning(ENTRIES.c.id))).scalar_one()
+    values = {name: getattr(entry, name) for name in ENTRY_COLUMNS}
+    entry.id = (await tx.session.execute(INSERT_ENTRY, values)).scalar_one()
     make_transient_to_detached(entry)
     tx.session.add(entry)
     return entry
@@ -326,19 +329,9 @@ async def _entry_event(
 
 async def _revision(tx: Tx, entry: Entry, action: str, by: Author, at: datetime) -> None:
     """Keep the change in the entry's history: a plain insert (the ORM's flush of it cost a post more)."""
-    await tx.session.execute(
-        insert(REVISIONS).values(
-            entry_id=entry.id,
-            action=action,
-            user_id=by.id,
-            user_name=by.name,
-            at=at,
-            body=entry.body,
-            label=entry.label,
-            key_event=entry.key_event,
-            correction=entry.correction,
-        )
-    )
+    revision = {"entry_id": entry.id, "action": action, "user_id": by.id, "user_name": by.name, "at": at}
+    kept = {"body": entry.body, "label": entry.label, "key_event": entry.key_event, "correction": entry.correction}
+    await tx.session.execute(INSERT_REVISION, revision | kept)
 
 
 async def _incident_event(tx: Tx, incident: Incident, kind: EventType) -> dict[str, Any]:
