@@ -7,9 +7,10 @@ gets no reply within ``TICKER_REDIS_TIMEOUT_SECONDS`` raises, and so does a conn
 every caller already loops (the relay and the notices with backoff, presence and node figures each round), and a
 retry hidden below it would only stretch one failure into several timeouts before anyone logs it.
 
-Blocking reads (XREAD ... BLOCK) use a client with one connection of its own, never one from the command pool:
-a cancelled or timed-out XREAD leaves its reply unread on the socket, so that connection is thrown away, not
-reused. Its socket timeout is the block time plus the command timeout.
+Blocking reads (XREAD ... BLOCK) use a client with one connection of its own (through Sentinel, a pool of its
+own: ``SentinelClient``), never one from the command pool: a cancelled or timed-out XREAD leaves its reply
+unread on the socket, so that connection is thrown away, not reused. Its socket timeout is the block time plus
+the command timeout.
 
 Sentinel: ``redis+sentinel://[user:password@]host[:port][,host[:port]...]/service[/db]`` names the sentinels
 (port 26379 unless given) and the service they watch; ``?sentinel_username=...&sentinel_password=...`` when the
@@ -20,9 +21,8 @@ a connection error and drops the connection) the caller's next try reaches the n
 stays up (``SENTINEL FAILOVER``, a partition between it and the sentinels) fails nothing, though: Sentinel
 demotes it only seconds later, and every write it takes meanwhile is dropped with its demotion. So the client
 also asks the sentinels, at most every ``FOLLOW_SECONDS`` as it takes a connection, and reconnects a connection
-that is not to the primary they name.
-Nothing else changes for the caller: a failover is Redis away for a few seconds (``REDIS_DOWN``), which every
-caller already survives.
+that is not to the primary they name. Nothing else changes for the caller: a failover is Redis away for a few
+seconds (``REDIS_DOWN``), which every caller already survives.
 
 Keys, all under ``ticker:``:
 
