@@ -456,9 +456,9 @@ def ratios(results: list[dict[str, Any]]) -> list[str]:
     return [
         "## Ticker beside Bun ws and Node ws",
         "",
-        "Each Ticker figure against the same figure of the two peers in the same run, and the ratio (below 1: "
-        "Ticker spends less, or waits less). Ticker is the one-worker node on SQLite, on PostgreSQL in the "
-        "newsroom day.",
+        "Each Ticker figure against the same figure of the two peers, and the ratio (below 1: Ticker spends "
+        "less, or waits less); the three were measured one after the other in one run, unless this report "
+        "merges several (`--report`). Ticker is the one-worker node on SQLite, on PostgreSQL in the newsroom day.",
         "",
         "| scenario, readers | figure | Ticker | Bun ws | Node ws | Ticker ÷ Bun | Ticker ÷ Node |",
         "|---|---|---|---|---|---|---|",
