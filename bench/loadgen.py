@@ -552,6 +552,9 @@ async def _child(conn: Connection, spec: ChildSpec) -> None:
             await asyncio.sleep(0.05)  # the aborted connections report their loss on the next loop turns
             ok = await pool.settled(len(readers), arg + spec.connect_timeout)
             conn.send({"resumed_s": monotonic() - t0, "all_resumed": ok})
+        elif cmd == "settle":  # until every reader is subscribed again (at most ``arg`` seconds)
+            await pool.settled(len(readers), arg)
+            conn.send({"live": pool.live, "readers": len(readers)})
         elif cmd == "finish":
             finals, quiet = arg
             await _caught_up(pool, readers, finals, quiet)

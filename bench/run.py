@@ -13,12 +13,14 @@ merging the rows of several runs (say, the peers from one run and Ticker from a 
 Two scenarios have a shape of their own (``OWN_SCENARIOS``): ``posts``, the write path alone (bench/posts.py,
 no reader, 1 and 8 concurrent posters, every Ticker system), and ``newsroom``, a newsroom's day (100
 incidents, ``--newsroom-readers`` spread Zipf-like, a post every 2 s somewhere for 10 minutes; Ticker on
-PostgreSQL beside Bun ws and Node ws).
+PostgreSQL beside Bun ws and Node ws). A third, ``hundred-k``, runs only when ``--hundred-k-readers`` is given
+(``hundred_k_rows``: that many readers on ``ticker serve --workers N``, rising steady rates, a rolling restart).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import json
 import os
@@ -32,6 +34,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from array import array
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -225,6 +228,8 @@ def row(system: System, sc: loadgen.Scenario, ctx: Context, procs: int) -> dict[
 def summary_line(r: dict[str, Any]) -> str:
     if r.get("skipped"):
         return f"{r['system']:>12} {r['scenario']:>6} {r['readers']:>6}  skipped: {r['skipped']}"
+    if r["scenario"] == HUNDRED_K:
+        return hundred_k_line(r)
     if r["scenario"] == "posts":
         cpu, to_201 = r["server_cpu_ms_per_post"], r["time_to_201_ms"]
         return (
@@ -281,9 +286,312 @@ def newsroom_rows(systems: list[System], ctx: Context, args: argparse.Namespace)
             yield {"system": system.name, "scenario": sc.name, "readers": sc.readers, "skipped": why}
 
 
+# ---------------------------------------------------------------------------------------------------------
+# hundred-k (issue 18): many readers on `ticker serve --workers N`, one crowd through several phases.
+
+HUNDRED_K = "hundred-k"
+READERS_PER_PROCESS = 16_500  # the open-file limit is 20,000 a process: room for the hash's spread and own files
+STEADY_RATES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # entries a second, tried in turn until one is not held
+STEADY_SECONDS = 20.0  # each rate's phase (5 with --quick)
+P99_LIMIT_MS = 1000.0
+STATS_FLUSH_S = 11.0  # PostgreSQL 15 flushes an idle backend's statistics within 10 s
+
+
+def hundred_k_rows(systems: list[System], ctx: Context, args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    """``--hundred-k-readers`` readers on one incident on ``ticker serve --workers N`` (PostgreSQL + Redis), N
+    such that no worker holds more than ``READERS_PER_PROCESS``: connect time and RSS per reader; then the
+    steady rates in turn while p99 post→receipt stays ≤ 1 s with nothing lost or twice; then a rolling restart
+    of every worker (SIGHUP) while posts go on: all resumed, nothing lost or twice, and how often the database
+    was asked. Only when ``--hundred-k-readers`` is given: it is a long run that wants a quiet machine."""
+    readers = args.hundred_k_readers
+    if not readers:
+        return
+    workers = max(2, -(-readers // READERS_PER_PROCESS))
+    label = f"Ticker (--workers {workers}, PostgreSQL)"
+    system = System(f"ticker-{workers}w", "ticker", True, label, workers=workers, postgres=True)
+    try:
+        yield hundred_k(system, readers, ctx, max(args.procs, -(-readers // READERS_PER_PROCESS)), args.quick)
+    except Exception as exc:  # the rows measured before must not be lost
+        yield {"system": system.name, "scenario": HUNDRED_K, "readers": readers, "skipped": f"failed: {exc!r}"[:300]}
+
+
+def hundred_k(system: System, readers: int, ctx: Context, procs: int, quick: bool) -> dict[str, Any]:
+    port = free_port()
+    cmd, env = server_command(system, port, ctx)
+    metrics_token = os.urandom(12).hex()
+    token = ticker_token(system, ctx)
+    log = ctx.work / f"{system.name}.log"
+    with process(cmd, log, {**env, "TICKER_METRICS_TOKEN": metrics_token}, port) as pid:
+        wait_listening(port, system.workers)
+        time.sleep(0.25)
+        run = HundredK(system, readers, procs, pid, port, log, metrics_token, ctx, quick)
+        out = loadgen.run_loop(run.drive(token))
+    return {"system": system.name, "scenario": HUNDRED_K, "readers": readers, "workers": system.workers, **out}
+
+
+def wait_listening(port: int, count: int, limit: float = 120.0) -> None:
+    """Until ``count`` sockets listen on ``port`` (each worker its own); the port answers once the first does."""
+    deadline = time.monotonic() + limit
+    while len(listening_sockets(port)) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{len(listening_sockets(port))} of {count} workers listen after {limit} s")
+        time.sleep(0.1)
+
+
+def listening_sockets(port: int) -> list[str]:
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:] + Path("/proc/net/tcp6").read_text().splitlines()[1:]
+    return [f[9] for f in (line.split() for line in lines) if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port]
+
+
+@dataclass
+class HundredK:
+    system: System
+    readers: int
+    procs: int
+    pid: int  # the supervisor's
+    port: int
+    log: Path
+    metrics_token: str
+    ctx: Context
+    quick: bool
+
+    async def drive(self, token: str) -> dict[str, Any]:
+        base = f"http://127.0.0.1:{self.port}"
+        target = loadgen.make_target("ticker", base, token)
+        crowd: loadgen.Crowd | None = None
+        try:
+            slug, since = await target.create_incident("Bench hundred-k")
+            finals = {slug: since}
+            idle, began = measure.sample(self.pid), time.monotonic()
+            assignments = [(slug, since)] * self.readers
+            crowd = loadgen.Crowd(base, "ticker", assignments, self.procs, concurrency=400, connect_timeout=900.0)
+            ready = await crowd.connected()
+            connected = measure.sample(self.pid)
+            subscribed = sum(r["subscribed"] for r in ready)
+            connect_s = max(r["connect_s"] for r in ready)
+            out: dict[str, Any] = {
+                "procs": self.procs,
+                "subscribed": subscribed,
+                "connect_s": round(connect_s, 1),
+                "connects_per_s": round(subscribed / connect_s, 1) if connect_s else 0.0,
+                "connect_wall_s": round(time.monotonic() - began, 1),
+                "rss_kib_per_reader": round((connected.rss_kib - idle.rss_kib) / max(1, subscribed), 2),
+                "rss_mib": {"idle": idle.rss_kib // 1024, "connected": connected.rss_kib // 1024},
+                "connect_cpu_us_per_reader": round(
+                    (connected.user + connected.sys - idle.user - idle.sys) * 1e6 / max(1, subscribed), 1
+                ),
+                "fds_per_process": sorted(open_fds(self.pid), reverse=True),
+                "load_avg": round(os.getloadavg()[0], 2),
+            }
+            steady = []
+            for rate in STEADY_RATES:
+                steady.append(await self.steady(crowd, target, slug, finals, rate))
+                if not steady[-1]["held"]:
+                    break
+            out["steady"] = steady
+            out["steady_rate_held"] = max((p["rate"] for p in steady if p["held"]), default=0.0)
+            storm_rate = max(STEADY_RATES[0], out["steady_rate_held"] / 2)
+            out["storm"] = await self.rolling_restart(crowd, target, slug, finals, storm_rate)
+            out["load_avg_end"] = round(os.getloadavg()[0], 2)
+            return out
+        finally:
+            if crowd is not None:
+                crowd.close()
+            await target.close()
+
+    async def steady(
+        self, crowd: loadgen.Crowd, target: loadgen.Target, slug: str, finals: dict[str, int], rate: float
+    ) -> dict[str, Any]:
+        seconds = 5.0 if self.quick else STEADY_SECONDS
+        sc = loadgen.Scenario("steady", self.readers, posts=max(3, round(rate * seconds)), rate=rate)
+        await crowd.ask("mark")
+        first, before = finals[slug], measure.sample(self.pid)
+        await loadgen.post_entries(sc, target, [slug], finals)
+        reports = await crowd.ask("finish", (finals, sc.quiet))
+        after = measure.sample(self.pid)
+        phase = {"rate": rate, **tally(reports, (finals[slug] - first) * self.readers)}
+        phase["server_cpu_s"] = round(after.user + after.sys - before.user - before.sys, 2)
+        phase["held"] = (
+            phase["latency_ms"].get("p99", 0.0) <= P99_LIMIT_MS
+            and phase["missing"] == phase["duplicates"] == 0
+            and phase["received"] == phase["expected"]
+        )
+        print(f"  hundred-k steady {rate:g}/s: {phase}", flush=True)
+        return phase
+
+    async def rolling_restart(
+        self, crowd: loadgen.Crowd, target: loadgen.Target, slug: str, finals: dict[str, int], rate: float
+    ) -> dict[str, Any]:
+        """SIGHUP to the supervisor: every worker restarted in turn while entries are posted at ``rate``."""
+        await crowd.ask("mark")
+        first = finals[slug]
+        commits_a = pg_commits(self.ctx)
+        await asyncio.sleep(STATS_FLUSH_S)  # a quiet window: the database's background commits a second
+        commits_b, catchups_b = pg_commits(self.ctx), self.metrics()
+        mark = self.log.stat().st_size
+        began = time.monotonic()
+        os.kill(self.pid, signal.SIGHUP)
+        while not logged_since(self.log, mark, b"rolling_restart_done"):
+            if time.monotonic() - began > 1800:
+                raise RuntimeError("the rolling restart did not finish within 30 minutes")
+            finals[slug] = max(finals[slug], await post_retried(target, slug, finals[slug]))
+            await asyncio.sleep(1 / rate)
+        restart_s = time.monotonic() - began
+        for _ in range(3):  # and a few once every worker is new
+            finals[slug] = max(finals[slug], await post_retried(target, slug, finals[slug]))
+            await asyncio.sleep(1 / rate)
+        settled = await crowd.ask("settle", 300.0)
+        resumed_s = time.monotonic() - began
+        reports = await crowd.ask("finish", (finals, 10.0))
+        await asyncio.sleep(STATS_FLUSH_S)
+        commits_c, catchups_c = pg_commits(self.ctx), self.metrics()
+        window = time.monotonic() - began
+        background = (commits_b - commits_a) / STATS_FLUSH_S
+        storm = {
+            "rate": rate,
+            "restart_s": round(restart_s, 1),
+            "resumed_s": round(resumed_s, 1),
+            "all_resumed": all(s["live"] == s["readers"] for s in settled),
+            "live": sum(s["live"] for s in settled),
+            **tally(reports, (finals[slug] - first) * self.readers),
+            "posts": finals[slug] - first,
+            "db_commits": commits_c - commits_b,
+            "db_commits_background_estimate": round(background * window),
+            "catchups": {k: round(v - catchups_b.get(k, 0.0)) for k, v in catchups_c.items()},
+        }
+        print(f"  hundred-k rolling restart: {storm}", flush=True)
+        return storm
+
+    def metrics(self) -> dict[str, float]:
+        """The node's catch-up counters from /metrics, summed over every worker, those gone included."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/metrics", headers={"Authorization": f"Bearer {self.metrics_token}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read().decode()
+        found = {}
+        for line in text.splitlines():
+            if line.startswith(("ticker_catchups_total{", "ticker_snapshot_queries_total ")):
+                name, value = line.rsplit(" ", 1)
+                source = name.partition('source="')[2].rstrip('"}')
+                found[source or "snapshot queries"] = float(value)
+        return found
+
+
+async def post_retried(target: loadgen.Target, slug: str, last: int) -> int:
+    """A post during a rolling restart: a worker that stops under it drops the connection; post again."""
+    for attempt in range(10):
+        try:
+            return await target.post(slug, attempt, 200)
+        except (OSError, RuntimeError, asyncio.IncompleteReadError):
+            await asyncio.sleep(0.2)
+    return last
+
+
+def tally(reports: list[dict[str, Any]], expected: int) -> dict[str, Any]:
+    latencies = array("d")
+    for report in reports:
+        latencies.frombytes(report["latencies"])
+    return {
+        "expected": expected,
+        "received": len(latencies),
+        "missing": sum(r["missing"] for r in reports),
+        "duplicates": sum(r["duplicates"] for r in reports),
+        "out_of_order": sum(r["out_of_order"] for r in reports),
+        "snapshots": sum(r["snapshots"] for r in reports),
+        "drops": sum(r["drops"] for r in reports),
+        "connects": sum(r["reconnects"] for r in reports),
+        "failed_connects": sum(r["failures"] for r in reports),
+        "latency_ms": {k: round(v * 1000, 1) for k, v in loadgen.percentiles(latencies.tolist()).items()},
+        "loadgen_busiest": round(max(sum(r["cpu"]) / r["active_s"] if r["active_s"] > 0 else 0.0 for r in reports), 3),
+    }
+
+
+def open_fds(pid: int) -> list[int]:
+    """Open files of every process under ``pid`` (the workers, each below the limit of 20,000)."""
+    counts = []
+    for p in measure.descendants(pid)[1:]:
+        try:
+            counts.append(len(os.listdir(f"/proc/{p}/fd")))
+        except OSError:  # ended meanwhile
+            continue
+    return counts
+
+
+def logged_since(log: Path, offset: int, needle: bytes) -> bool:
+    with log.open("rb") as f:
+        f.seek(offset)
+        return needle in f.read()
+
+
+def pg_commits(ctx: Context) -> int:
+    """Transactions committed in the benchmark's database so far (pg_stat_database)."""
+    assert ctx.postgres_url
+    url = ctx.postgres_url.replace("+asyncpg", "")
+    query = "select xact_commit from pg_stat_database where datname = current_database()"
+    return int(subprocess.run(["psql", url, "-Atc", query], check=True, capture_output=True, text=True).stdout)
+
+
+def hundred_k_line(r: dict[str, Any]) -> str:
+    storm = r["storm"]
+    return (
+        f"{r['system']:>12} {r['scenario']:>6} {r['readers']:>6}  connect {r['connect_s']} s  "
+        f"rss {r['rss_kib_per_reader']} KiB/rdr  steady held {r['steady_rate_held']:g}/s  "
+        f"rolling restart {storm['restart_s']} s, all resumed {storm['all_resumed']}, "
+        f"missing {storm['missing']} twice {storm['duplicates']}, db commits {storm['db_commits']}"
+    )
+
+
+def hundred_k_section(results: list[dict[str, Any]]) -> list[str]:
+    rows = [r for r in results if r["scenario"] == HUNDRED_K]
+    if not rows:
+        return []
+    lines = [
+        f"## Scenario: {HUNDRED_K}",
+        "",
+        f"N readers on one incident on `ticker serve --workers W` (PostgreSQL + Redis; W so that no worker holds "
+        f"more than {READERS_PER_PROCESS:,} of the 20,000 files a process may open; every worker its own "
+        "SO_REUSEPORT socket), the load generator in processes of at most as many readers, connecting from "
+        "127.0.0.2, 127.0.0.3 … Then entries at rising steady rates, "
+        f"{STEADY_SECONDS:g} s each, until one is not held (p99 post→receipt above {P99_LIMIT_MS:g} ms, or "
+        "anything lost or twice); then a rolling restart (SIGHUP: every worker replaced in turn, its readers "
+        "closed with 1012 and resuming on the others) while entries are posted at half the rate held. Database "
+        "commits are pg_stat_database's xact_commit over the restart (posts included), beside the commits the "
+        "node made in a quiet window of as long; catch-ups by source are the node's own counters (/metrics, "
+        "summed over the workers).",
+        "",
+        "| system | readers | connect s (readers/s) | RSS KiB per reader | connect CPU µs per reader | "
+        "most files in a process | steady rate held at p99 ≤ 1 s | rolling restart: s, all resumed, missing · "
+        "dup, snapshots | database commits (background) | catch-ups by source |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r.get("skipped"):
+            lines.append(f"| {r['system']} | {r['readers']:,} | {r['skipped']} |" + " |" * 7)
+            continue
+        s = r["storm"]
+        rates = ", ".join(
+            f"{p['rate']:g}/s: p99 {p['latency_ms'].get('p99', 0):,.0f} ms"
+            + ("" if p["held"] else f" ({p['missing']:,} missing, {p['duplicates']:,} twice)")
+            for p in r["steady"]
+        )
+        catchups = ", ".join(f"{k} {v:,}" for k, v in s["catchups"].items() if v)
+        lines.append(
+            f"| {r['system']} | {r['subscribed']:,} of {r['readers']:,} "
+            f"| {r['connect_s']:,} ({r['connects_per_s']:,.0f}) "
+            f"| {r['rss_kib_per_reader']} | {r['connect_cpu_us_per_reader']:,} | {r['fds_per_process'][0]:,} "
+            f"| **{r['steady_rate_held']:g}/s** ({rates}) "
+            f"| {s['restart_s']} s, {'all' if s['all_resumed'] else 'NOT all'} ({s['live']:,}), "
+            f"{s['missing']:,} · {s['duplicates']:,}, {s['snapshots']:,} "
+            f"| {s['db_commits']:,} ({s['db_commits_background_estimate']:,}) | {catchups or '—'} |"
+        )
+    return [*lines, ""]
+
+
 OWN_SCENARIOS: dict[str, Callable[[list[System], Context, argparse.Namespace], Iterator[dict[str, Any]]]] = {
     "posts": posts_rows,
     "newsroom": newsroom_rows,
+    HUNDRED_K: hundred_k_rows,
 }
 
 
@@ -659,6 +967,7 @@ def report(results: list[dict[str, Any]], meta: dict[str, Any], out: Path) -> No
         *targets(results),
         *ratios(results),
         *posts_section(results),
+        *hundred_k_section(results),
     ]
     for name in (*loadgen.SCENARIOS, "newsroom"):
         rows = [r for r in results if r["scenario"] == name]
@@ -730,6 +1039,9 @@ def main() -> None:
         "--quick", action="store_true", help="50 readers (1,000 in the newsroom), every scenario shrunk"
     )
     parser.add_argument("--procs", type=int, default=1, help="load generator reader processes")
+    parser.add_argument(
+        "--hundred-k-readers", type=int, help="readers in the hundred-k scenario (100,000); it runs only when given"
+    )
     parser.add_argument(
         "--rounds", type=int, default=1, help="run everything this many times in turn; the report shows medians"
     )
