@@ -3,8 +3,14 @@
 Whichever way the reader came in (ticker.live.direct answered it, or the app accepted it and
 ticker.live.handover moved the socket here), the hub writes once-built frames straight to the transport (no
 ASGI send chain rebuilding the same frame and awaiting for every reader), and the few frames a reader sends are
-parsed by the websockets library's sans-I/O ``Protocol``. An idle reader then costs a transport, that parser and
-one small object: no task, no queue, no timer (heartbeats are sent by one loop in the hub for every reader).
+taken from its bytes by a function (ticker.live.client_frames), with no parser object kept between them. An
+idle reader then costs a transport and one small object: no task, no queue, no timer (heartbeats are sent by
+one loop in the hub for every reader).
+
+The websocket's states (RFC 6455, section 7): open; closing, once our close frame is sent (the reader's close
+frame is still awaited, and pings answered; its messages are dropped); done, once the reader's close frame came
+(answered with ours, then the TCP connection is closed) or the connection was failed (a close frame with the
+failure's code, then the TCP connection is closed at once).
 """
 
 from __future__ import annotations
@@ -14,11 +20,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from websockets.exceptions import InvalidState
-from websockets.frames import Frame, Opcode
-from websockets.protocol import Protocol, Side, State
+from websockets.exceptions import ProtocolError
+from websockets.frames import Close, CloseCode, Frame, Opcode
 
-from ticker.live.frames import PING
+from ticker.live import client_frames
+from ticker.live.client_frames import BINARY, CLOSE, CONT, PING, PONG
+from ticker.live.frames import PING as PING_FRAME
 from ticker.live.outbox import outbox
 from ticker.logs import log_event
 
@@ -33,6 +40,8 @@ class LiveConnection(asyncio.Protocol):
 
     __slots__ = (
         "_answered",
+        "_binary",
+        "_close_code",
         "_connections",
         "_fragments",
         "_held",
@@ -41,7 +50,8 @@ class LiveConnection(asyncio.Protocol):
         "_on_text",
         "_open",
         "_outbox",
-        "_ws",
+        "_reading",
+        "_rest",
         "transport",
     )
 
@@ -60,12 +70,15 @@ class LiveConnection(asyncio.Protocol):
         self._on_text = on_text
         self._on_lost = on_lost
         self._max_size = max_size
-        self._ws = Protocol(Side.SERVER, state=State.OPEN, max_size=max_size, logger=CONNECTION_LOG)
-        self._fragments: list[bytes] | None = None
+        self._rest = b""  # the start of a frame still arriving
+        self._fragments: list[bytes] | None = None  # a message still arriving, fragment by fragment
+        self._binary = False  # that message is binary (the protocol has none: the session answers it as bad)
         self._outbox = outbox()
         self._held: list[bytes] | None = None  # what the reader is sent this turn of the loop (ticker.live.outbox)
         self._answered = True
-        self._open = True  # the websocket is OPEN: frames may still be written
+        self._open = True  # the websocket is open: frames may still be written
+        self._reading = True  # the reader's frames still matter: no close frame came, the connection did not fail
+        self._close_code: int = CloseCode.ABNORMAL_CLOSURE  # of the close frame sent, else received (1006: neither)
         # Past this many unsent bytes the transport calls pause_writing(): the reader is too slow.
         transport.set_write_buffer_limits(high=buffer_limit)
 
@@ -99,12 +112,7 @@ class LiveConnection(asyncio.Protocol):
     def close(self, code: int, reason: str) -> None:
         if not self._open:
             return
-        self._outbox.settle()  # what the reader was sent goes before the close frame
-        try:
-            self._ws.send_close(code, reason)
-        except InvalidState:
-            return
-        self._flush()
+        self._send_close(code, reason)
         self._on_lost()  # out of the hub now: no frame may follow the close frame
         # A reader that stopped reading will never take our close frame: cut it after the timeout.
         asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self.transport.abort)
@@ -126,7 +134,7 @@ class LiveConnection(asyncio.Protocol):
         if self._open:
             self._answered = False
             self._outbox.settle()
-            self.transport.write(PING)
+            self.transport.write(PING_FRAME)
 
     def answered(self) -> bool:
         return self._answered
@@ -134,8 +142,7 @@ class LiveConnection(asyncio.Protocol):
     @property
     def close_code(self) -> int:
         """The code of the close frame sent, else of the one received; 1006: the connection ended without one."""
-        frame = self._ws.close_sent or self._ws.close_rcvd
-        return frame.code if frame is not None else 1006
+        return self._close_code
 
     # What uvicorn calls.
 
@@ -146,50 +153,87 @@ class LiveConnection(asyncio.Protocol):
     # asyncio.Protocol.
 
     def data_received(self, data: bytes) -> None:
-        self._ws.receive_data(data)
-        for frame in self._ws.events_received():
-            if not isinstance(frame, Frame):
-                continue
-            if frame.opcode is Opcode.PONG:
+        if not self._reading:
+            return  # after a close frame, or a failure, the reader's bytes are dropped
+        if self._rest:
+            data = self._rest + data
+        frames, self._rest, failure = client_frames.parse(data, self._max_size)
+        for opcode, fin, payload in frames:
+            if not self._reading:
+                return
+            if opcode == PONG:
                 self._answered = True
-            elif frame.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
-                self._message(frame)
-        self._flush()
+            elif opcode == PING:
+                self._send(Frame(Opcode.PONG, payload))
+            elif opcode == CLOSE:
+                self._closed_by_reader(payload)
+            elif self._open:
+                self._data(opcode, fin, payload)
+        if failure is not None and self._reading:
+            self._fail(failure.code, failure.reason)
 
-    def _message(self, frame: Frame) -> None:
-        if frame.opcode is not Opcode.CONT:
-            self._fragments = [] if frame.opcode is Opcode.TEXT else None
-        if self._fragments is None:  # binary: the protocol has none
-            if frame.fin:
-                self._on_text(None)
+    def _data(self, opcode: int, fin: bool, payload: bytes) -> None:
+        """A data frame: a message whole, or a fragment of one (RFC 6455, section 5.4)."""
+        if opcode == CONT:
+            if self._fragments is None:
+                self._fail(CloseCode.PROTOCOL_ERROR, "unexpected continuation frame")
+                return
+        elif self._fragments is not None:
+            self._fail(CloseCode.PROTOCOL_ERROR, "expected a continuation frame")
             return
-        self._fragments.append(bytes(frame.data))
-        if not frame.fin:
+        else:
+            self._fragments, self._binary = [], opcode == BINARY
+        fragments = self._fragments
+        fragments.append(payload)
+        if len(fragments) > 1 and sum(map(len, fragments)) > self._max_size:  # one frame: checked by its parse
+            self._fail(CloseCode.MESSAGE_TOO_BIG, "message too big")
             return
-        data, self._fragments = b"".join(self._fragments), None
-        if len(data) > self._max_size:
-            self._fail(1009, "message too big")
+        if not fin:
+            return
+        self._fragments = None
+        if self._binary:
+            self._on_text(None)
             return
         try:
-            text = data.decode()
+            text = (fragments[0] if len(fragments) == 1 else b"".join(fragments)).decode()
         except UnicodeDecodeError:
-            self._fail(1007, "invalid UTF-8")
+            self._fail(CloseCode.INVALID_DATA, "invalid UTF-8")
             return
         self._on_text(text)
 
-    def _fail(self, code: int, reason: str) -> None:
-        self._ws.fail(code, reason)
-        self._flush()
+    def _closed_by_reader(self, payload: bytes) -> None:
+        """The reader's close frame: answered with the same code if ours was not sent, then the TCP close."""
+        try:
+            close = Close.parse(payload)
+        except ProtocolError as exc:
+            self._fail(CloseCode.PROTOCOL_ERROR, str(exc))
+            return
+        except UnicodeDecodeError:
+            self._fail(CloseCode.INVALID_DATA, "invalid UTF-8")
+            return
+        self._reading = False
+        if self._open:
+            self._close_code = close.code
+            self._open = False
+            self._send(Frame(Opcode.CLOSE, payload))
+        self.transport.close()
 
-    def _flush(self) -> None:
-        sending = [data for data in self._ws.data_to_send() if data]
-        if sending:
-            self._outbox.settle()  # what the reader was sent goes first
-        self._open = self._ws.state is State.OPEN
-        for data in sending:
-            self.transport.write(data)
-        if self._ws.close_expected():
-            self.transport.close()
+    def _fail(self, code: int, reason: str) -> None:
+        """Fail the connection (RFC 6455, section 7.1.7): our close frame if not sent yet, then the TCP close."""
+        self._reading = False
+        if self._open:
+            self._send_close(code, reason)
+        self.transport.close()
+
+    def _send_close(self, code: int, reason: str) -> None:
+        self._close_code = code
+        self._open = False
+        self._send(Frame(Opcode.CLOSE, Close(code, reason).serialize()))
+
+    def _send(self, frame: Frame) -> None:
+        """A frame of the connection's own, after what the reader was sent before."""
+        self._outbox.settle()
+        self.transport.write(frame.serialize(mask=False))
 
     def eof_received(self) -> bool:
         return False  # close our side too

@@ -51,6 +51,8 @@ def error_reply(refused: Refused) -> dict[str, Any] | None:
 class LiveSession:
     """A reader's messages after the handshake: subscribe and unsubscribe, handled in order."""
 
+    __slots__ = ("admitted", "hub", "inbox", "node", "owner", "reader", "since", "task", "way")  # one per reader
+
     def __init__(self, node: Lane, admitted: Admission, owner: int | None = None, way: str = "app") -> None:
         self.hub = node.hub
         self.way = way  # direct (ticker.live.direct) or app (starlette's handshake): the counts in /healthz
@@ -59,7 +61,7 @@ class LiveSession:
         self.admitted = admitted
         self.owner = owner
         self.reader: Reader | None = None
-        self.inbox: deque[Incoming] = deque()
+        self.inbox: deque[Incoming] | None = None  # messages waiting for the one before: made when one must wait
         self.task: asyncio.Task[None] | None = None
 
     def start(self, connection: LiveConnection) -> None:
@@ -78,6 +80,8 @@ class LiveSession:
         if self._flooded(request):
             reader.sink.close(CloseCode.POLICY_VIOLATION, "too many messages at once")
             return
+        if self.inbox is None:
+            self.inbox = deque()
         self.inbox.append(request)
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self._drain())
@@ -90,14 +94,15 @@ class LiveSession:
         waiting subscribe per incident, for up to that many incidents, is free; ``ws_max_pending_messages`` more
         (any kind) may wait besides. The inbox is small (that bound), so counting it per message costs nothing."""
         settings = self.node.settings
-        incidents = {r.incident for r in (*self.inbox, request) if isinstance(r, Subscribe)}
-        return len(self.inbox) >= min(len(incidents), settings.max_subscriptions) + settings.ws_max_pending_messages
+        inbox = self.inbox or ()
+        incidents = {r.incident for r in (*inbox, request) if isinstance(r, Subscribe)}
+        return len(inbox) >= min(len(incidents), settings.max_subscriptions) + settings.ws_max_pending_messages
 
     def lost(self) -> None:
         """The connection is gone: the reader leaves the hub. A subscribe still running is left to finish (it
         sends nothing to a reader that left) rather than cancelled half-way through a database query or a Redis
         command, and whatever else the reader had sent is dropped."""
-        self.inbox.clear()
+        self.inbox = None
         if self.reader is not None:
             self.hub.disconnect(self.reader)
             if self.since:  # the close code: sent, else received; 1006 without a close frame
@@ -126,6 +131,8 @@ class LiveSession:
                 await self._handle(self.reader, self.inbox.popleft())
         finally:
             self.task = None
+            if not self.inbox:
+                self.inbox = None
 
     async def _handle(self, reader: Reader, request: Incoming) -> None:
         if isinstance(request, Refused):
@@ -142,7 +149,7 @@ class LiveSession:
                 return
             # The store is away, say: the reader comes back and resumes (1013).
             log_event("subscribe_failed", logging.WARNING, error=repr(exc), at=raised_at(exc))
-            self.inbox.clear()
+            self.inbox = None
             reader.sink.close(CloseCode.TRY_AGAIN_LATER, "try again later")
 
     def _answered(self, reader: Reader, refused: Refused, incident: str | None) -> bool:
