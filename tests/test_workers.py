@@ -1,6 +1,7 @@
 """`ticker serve --workers 3` behind one port (issue 18): each worker listens with its own SO_REUSEPORT socket,
 the kernel spreads the readers over them, and every reader gets every event once, in order, whichever worker
-took the post; a rolling restart (SIGHUP) replaces every worker while readers resume and posts go on.
+took the post; a rolling restart (SIGHUP) replaces every worker while readers resume and posts go on; a
+worker killed outright is started again.
 
 Which worker holds a reader is read from /proc: the server side of its connection is a socket inode in exactly
 one worker's file table; so is each worker's own listening socket.
@@ -79,9 +80,9 @@ def node_env(redis_server: RedisServer, postgres_url: str) -> dict[str, str]:
 async def test_three_workers_behind_one_port_spread_readers_deliver_once_in_order_and_roll_over_without_loss(
     tmp_path: Path, redis_server: RedisServer, postgres_url: str
 ) -> None:
+    """One node for all three parts: a start of three workers costs seconds."""
     env = node_env(redis_server, postgres_url)
     token = reporter_token(env)
-    # One node for both halves: a start of three workers costs seconds.
     with ServerProcess(tmp_path, env, args=("--workers", str(WORKERS)), ready_timeout=START_TIMEOUT) as node:
         supervisor = serve_pid(node.port)
         workers = worker_pids(supervisor)
@@ -95,6 +96,7 @@ async def test_three_workers_behind_one_port_spread_readers_deliver_once_in_orde
             slug = await reporter.incident("Brand i hamnen")
             await spread_and_burst(node, slug, workers, reporter, http)
             await rolling_restart(node, slug, supervisor, reporter, http)
+            await a_killed_worker_is_replaced(node, supervisor)
         finally:
             await http.aclose()
             await reporter.aclose()
@@ -176,3 +178,15 @@ async def rolling_restart(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def a_killed_worker_is_replaced(node: ServerProcess, supervisor: int) -> None:
+    """A worker that dies (kill -9) is started again; the others run on."""
+    workers = worker_pids(supervisor)
+    victim = workers[0]
+    os.kill(victim, signal.SIGKILL)
+    await eventually(lambda: len(worker_pids(supervisor)) == WORKERS and victim not in worker_pids(supervisor))
+    after = worker_pids(supervisor)
+    assert set(workers[1:]) <= set(after)
+    await all_listening(after, node.port)
+    assert "worker_died" in node.log_text()
