@@ -163,7 +163,7 @@ class Hub:
             return False  # a fetch, a snapshot, or a reader ahead of this node: subscribe() asks the store
         self._check_room(reader, slug)
         self._leave(reader, slug)  # an old subscription to the incident: this topic, kept for the reader
-        reader.topics[slug] = topic
+        reader.topics[topic.slug] = topic  # the topic's string, not one per reader
         reader.put(topic.subscribed())
         for _seq, message in history:
             reader.put(message)
@@ -191,7 +191,7 @@ class Hub:
         target = topic.seq
         join: Join[Framed] = Join(after=target if since is None else since, buffer=[])
         topic.joining[reader] = join
-        reader.topics[slug] = topic
+        reader.topics[topic.slug] = topic  # the topic's string, not one per reader
         reader.put(topic.subscribed())
         try:
             history, sent_upto = await self.catchup.history(topic, since, epoch, target)
