@@ -3,7 +3,8 @@
 Starts a Ticker node (SQLite in a temporary directory, the in-process broker, uvicorn with Ticker's protocol
 classes, uvloop when installed), opens one incident, and has a child process open ``--warm`` readers (so that
 what the first connections allocate once is not counted), then ``--readers`` more, each subscribed to the
-incident and then idle. Between the two it takes a tracemalloc snapshot and the process's RSS, and prints the
+incident and then idle. Between the two it takes a tracemalloc snapshot, the process's RSS and its CPU time
+(what connecting and subscribing cost the node: the readers' side is another process), and prints the
 bytes per reader (Python allocations, and RSS) as one JSON line, then the top source lines, one a line.
 tracemalloc's own bookkeeping (tens of bytes per block) inflates RSS: take RSS from a run with ``--no-trace``.
 
@@ -138,10 +139,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.sleep(0.5)
         if args.trace:
             tracemalloc.start(args.frames)
-        before, rss_before = snapshot(args.trace), rss_kib()
+        before, rss_before, cpu_before = snapshot(args.trace), rss_kib(), time.process_time()
         proc.stdin.write(b"go\n")
         assert (await proc.stdout.readline()).strip() == b"connected"
         await until(lambda: len(hub.readers) >= args.warm + args.readers)
+        connect_cpu = time.process_time() - cpu_before
         await asyncio.sleep(0.5)
         after, rss_after = snapshot(args.trace), rss_kib()
         tracemalloc.stop()
@@ -155,6 +157,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "readers": args.readers,
         "loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
         "rss_kib_per_reader": round((rss_after - rss_before) / args.readers, 2),
+        # the node's CPU (user + system) from the first connect to the last reader's subscribe, per reader
+        "connect_cpu_us_per_reader": round(connect_cpu * 1e6 / args.readers, 1),
     }
     if before is None or after is None:
         return {**result, "top": []}
