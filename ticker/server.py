@@ -27,6 +27,7 @@ from ticker.supervisor import STARTUP_FAILURE, Supervisor, reserve_port, worker_
 # A worker told to stop has this long to close its readers (uvicorn's graceful timeout, 10 s) and the node's
 # parts; then it is killed.
 STOP_SECONDS = 60.0
+LISTEN_BACKLOG = 8192
 HTTP_PROTOCOL = "ticker.live.handover:LiveHttpProtocol"  # plain readers first, then uvicorn's httptools protocol
 WS_PROTOCOL = "ticker.live.handover:LiveHandshake"
 
@@ -53,6 +54,10 @@ def uvicorn_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "http": HTTP_PROTOCOL,
         "lifespan": "on",
         "timeout_graceful_shutdown": 10,
+        # Connections the kernel holds for the node until it accepts them (capped by net.core.somaxconn): when a
+        # worker stops, its readers come back within a second, and a full queue drops their SYNs, which the
+        # clients' kernels send again only after 1, 3, 7 … s.
+        "backlog": LISTEN_BACKLOG,
         "log_level": settings.log_level,
         "log_config": log_config(settings),
         "access_log": False,
