@@ -204,14 +204,17 @@ async def test_a_close_after_pending_frames_sends_the_frames_then_the_close_fram
     (reader,) = spy.watch(hub)
 
     burst = dispatch(hub, slug, 4)
-    reader.sink.close(code, "closing")  # in the same turn: the frames are still pending
+    reader.send({"type": "error", "code": "bad_message", "message": "held for the end of the turn"})
+    reader.sink.close(code, "closing")  # in the same turn: the reply is still held
 
     assert await seqs_received(client, 4) == [(slug, seq) for seq in burst]
+    assert (await client.receive())["type"] == "error"
     with pytest.raises(ConnectionClosed):
         await client.receive()
     assert client.ws.close_code == code
     writes = spy.writes[connection(reader).transport]
-    assert len(writes) == 2 and [m["seq"] for m in messages(writes[0])] == burst  # the frames, then the close
+    assert len(writes) == 3  # the events, the reply, then the close frame
+    assert [m["seq"] for m in messages(writes[0])] == burst and messages(writes[1])[0]["type"] == "error"
 
 
 async def test_a_reader_that_stops_reading_during_a_coalesced_burst_is_closed_with_4000(

@@ -213,9 +213,7 @@ class LiveConnection(asyncio.Protocol):
             return
         self._reading = False
         if self._open:
-            self._close_code = close.code
-            self._open = False
-            self._send(Frame(Opcode.CLOSE, payload))
+            self._send_close_frame(close.code, payload)
         self.transport.close()
 
     def _fail(self, code: int, reason: str) -> None:
@@ -226,9 +224,13 @@ class LiveConnection(asyncio.Protocol):
         self.transport.close()
 
     def _send_close(self, code: int, reason: str) -> None:
+        self._send_close_frame(code, Close(code, reason).serialize())
+
+    def _send_close_frame(self, code: int, payload: bytes) -> None:
+        """Our close frame, after everything the reader was sent (held bytes are written while still open)."""
+        self._send(Frame(Opcode.CLOSE, payload))
         self._close_code = code
         self._open = False
-        self._send(Frame(Opcode.CLOSE, Close(code, reason).serialize()))
 
     def _send(self, frame: Frame) -> None:
         """A frame of the connection's own, after what the reader was sent before."""
