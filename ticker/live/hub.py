@@ -1,8 +1,9 @@
 """The hub: one per node. Its readers and the incidents they follow, subscribe and join, the fan-out, the
 heartbeat. Catch-up (ticker.live.catchup) and the broker listener (ticker.live.listener) are its parts.
 
-The fan-out writes each event's once-built frame to every live reader's sink in a plain loop: no task, queue or
-await per reader (docs/benchmarks.md measures why). A reader whose unsent bytes pass the bound is closed with
+The fan-out hands each event's once-built frame to the loop's outbox (ticker.live.outbox), which writes a turn's
+frames to every live reader's sink in a plain loop at the end of the turn, one write per reader: no task, queue
+or await per reader (docs/benchmarks.md measures why). A reader whose unsent bytes pass the bound is closed with
 4000 and resumes from its last seq on another connection.
 """
 

@@ -28,7 +28,8 @@ class Sink(Protocol):
     """
 
     def writer(self) -> Callable[[bytes], object]:
-        """The function that queues one frame: called once per event per reader, so the cheapest there is."""
+        """The function that queues bytes (whole frames): the outbox calls it for every live reader once per turn
+        of the loop with that turn's frames, so the cheapest there is."""
 
     def close(self, code: int, reason: str) -> None: ...
 
