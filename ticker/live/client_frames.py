@@ -31,7 +31,7 @@ class Failure(NamedTuple):
     reason: str
 
 
-def parse(data: bytes, max_size: int) -> tuple[list[Frame], bytes, Failure | None]:
+def parse(data: bytes | bytearray, max_size: int) -> tuple[list[Frame], bytes | bytearray, Failure | None]:
     """The whole frames at the start of ``data``, the bytes after them (the start of a frame still arriving), and
     the failure that stopped the parse, if one did (the frames before it are good and returned)."""
     frames: list[Frame] = []

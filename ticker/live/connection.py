@@ -70,7 +70,7 @@ class LiveConnection(asyncio.Protocol):
         self._on_text = on_text
         self._on_lost = on_lost
         self._max_size = max_size
-        self._rest = b""  # the start of a frame still arriving
+        self._rest: bytes | bytearray = b""  # the start of a frame still arriving
         self._fragments: list[bytes] | None = None  # a message still arriving, fragment by fragment
         self._binary = False  # that message is binary (the protocol has none: the session answers it as bad)
         self._outbox = outbox()
@@ -152,12 +152,14 @@ class LiveConnection(asyncio.Protocol):
 
     # asyncio.Protocol.
 
-    def data_received(self, data: bytes) -> None:
+    def data_received(self, data: bytes | bytearray) -> None:
         if not self._reading:
             return  # after a close frame, or a failure, the reader's bytes are dropped
         if self._rest:
-            data = self._rest + data
-        frames, self._rest, failure = client_frames.parse(data, self._max_size)
+            self._rest += data  # a bytearray: a frame trickling in a byte at a time is not copied again each time
+            data = self._rest
+        frames, rest, failure = client_frames.parse(data, self._max_size)
+        self._rest = rest if isinstance(rest, bytearray) or not rest else bytearray(rest)
         for opcode, fin, payload in frames:
             if not self._reading:
                 return
