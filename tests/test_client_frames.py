@@ -173,16 +173,15 @@ BROKEN: dict[str, tuple[bytes, int]] = {
 }
 
 
-@pytest.mark.parametrize("case", BROKEN)
-async def test_a_frame_that_breaks_the_protocol_fails_the_connection(node: Node, slug: str, case: str) -> None:
-    data, code = BROKEN[case]
-    client = await Client.open(node)
-    await client.send(frame(0x1, subscribe(slug)))
-    assert (await client.message())["type"] == "subscribed"
-    await client.send(data)
-    assert await client.closed_with() == code
-    await eventually(lambda: not node.services.hub.readers)  # and the reader left the hub
-    client.close()
+async def test_each_frame_that_breaks_the_protocol_fails_the_connection(node: Node, slug: str) -> None:
+    for case, (data, code) in BROKEN.items():  # one node for all: each case on a connection of its own
+        client = await Client.open(node)
+        await client.send(frame(0x1, subscribe(slug)))
+        assert (await client.message())["type"] == "subscribed", case
+        await client.send(data)
+        assert await client.closed_with() == code, case
+        await eventually(lambda: not node.services.hub.readers)  # and the reader left the hub
+        client.close()
 
 
 async def test_a_reader_that_closes_gets_its_close_code_back_and_the_tcp_close(node: Node, slug: str) -> None:
