@@ -126,7 +126,13 @@ def main(ctx: click.Context, data_dir: str | None, database_url: str | None, red
 @main.command()
 @click.option("--host", help="Address to listen on [127.0.0.1]")
 @click.option("--port", type=int, help="Port [8000]")
-@click.option("--workers", type=int, default=1, show_default=True, help="Processes (needs Redis when above 1)")
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Processes, each listening on the port (needs Redis when above 1; SIGHUP restarts them in turn)",
+)
 @click.option("--demo", is_flag=True, help="Create a demo incident and accounts, print how to use them once up")
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, workers: int, demo: bool) -> None:
