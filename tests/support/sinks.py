@@ -38,6 +38,8 @@ class RecordingSink:
                     next(parser)
                 except StopIteration as done:
                     out.append(json.loads(done.value.data))
+                else:
+                    raise AssertionError("a write ended in the middle of a frame")
         return out
 
     def seqs(self) -> list[int]:
