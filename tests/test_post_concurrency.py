@@ -14,12 +14,14 @@ import json
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from tests.support.live import LiveReader
 from tests.support.node import Reporter, node_settings, running_node
 from tests.support.waiting import eventually
 from ticker.broker.memory import MemoryBroker
 from ticker.relay import Relay
+from ticker.store import sql
 from ticker.store.accounts import add_user
 from ticker.store.migrate import upgrade
 from ticker.store.sql import Store
@@ -115,4 +117,33 @@ async def test_the_relay_publishes_what_it_is_handed_out_of_order_in_seq_order(s
         await eventually(all_marked)
     finally:
         await relay.stop()
+        await store.close()
+
+
+async def test_a_postgresql_connection_closed_while_idle_is_replaced_before_use(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool checks a connection that sat idle (ticker.store.sql: not every checkout, which cost a post three
+    round trips): one the database closed meanwhile (a restart, a proxy) is replaced, and the read succeeds."""
+    await upgrade(postgres_url)
+    store, admin = Store(postgres_url), Store(postgres_url)
+    try:
+        await store.write(create_incident("brand", {"title": "Brand"}))
+        anna = await add_user(store, "anna", "Anna")
+        assert (await store.position("brand"))[0] == 1  # the store's connections are in its pool now
+        async with admin.reading() as session:  # a restart, as the store's connections see it
+            ended = await session.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        assert ended >= 1
+        monkeypatch.setattr(sql, "PING_AFTER_IDLE_SECONDS", 0.0)
+        for _ in range(3):  # each pooled connection is checked before use
+            assert (await store.position("brand"))[0] == 1
+        post = post_entry("brand", Author(anna.id, "Anna"), "<p>Rök.</p>", "12:00", False, False)
+        assert (await store.write(post)).body["seq"] == 2
+    finally:
+        await admin.close()
         await store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, event, func, insert, inspect, or_, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -26,6 +27,7 @@ from ticker.store.tombstone import DELETED, standing
 from ticker.store.views import entry_view, incident_view
 
 LOCK_TIMEOUT_SECONDS = 30  # how long a SQLite write waits for another process's write lock
+PING_AFTER_IDLE_SECONDS = 5.0  # a PostgreSQL connection idle this long is checked before use
 
 
 def now() -> datetime:
@@ -203,7 +205,8 @@ class Store:
             self.write_engine = _sqlite_engine(url, writer=True, echo=echo)
             self.read_engine = _sqlite_engine(url, writer=False, echo=echo)
         else:
-            self.write_engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+            self.write_engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10)
+            _ping_after_idle(self.write_engine)
             # Reads from the same pool without BEGIN and ROLLBACK: two round trips fewer for a one-statement read.
             # READ COMMITTED gives each statement its own snapshot inside a transaction too; a read that needs one
             # view across statements asks for REPEATABLE READ on its connection (ticker.store.transfer).
@@ -397,6 +400,27 @@ async def _replay(session: AsyncSession, idem: Idempotency) -> WriteResult | Non
     if stored.fingerprint != idem.fingerprint:
         raise Refused.invalid("Idempotency-Key", "this key was used for a different request")
     return WriteResult(stored.status, json.loads(stored.response), ())
+
+
+def _ping_after_idle(engine: AsyncEngine) -> None:
+    """Check a pooled connection before use when it has been idle PING_AFTER_IDLE_SECONDS (a database restarted
+    or a proxy that closed it meanwhile): the pool replaces one that fails. SQLAlchemy's pool_pre_ping did this on
+    every checkout, three round trips each (BEGIN, a ping, ROLLBACK): most of a post's on PostgreSQL. A connection
+    that breaks while in use fails its statement either way, and the pool then renews every connection older."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:
+            raise DisconnectionError("the connection failed its ping after being idle") from exc
 
 
 def _sqlite_engine(url: str, *, writer: bool, echo: bool) -> AsyncEngine:
