@@ -668,6 +668,7 @@ class Target(Protocol):
 
     async def create_incident(self, title: str) -> tuple[str, int]: ...
     async def post(self, slug: str, n: int, body_size: int) -> int: ...
+    def fork(self) -> Target: ...
     async def close(self) -> None: ...
 
 
@@ -677,6 +678,7 @@ class TickerTarget:
     kind: TargetKind = "ticker"
 
     def __init__(self, base: str, token: str) -> None:
+        self.base, self.token = base, token
         self.http = HttpClient(base, {"Authorization": f"Bearer {token}"})
 
     async def _json(self, path: str, payload: dict[str, Any]) -> Any:
@@ -693,6 +695,10 @@ class TickerTarget:
         doc = await self._json(f"/api/incidents/{slug}/entries", {"body": entry_body(n, body_size), "label": "23:00"})
         return int(doc["seq"])
 
+    def fork(self) -> TickerTarget:
+        """Another poster, on a connection of its own."""
+        return TickerTarget(self.base, self.token)
+
     async def close(self) -> None:
         await self.http.close()
 
@@ -700,13 +706,14 @@ class TickerTarget:
 class PeerTarget:
     """A peer's ``POST /publish/{slug}``: the body is the event frame, relayed through Redis to the readers.
 
-    The frame has the shape and size of Ticker's ``entry.posted`` event; the poster numbers it.
+    The frame has the shape and size of Ticker's ``entry.posted`` event; the poster numbers it (before it sends,
+    so concurrent posters sharing ``seqs`` never reuse a number; the peer may relay them in another order).
     """
 
-    def __init__(self, base: str, kind: TargetKind) -> None:
-        self.kind = kind
+    def __init__(self, base: str, kind: TargetKind, seqs: dict[str, int] | None = None) -> None:
+        self.base, self.kind = base, kind
         self.http = HttpClient(base)
-        self.seqs: dict[str, int] = {}
+        self.seqs: dict[str, int] = {} if seqs is None else seqs
         self.count = 0
 
     async def create_incident(self, title: str) -> tuple[str, int]:
@@ -744,6 +751,10 @@ class PeerTarget:
             raise RuntimeError(f"publish answered {status}: {data[:300]!r}")
         return seq
 
+    def fork(self) -> PeerTarget:
+        """Another poster, on a connection of its own, numbering from the same seqs."""
+        return PeerTarget(self.base, self.kind, self.seqs)
+
     async def close(self) -> None:
         await self.http.close()
 
@@ -771,14 +782,17 @@ class Scenario:
     storm_window: float = 0.0  # ... and resumes within this many seconds
     body_size: int = 200
     quiet: float = 5.0  # give up waiting when nothing arrived for this long
+    posters: int = 1  # concurrent posters, each on its own connection
 
 
 def scenario(name: str, readers: int, quick: bool = False) -> Scenario:
-    """The four standard scenarios; ``quick`` shrinks them to a few seconds each."""
+    """The standard scenarios; ``quick`` shrinks them to a few seconds each."""
     if name == "steady":
         return Scenario(name, readers, posts=5, rate=5.0) if quick else Scenario(name, readers, posts=60, rate=1.0)
     if name == "burst":
         return Scenario(name, readers, posts=50)
+    if name == "burst8":  # events queue: several arrive while one is fanned out
+        return Scenario(name, readers, posts=80 if quick else 400, posters=8)
     if name == "storm":
         if quick:
             return Scenario(name, readers, posts=4, rate=2.0, storm_at=0.5, storm_window=1.0)
@@ -795,7 +809,7 @@ def scenario(name: str, readers: int, quick: bool = False) -> Scenario:
     raise ValueError(f"unknown scenario {name!r}")
 
 
-SCENARIOS = ("steady", "burst", "storm", "day")
+SCENARIOS = ("steady", "burst", "burst8", "storm", "day")
 
 
 def spread(readers: int, incidents: int) -> list[int]:
@@ -973,15 +987,25 @@ async def _storm(sc: Scenario, crowd: Crowd) -> dict[str, Any]:
 
 
 async def post_entries(sc: Scenario, target: Target, slugs: list[str], finals: dict[str, int]) -> None:
-    """``sc.posts`` posts round the incidents at ``sc.rate``; ``finals`` gets each incident's last seq."""
+    """``sc.posts`` posts round the incidents at ``sc.rate`` from ``sc.posters`` concurrent posters (post n by
+    poster n mod posters, each on its own connection); ``finals`` gets each incident's last seq."""
     began = monotonic()
-    for n in range(sc.posts):
-        if sc.rate > 0:
-            delay = began + n / sc.rate - monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        slug = slugs[n % len(slugs)]
-        finals[slug] = max(finals[slug], await target.post(slug, n, sc.body_size))
+
+    async def poster(one: Target, first: int) -> None:
+        for n in range(first, sc.posts, sc.posters):
+            if sc.rate > 0:
+                delay = began + n / sc.rate - monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            slug = slugs[n % len(slugs)]
+            finals[slug] = max(finals[slug], await one.post(slug, n, sc.body_size))
+
+    forks = [target.fork() for _ in range(sc.posters - 1)]
+    try:
+        await asyncio.gather(*(poster(one, i) for i, one in enumerate([target, *forks])))
+    finally:
+        for one in forks:
+            await one.close()
 
 
 # ---------------------------------------------------------------------------------------------------------

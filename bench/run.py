@@ -666,6 +666,10 @@ SCENARIO_TEXT = {
     "steady": "N readers on one incident, {posts} entries at {rate:g} per second (a very busy story).",
     "burst": "{posts} entries posted one after another as fast as the API answers: saturates the server and "
     "shows its cost per delivery.",
+    "burst8": "{posts} entries posted by {posters} concurrent posters (each on its own connection) as fast as the "
+    "API answers, into one incident: events queue, several arriving while one is sent. A peer's posters number "
+    "the frames before they send them, and the peer relays them in the order it gets them, so it may deliver "
+    "them out of order (counted as such).",
     "storm": "N readers on one incident drop at once {storm_at:g} s into the run and resume (subscribe with "
     "`since`) at random moments within {storm_window:g} s while {posts} entries are posted at {rate:g} per "
     "second, as after a deploy. Latency here includes the time an event waited for its reader to come back.",
@@ -759,7 +763,7 @@ RATIO_FIGURES: dict[str, Callable[[dict[str, Any]], float]] = {
     "RSS KiB per reader": lambda r: float(r["server"]["rss_kib_per_reader"]),
     "connect CPU µs per reader": lambda r: float(r["server"]["connect_cpu_us_per_reader"]),
 }
-RATIO_SCENARIOS = (("burst", "ticker"), ("steady", "ticker"), ("newsroom", "ticker-pg"))  # with its Ticker
+RATIO_SCENARIOS = (("burst", "ticker"), ("burst8", "ticker"), ("steady", "ticker"), ("newsroom", "ticker-pg"))
 
 
 def ratios(results: list[dict[str, Any]]) -> list[str]:

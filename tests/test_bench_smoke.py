@@ -22,7 +22,7 @@ BENCH = Path(__file__).parent.parent / "bench"
 LOADGEN = BENCH / "loadgen.py"
 
 
-@pytest.mark.parametrize("scenario", ["burst", "storm", "day"])
+@pytest.mark.parametrize("scenario", ["burst", "burst8", "storm", "day"])
 def test_fifty_readers_get_every_delivery_once_in_order(tmp_path: Path, scenario: str) -> None:
     env = {"TICKER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/ticker.db"}
     token = reporter_token(env)
