@@ -10,11 +10,12 @@ Starts a private redis-server on a free port, then for every system, reader coun
 ``--out`` (docs/benchmarks.md) and a plot beside it. ``--report RESULTS.json ...`` rewrites the report only,
 merging the rows of several runs (say, the peers from one run and Ticker from a later one).
 
-Two scenarios have a shape of their own (``OWN_SCENARIOS``): ``posts``, the write path alone (bench/posts.py,
-no reader, 1 and 8 concurrent posters, every Ticker system), and ``newsroom``, a newsroom's day (100
-incidents, ``--newsroom-readers`` spread Zipf-like, a post every 2 s somewhere for 10 minutes; Ticker on
-PostgreSQL beside Bun ws and Node ws). A third, ``hundred-k``, runs only when ``--hundred-k-readers`` is given
-(``hundred_k_rows``: that many readers on ``ticker serve --workers N``, rising steady rates, a rolling restart).
+Two scenarios have a shape of their own (``OWN_SCENARIOS``): ``posts``, the write path alone (bench/posts.py, no
+reader, 1 and 8 concurrent posters, every Ticker system, each run followed by the same run of ``--before``'s
+commit), and ``newsroom``, a newsroom's day (100 incidents, ``--newsroom-readers`` spread Zipf-like, a post
+every 2 s somewhere for 10 minutes; Ticker on PostgreSQL beside Bun ws and Node ws). A third, ``hundred-k``,
+runs only when ``--hundred-k-readers`` is given (``hundred_k_rows``: that many readers on
+``ticker serve --workers N``, rising steady rates, a rolling restart).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import urllib.request
 from array import array
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,13 @@ class Context:
     ticker_python: str | None
     postgres_url: str | None = None  # the database of the systems marked postgres
     tokens: dict[str, str] = field(default_factory=dict)  # an editor's token per database
+    tree: Path | None = None  # Ticker from this tree (``--before``'s) instead of the repo's
+
+
+def ticker_env(ctx: Context) -> dict[str, str]:
+    """What makes ``python -m ticker`` import ``ctx.tree``'s package: the repo (the working directory of every
+    command) is not put first on sys.path, the tree is (and the editable install comes after both)."""
+    return {"PYTHONSAFEPATH": "1", "PYTHONPATH": str(ctx.tree)} if ctx.tree else {}
 
 
 def free_port() -> int:
@@ -133,7 +141,11 @@ def server_command(system: System, port: int, ctx: Context) -> tuple[list[str], 
         if not ctx.ticker_python:
             raise SystemExit("say --ticker-python (the python that has ticker installed) to run Ticker")
         workers = ["--workers", str(system.workers)] if system.workers > 1 else []
-        env = {"TICKER_REDIS_URL": ctx.redis_url, "TICKER_DATABASE_URL": ticker_database(system, ctx)}
+        env = {
+            "TICKER_REDIS_URL": ctx.redis_url,
+            "TICKER_DATABASE_URL": ticker_database(system, ctx),
+            **ticker_env(ctx),
+        }
         return [ctx.ticker_python, "-m", "ticker", "serve", *common, *workers], env
     redis = ["--redis", ctx.redis_url]
     if system.name == "node-ws":
@@ -157,7 +169,7 @@ def ticker_token(system: System, ctx: Context) -> str:
     database = ticker_database(system, ctx)
     if database not in ctx.tokens:
         assert ctx.ticker_python
-        env = {**os.environ, "TICKER_DATABASE_URL": database}
+        env = {**os.environ, "TICKER_DATABASE_URL": database, **ticker_env(ctx)}
         cli = [ctx.ticker_python, "-m", "ticker"]
         name = f"bench{int(time.time())}"  # a database kept from an earlier run already has its users
         subprocess.run(
@@ -233,7 +245,8 @@ def summary_line(r: dict[str, Any]) -> str:
     if r["scenario"] == "posts":
         cpu, to_201 = r["server_cpu_ms_per_post"], r["time_to_201_ms"]
         return (
-            f"{r['system']:>12}  posts from {r['posters']}  {cpu['user']}+{cpu['sys']} ms/post  "
+            f"{r['system']:>12}  posts from {r['posters']}{' (' + r['before'] + ')' if r.get('before') else ''}  "
+            f"{cpu['user']}+{cpu['sys']} ms/post  "
             f"{r['posts_per_s']} posts/s  p99 to 201 {to_201.get('p99', '-')} ms  seqs {r['seqs_ok']}"
         )
     s = r["server"]
@@ -250,22 +263,50 @@ def summary_line(r: dict[str, Any]) -> str:
 # Scenarios with a shape of their own: not one fresh server per system and reader count.
 
 POSTERS = (1, 8)  # concurrent posters in the posts scenario
+BEFORE = "0a6b753"  # the posts scenario's default --before: the last commit before issue 18's write path
 NEWSROOM_GAP = 2.0  # seconds between two posts, each into the next incident
 NEWSROOM_PEERS = ("bun-ws", "node-ws")  # the peers issue 18 compares with; Ticker runs it on PostgreSQL
 
 
 def posts_rows(systems: list[System], ctx: Context, args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     """The write path alone (bench/posts.py): no reader, posts into one incident from 1 and from 8 concurrent
-    posters, each on its own keep-alive connection, for every Ticker system (a peer's publish is no post)."""
+    posters, each on its own keep-alive connection, for every Ticker system (a peer's publish is no post). With
+    ``args.before`` (a git ref), each run is followed by the same run of that commit's Ticker (its row marked
+    ``before``), on a database of its own when it is SQLite."""
     import posts  # it imports this module, so not at the top
 
     count, warmup = (50, 5) if args.quick else (400, 20)
-    for system, posters in itertools.product((s for s in systems if s.kind == "ticker"), POSTERS):
+    trees: list[tuple[str, Context]] = [("", ctx)]
+    if args.before:
+        commit = git("rev-parse", "--short", f"{args.before}^{{commit}}")
+        work = ctx.work / f"before-{commit}"
+        trees.append((commit, replace(ctx, work=work, tree=before_tree(commit, work / "tree"), tokens={})))
+    for system, posters, (before, one) in itertools.product((s for s in systems if s.kind == "ticker"), POSTERS, trees):
         try:
-            measured = posts.measure_posts(system, ctx, posters, count, warmup)
+            measured = posts.measure_posts(system, one, posters, count, warmup)
         except Exception as exc:  # one broken server must not lose the other rows
             measured = {"system": system.name, "posters": posters, "skipped": f"failed: {type(exc).__name__}: {exc}"}
-        yield {**measured, "scenario": "posts", "readers": 0, "warmup": warmup}
+        yield {
+            **measured,
+            "scenario": "posts",
+            "readers": 0,
+            "warmup": warmup,
+            **({"before": before} if before else {}),
+        }
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=REPO, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def before_tree(ref: str, dest: Path) -> Path:
+    """``ref``'s Ticker (its package, pages and pyproject) extracted into ``dest``, to run with this venv."""
+    dest.mkdir(parents=True, exist_ok=True)  # again in a later round: extracted over the same files
+    archive = subprocess.run(
+        ["git", "archive", ref, "ticker", "web", "pyproject.toml"], cwd=REPO, check=True, capture_output=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest
 
 
 def newsroom(readers: int, quick: bool) -> loadgen.Scenario:
@@ -815,7 +856,7 @@ def posts_section(results: list[dict[str, Any]]) -> list[str]:
     import posts  # it imports this module, so not at the top
 
     rows = [r for r in results if r["scenario"] == "posts"]
-    measured = [r for r in rows if not r.get("skipped")]
+    measured = [r for r in rows if not r.get("skipped") and not r.get("before")]
     if not rows:
         return []
     first = measured[0] if measured else {"posts": 0, "warmup": 0}
@@ -823,13 +864,54 @@ def posts_section(results: list[dict[str, Any]]) -> list[str]:
     notes = []
     for r in rows:
         name = f"- {SYSTEMS[r['system']].label}, {r['posters']} poster{'s' if r['posters'] > 1 else ''}"
+        name += f", before ({r['before']})" if r.get("before") else ""
         if r.get("skipped"):
             notes.append(f"{name}: {r['skipped']}")
             continue
         share = r["poster_cpu_ms_per_post"] * r["posts_per_s"] / 1000  # of one core, all posters together
         flag = " — **load generator bound**: the posters, not the server, may have set the pace"
         notes.append(f"{name}: the posting process used {share:.0%} of a core{flag if share >= BOTTLENECK else ''}")
-    return ["## Scenario: posts", "", text, "", *(posts.table(measured) if measured else []), "", *notes, ""]
+    after = posts.table(measured) if measured else []
+    return ["## Scenario: posts", "", text, "", *after, "", *before_after(rows), *notes, ""]
+
+
+def before_after(rows: list[dict[str, Any]]) -> list[str]:
+    """The write path of ``--before``'s commit beside this tree's, measured one after the other in this run."""
+    lines = []
+    for old in (r for r in rows if r.get("before") and not r.get("skipped")):
+        new = next((r for r in rows if _key(r) == _key({**old, "before": ""}) and not r.get("skipped")), None)
+        if new is None:
+            continue
+        cpu_old, cpu_new = (sum(r["server_cpu_ms_per_post"].values()) for r in (old, new))
+        user_old, user_new = (r["server_cpu_ms_per_post"]["user"] for r in (old, new))
+        rate_old, rate_new = old["posts_per_s"], new["posts_per_s"]
+        p99_old, p99_new = (r["time_to_201_ms"].get("p99", 0.0) for r in (old, new))
+        lines.append(
+            f"| {SYSTEMS[new['system']].label} | {new['posters']} "
+            f"| {cpu_old:.2f} → {cpu_new:.2f} ({_ratio(cpu_new, cpu_old)}) "
+            f"| {user_old:.2f} → {user_new:.2f} ({_ratio(user_new, user_old)}) "
+            f"| {rate_old:,.1f} → {rate_new:,.1f} ({_ratio(rate_new, rate_old)}) "
+            f"| {p99_old:.1f} → {p99_new:.1f} ({_ratio(p99_new, p99_old)}) "
+            f"| {'yes' if old['seqs_ok'] else 'NO'} · {'yes' if new['seqs_ok'] else 'NO'} |"
+        )
+    if not lines:
+        return []
+    commit = next(r["before"] for r in rows if r.get("before"))
+    return [
+        f"Before ({commit}) and after (this tree), each pair measured one after the other in this run, the same "
+        f"way (the same interpreter and dependencies; `{commit}`'s `ticker` package and pages from `git archive`), "
+        "before → after (after ÷ before):",
+        "",
+        "| system | posters | server CPU ms per post | user CPU ms per post | posts/s | p99 to 201 ms | "
+        "seq 1..N, each once (before · after) |",
+        "|---|---|---|---|---|---|---|",
+        *lines,
+        "",
+    ]
+
+
+def _ratio(new: float, old: float) -> str:
+    return f"{new / old:.2f}×" if old else "—"
 
 
 def core_shares(rows: list[dict[str, Any]]) -> list[str]:
@@ -897,14 +979,14 @@ WORST: dict[str, Callable[[list[Any]], Any]] = {
 }
 
 
-def _key(r: dict[str, Any]) -> tuple[str, str, int, int]:
-    """What a row measured: system, scenario, readers (and posters, in the posts scenario)."""
-    return r["system"], r["scenario"], r["readers"], r.get("posters", 0)
+def _key(r: dict[str, Any]) -> tuple[str, str, int, int, str]:
+    """What a row measured: system, scenario, readers (and posters and the tree, in the posts scenario)."""
+    return r["system"], r["scenario"], r["readers"], r.get("posters", 0), r.get("before", "")
 
 
 def collapse(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (system, scenario, readers) of one run: the median of its rounds."""
-    groups: dict[tuple[str, str, int, int], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, int, int, str], list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault(_key(r), []).append(r)
     collapsed = []
@@ -932,7 +1014,7 @@ def _median(values: list[Any], key: str) -> Any:
 
 def merge(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (system, scenario, readers): a later row replaces an earlier one, unless only it failed."""
-    kept: dict[tuple[str, str, int, int], dict[str, Any]] = {}
+    kept: dict[tuple[str, str, int, int, str], dict[str, Any]] = {}
     for r in rows:
         key = _key(r)
         if key not in kept or not r.get("skipped") or kept[key].get("skipped"):
@@ -1065,6 +1147,12 @@ def main() -> None:
         "--hundred-k-readers", type=int, help="readers in the hundred-k scenario (100,000); it runs only when given"
     )
     parser.add_argument(
+        "--before",
+        default=BEFORE,
+        help=f"posts: also run this git ref's Ticker, each run beside this tree's ({BEFORE}: before issue 18's "
+        "write path; '' for none)",
+    )
+    parser.add_argument(
         "--rounds", type=int, default=1, help="run everything this many times in turn; the report shows medians"
     )
     parser.add_argument("--ticker-python", default=os.environ.get("TICKER_PYTHON") or _repo_python())
@@ -1118,9 +1206,9 @@ def main() -> None:
                     results.append(result)
                     print(summary_line(result), flush=True)
                     results_path.write_text(json.dumps({"meta": meta, "results": results}, indent=1))
-        for log in work.glob("*.log"):  # the servers' own output, for when a row looks wrong
+        for log in work.rglob("*.log"):  # the servers' own output, for when a row looks wrong
             if log.stat().st_size:
-                shutil.copy(log, results_dir / log.name)
+                shutil.copy(log, results_dir / "-".join(log.relative_to(work).parts))
     report(collapse(results), meta, args.out)
     print(f"wrote {args.out} and {results_path}")
 
