@@ -8,6 +8,7 @@ import importlib.util
 import logging
 import multiprocessing
 import os
+import signal
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import fields
@@ -133,11 +134,18 @@ def run_worker(ready: Connection) -> None:
     config = uvicorn.Config(create_app(settings, started=started), **uvicorn_config(settings))
 
     async def listening() -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGUSR1, unlisten)  # before the supervisor hears it listens
         ready.send(os.getpid())
         supervisor = multiprocessing.parent_process()
         if supervisor is not None:  # a supervisor killed outright (SIGKILL) leaves no worker on the port
-            loop = asyncio.get_running_loop()
             loop.add_reader(supervisor.sentinel, orphaned, loop, supervisor.sentinel)
+
+    def unlisten() -> None:
+        """The next generation listens (a rolling restart): new connections are theirs; ours stay until SIGTERM."""
+        for listener in server.servers:
+            listener.close()
+        log_event("worker_not_listening", readers=len(server.server_state.connections))
 
     def orphaned(loop: asyncio.AbstractEventLoop, sentinel: int) -> None:
         loop.remove_reader(sentinel)

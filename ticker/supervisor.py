@@ -14,10 +14,13 @@ and ``--port 0`` is one port for all. It does no work on connections; it:
   before it ever listened (its port, the database, the settings) would fail the same way again: the node stops;
 - on SIGTERM or SIGINT stops every worker (each closes its readers with 1012, as one process does) and waits for
   them, killing any still running after ``stop_seconds``;
-- on SIGHUP restarts the workers in turn, as a rolling deploy: a replacement is started; once it listens, the
-  worker it replaces is stopped, and the next replacement starts only when that worker has exited. The stopped
-  worker's readers reconnect (their close code says so) and the kernel hands them to the listening workers.
-  A replacement that does not come up ends the rolling restart, and the worker it was to replace keeps running.
+- on SIGHUP restarts the workers as a rolling deploy: the next generation is started one worker after another,
+  each once the one before listens; then the old workers stop listening (SIGUSR1: their sockets closed, their
+  readers kept) and are stopped one after another, each once the one before has exited. Their readers reconnect
+  (the close code says so) and the kernel hands them to the new generation only, evenly. Were the old workers
+  still listening, each would take a share of every old worker stopped before it, and the last one, with
+  2.2 times its readers at 7 workers, would pass the open-file limit. A new worker that does not come up ends
+  the rolling restart: the old generation keeps serving, and the new workers started so far are stopped.
 
 A connection still in a stopping worker's accept queue is reset by the kernel (unless the host sets
 ``net.ipv4.tcp_migrate_req``); a client retries it as any failed connect.
@@ -28,11 +31,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -90,6 +94,11 @@ class Worker:
         except (EOFError, OSError):
             pass
 
+    def unlisten(self) -> None:
+        """Its socket closed, its connections kept (SIGUSR1)."""
+        if self.process.pid is not None:
+            os.kill(self.process.pid, signal.SIGUSR1)
+
     def stop(self, seconds: float) -> None:
         if self.stop_by is None:
             self.stop_by = time.monotonic() + seconds
@@ -109,16 +118,18 @@ class Worker:
 
 @dataclass(eq=False)
 class Supervisor:
-    """Runs ``count`` processes of ``target(ready)``; ``target`` writes to ``ready`` once it listens."""
+    """Runs ``count`` processes of ``target(ready)``; ``target`` writes to ``ready`` once it listens, and stops
+    listening (keeping its connections) on SIGUSR1."""
 
     target: Callable[[Connection], None]
     count: int
     stop_seconds: float
-    workers: list[Worker] = field(default_factory=list)
+    workers: list[Worker] = field(default_factory=list)  # the generation that serves
     signals: deque[int] = field(default_factory=deque)
-    rolling: deque[int] = field(default_factory=deque)  # positions still to restart in the rolling restart
-    replacement: Worker | None = None
-    retiring: Worker | None = None
+    fresh: list[Worker] | None = None  # in a rolling restart: the next generation, started one after another
+    retiring: deque[Worker] = field(default_factory=deque)  # the old generation, no longer listening
+    leaving: list[Worker] = field(default_factory=list)  # told to stop, not yet exited
+    rolling: bool = False  # from SIGHUP until the last old worker has exited
 
     def run(self) -> int:
         """Until SIGTERM or SIGINT (0), or until a worker could not start (``STARTUP_FAILURE``)."""
@@ -157,7 +168,7 @@ class Supervisor:
         return Worker(process, ready)
 
     def _all(self) -> list[Worker]:
-        return [w for w in (*self.workers, self.replacement, self.retiring) if w is not None]
+        return [*self.workers, *(self.fresh or ()), *self.retiring, *self.leaving]
 
     def _watched(self) -> list[Connection | int]:
         workers = self._all()
@@ -172,7 +183,8 @@ class Supervisor:
                 return 0
             if not self.rolling:
                 log_event("rolling_restart_started", workers=len(self.workers))
-                self.rolling.extend(range(len(self.workers)))
+                self.rolling = True
+                self.fresh = [self._start()]
         for worker in self._all():
             worker.heard()
         for position, worker in enumerate(self.workers):
@@ -182,35 +194,43 @@ class Supervisor:
                     return STARTUP_FAILURE
                 log_event("worker_died", logging.ERROR, pid=worker.process.pid, exitcode=worker.process.exitcode)
                 self.workers[position] = self._start()
+        self.retiring = deque(_running(self.retiring))
+        self.leaving = _running(self.leaving)
         self._roll()
         return None
 
     def _roll(self) -> None:
-        if self.retiring is not None:
-            if not self.retiring.reap():
-                return
-            log_event("worker_stopped", pid=self.retiring.process.pid, exitcode=self.retiring.process.exitcode)
-            self.retiring = None
-            if not self.rolling:
-                log_event("rolling_restart_done", workers=len(self.workers))
-        if self.replacement is None:
-            if self.rolling:
-                self.replacement = self._start()
-            return
-        if self.replacement.listening:
-            position = self.rolling.popleft()
-            self.retiring, self.workers[position] = self.workers[position], self.replacement
-            self.replacement = None
-            self.retiring.stop(self.stop_seconds)
-        elif self.replacement.reap():
-            log_event(
-                "rolling_restart_abandoned",
-                logging.ERROR,
-                pid=self.replacement.process.pid,
-                exitcode=self.replacement.process.exitcode,
-            )
-            self.replacement = None
-            self.rolling.clear()
+        """A rolling restart: the next generation started one after another, each once the one before listens;
+        then the old generation stops listening, so that the readers it lets go land on the new one only (were
+        the old workers still listening, the last of them would gather the readers of every one stopped before
+        it, beyond the open-file limit); then the old workers stop one after another."""
+        if self.fresh is not None:
+            newest = self.fresh[-1]
+            if newest.listening and len(self.fresh) < len(self.workers):
+                self.fresh.append(self._start())
+            elif newest.listening:
+                for worker in self.workers:
+                    if worker.listening:
+                        worker.unlisten()
+                        self.retiring.append(worker)
+                    else:  # started again after a death, and not up yet: nobody to let go
+                        self._retire(worker)
+                self.workers, self.fresh = self.fresh, None
+                log_event("old_workers_not_listening", workers=len(self.retiring))
+            elif newest.reap():
+                log_event("rolling_restart_abandoned", logging.ERROR, pid=newest.process.pid)
+                for worker in self.fresh[:-1]:
+                    self._retire(worker)
+                self.fresh, self.rolling = None, False
+        elif self.retiring and not self.leaving:
+            self._retire(self.retiring.popleft())
+        elif self.rolling and not self.retiring and not self.leaving:
+            self.rolling = False
+            log_event("rolling_restart_done", workers=len(self.workers))
+
+    def _retire(self, worker: Worker) -> None:
+        worker.stop(self.stop_seconds)
+        self.leaving.append(worker)
 
     def _stop_all(self) -> None:
         workers = self._all()
@@ -219,3 +239,14 @@ class Supervisor:
         while running := [w for w in workers if not w.reap()]:
             wait([w.process.sentinel for w in running], timeout=1.0)
         log_event("workers_stopped", workers=len(workers))
+
+
+def _running(workers: Iterable[Worker]) -> list[Worker]:
+    """Those still running; each that has exited logged."""
+    running = []
+    for worker in workers:
+        if worker.reap():
+            log_event("worker_stopped", pid=worker.process.pid, exitcode=worker.process.exitcode)
+        else:
+            running.append(worker)
+    return running
