@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from typing import Any
 
 import pytest
@@ -146,4 +147,28 @@ async def test_a_postgresql_connection_closed_while_idle_is_replaced_before_use(
         assert (await store.write(post)).body["seq"] == 2
     finally:
         await admin.close()
+        await store.close()
+
+
+async def test_a_sqlite_write_waits_for_another_process_lock_without_holding_the_loop(sqlite_url: str) -> None:
+    """SQLite's writer runs on the loop's thread (ticker.store.sqlite_inline): while another process holds the
+    write lock (a CLI command), a post waits for it on the loop, which goes on serving, and then commits."""
+    await upgrade(sqlite_url)
+    store = Store(sqlite_url)
+    try:
+        await store.write(create_incident("brand", {"title": "Brand"}))
+        anna = await add_user(store, "anna", "Anna")
+        other = sqlite3.connect(sqlite_url.split("///", 1)[1], isolation_level=None)  # the other process's
+        other.execute("BEGIN IMMEDIATE")
+        post = post_entry("brand", Author(anna.id, "Anna"), "<p>Rök.</p>", "12:00", False, False)
+        writing = asyncio.create_task(store.write(post))
+        ticks = 0
+        while ticks < 20:  # the loop runs while the write waits
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert not writing.done()
+        other.execute("COMMIT")
+        other.close()
+        assert (await writing).body["seq"] == 2
+    finally:
         await store.close()
