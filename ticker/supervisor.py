@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import multiprocessing
 import os
 import signal
@@ -110,6 +111,7 @@ class Worker:
             if self.stop_by is not None and time.monotonic() > self.stop_by:
                 log_event("worker_killed", logging.ERROR, pid=self.process.pid)
                 self.process.kill()
+                self.stop_by = math.inf  # once
             return False
         self.process.join()
         self.ready.close()
