@@ -9,10 +9,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticker.errors import Refused
@@ -116,14 +117,27 @@ async def create_token(store: Store, user: Account, label: str = "", *, by: Acto
     return token
 
 
+# Every API request looks its token up: one statement built once, run on a connection (no ORM session, no User
+# object). Never cached: a token revoked on any node is refused on the next request.
+USERS = cast(Table, User.__table__)
+API_TOKENS = cast(Table, ApiToken.__table__)
+ACCOUNT_FOR_TOKEN = (
+    select(USERS.c.id, USERS.c.name, USERS.c.display_name, USERS.c.role)
+    .join(API_TOKENS, API_TOKENS.c.user_id == USERS.c.id)
+    .where(
+        API_TOKENS.c.token_hash == bindparam("token_hash"),
+        API_TOKENS.c.revoked_at.is_(None),
+        USERS.c.disabled_at.is_(None),
+    )
+)
+
+
 async def account_for_token(store: Store, token: str) -> Account | None:
-    async with store.reading() as session:
-        user = await session.scalar(
-            select(User)
-            .join(ApiToken, ApiToken.user_id == User.id)
-            .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None), User.disabled_at.is_(None))
-        )
-    return account_of(user) if user is not None else None
+    digest = _digest(token)
+    row = await store.read_sync(
+        lambda connection: connection.execute(ACCOUNT_FOR_TOKEN, {"token_hash": digest}).first()
+    )
+    return Account(row.id, row.name, row.display_name, row.role) if row is not None else None
 
 
 @cache

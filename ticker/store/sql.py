@@ -8,15 +8,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, event, func, insert, inspect, or_, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import greenlet_spawn
 
 from ticker.errors import Refused
 from ticker.events import EventType, Message, encode
@@ -28,6 +29,7 @@ from ticker.store.views import entry_view, incident_view
 
 LOCK_TIMEOUT_SECONDS = 30  # how long a SQLite write waits for another process's write lock
 PING_AFTER_IDLE_SECONDS = 5.0  # a PostgreSQL connection idle this long is checked before use
+T = TypeVar("T")
 
 
 def now() -> datetime:
@@ -134,12 +136,15 @@ class Tx:
         rows = {f"event_{k}": v for k, v in event_row.items()} | {f"audit_{k}": v for k, v in audit_row.items()}
         if self._only_seq_changed(incident):  # a post: its entry is in already, only the seq to take
             bump = {"bump_id": incident.id, "bump_seq": incident.seq, "bump_updated_at": self.at}
-            if self.batched:  # one statement, one round trip
-                await self.session.execute(BUMP_AND_INSERT_EVENT_AND_AUDIT, rows | bump)
-            else:  # SQLite is in-process: more statements cost no round trip
-                await self.session.execute(BUMP_INCIDENT, bump)
-                await self.session.execute(INSERT_EVENT, event_row)
-                await self.session.execute(INSERT_AUDIT, audit_row)
+            # No autoflush: it would write the incident's seq with an UPDATE of its own before the statement below
+            # writes it again (on PostgreSQL one more round trip).
+            with self.session.no_autoflush:
+                if self.batched:  # one statement, one round trip
+                    await self.session.execute(BUMP_AND_INSERT_EVENT_AND_AUDIT, rows | bump)
+                else:  # SQLite is in-process: more statements cost no round trip
+                    await self.session.execute(BUMP_INCIDENT, bump)
+                    await self.session.execute(INSERT_EVENT, event_row)
+                    await self.session.execute(INSERT_AUDIT, audit_row)
             set_committed_value(incident, "seq", incident.seq)  # written: nothing left for a flush
             set_committed_value(incident, "updated_at", self.at)
         else:
@@ -224,6 +229,11 @@ class Store:
     async def reading(self) -> AsyncIterator[AsyncSession]:
         async with self.read_sessions() as session:
             yield session
+
+    async def read_sync(self, read: Callable[[Connection], T]) -> T:
+        """``read`` on a read connection, checkout to return in one greenlet: for a hot read of a statement or two,
+        where an ORM session, and a greenlet per call of an async connection, cost more than the query."""
+        return await greenlet_spawn(_on_connection, self.read_engine.sync_engine, read)
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncSession]:
@@ -380,6 +390,11 @@ class Store:
     async def count_events(self, slug: str) -> int:
         async with self.reading() as session:
             return int(await session.scalar(select(func.count()).where(Event.topic == slug)) or 0)
+
+
+def _on_connection(engine: Engine, read: Callable[[Connection], T]) -> T:
+    with engine.connect() as connection:
+        return read(connection)
 
 
 def _changed(row: object, fields: tuple[str, ...]) -> dict[str, Any]:
