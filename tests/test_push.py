@@ -41,8 +41,10 @@ def push_env(database_url: str, **more: str) -> dict[str, str]:
 async def alert_done(store: Store, alert_id: int) -> bool:
     """Every delivery of the alert is sent, gone or given up: nothing of it is left to send, by any node."""
     async with store.reading() as session:
-        left = await session.scalar(select(func.count()).where(PushDelivery.alert_id == alert_id))
+        # The state first: each read sees what is committed when it runs, and an alert's deliveries are made in the
+        # transaction that sets it sending (counted first, none yet; then the state, sending meanwhile).
         state = await session.scalar(select(PushAlert.state).where(PushAlert.id == alert_id))
+        left = await session.scalar(select(func.count()).where(PushDelivery.alert_id == alert_id))
     return state in ("sending", "held", "cancelled") and left == 0
 
 
