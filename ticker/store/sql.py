@@ -119,35 +119,36 @@ class Tx:
         since it was read in this transaction. Make the change, then emit (a flush between the two would leave
         the diff empty)."""
         kind, subject, changes = self._audited(incident, event_type, data)
-        incident.seq += 1
-        incident.updated_at = self.at
-        message = encode(incident.slug, incident.seq, event_type, self.at, data)
+        seq = incident.seq + 1
+        message = encode(incident.slug, seq, event_type, self.at, data)
         event_row = {
             "incident_id": incident.id,
             "topic": incident.slug,
-            "seq": incident.seq,
+            "seq": seq,
             "type": event_type,
             "payload": message.payload,
             "committed_at": self.at,
         }
         audit_row = row_values(
-            self.actor, kind, self.at, incident=incident.slug, seq=incident.seq, subject=subject, changes=changes
+            self.actor, kind, self.at, incident=incident.slug, seq=seq, subject=subject, changes=changes
         )
         rows = {f"event_{k}": v for k, v in event_row.items()} | {f"audit_{k}": v for k, v in audit_row.items()}
-        if self._only_seq_changed(incident):  # a post: its entry is in already, only the seq to take
-            bump = {"bump_id": incident.id, "bump_seq": incident.seq, "bump_updated_at": self.at}
-            # No autoflush: it would write the incident's seq with an UPDATE of its own before the statement below
-            # writes it again (on PostgreSQL one more round trip).
-            with self.session.no_autoflush:
+        if self._only_seq_to_write(incident):  # a post: its entry is in already, only the seq to take
+            bump = {"bump_id": incident.id, "bump_seq": seq, "bump_updated_at": self.at}
+            with self.session.no_autoflush:  # an incident's time set by the op is written below, not by a flush
                 if self.batched:  # one statement, one round trip
                     await self.session.execute(BUMP_AND_INSERT_EVENT_AND_AUDIT, rows | bump)
                 else:  # SQLite is in-process: more statements cost no round trip
                     await self.session.execute(BUMP_INCIDENT, bump)
                     await self.session.execute(INSERT_EVENT, event_row)
                     await self.session.execute(INSERT_AUDIT, audit_row)
-            set_committed_value(incident, "seq", incident.seq)  # written: nothing left for a flush
+            # Written: set as loaded, not as changed, so that the session stays clean and its later autoflushes and
+            # the commit's flush have nothing to look at (a changed attribute costs them a unit of work each).
+            set_committed_value(incident, "seq", seq)
             set_committed_value(incident, "updated_at", self.at)
         else:
+            incident.seq = seq
+            incident.updated_at = self.at
             await self.session.flush()  # the incident's seq and whatever else changed (an entry's edit)
             if self.batched:
                 await self.session.execute(INSERT_EVENT_AND_AUDIT, rows)
@@ -155,9 +156,9 @@ class Tx:
                 await self.session.execute(INSERT_EVENT, event_row)
                 await self.session.execute(INSERT_AUDIT, audit_row)
         self.messages.append(message)
-        return incident.seq
+        return seq
 
-    def _only_seq_changed(self, incident: Incident) -> bool:
+    def _only_seq_to_write(self, incident: Incident) -> bool:
         """Whether the incident's seq and time are all this transaction has left to write (the ORM's flush, which
         would find that out, costs a post more than the statement)."""
         session = self.session
