@@ -10,7 +10,10 @@ part started after it still uses it; a part that fails to start stops those alre
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import inspect
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Protocol
 
@@ -112,33 +115,49 @@ class Node:
         """Start every component in order; on leaving (or a failed start), stop the started ones in reverse."""
         async with AsyncExitStack() as stack:
 
-            def start(part: Part) -> None:
+            def on_stop(name: str, stop: Callable[[], Awaitable[None] | None]) -> None:
+                stack.push_async_callback(stopped, name, stop)
+
+            def start(name: str, part: Part) -> None:
                 part.start()
-                stack.push_async_callback(part.stop)
+                on_stop(name, part.stop)
 
             stack.callback(log_event, "node_stopped")
             if self.settings.auto_migrate:
                 await upgrade(self.settings.database_url)
             if self.owns_store:
-                stack.push_async_callback(self.store.close)
+                on_stop("store", self.store.close)
             if self.owns_broker:
-                stack.push_async_callback(self.broker.close)
-            stack.callback(self.photos.close)
-            start(self.hub)
-            start(self.relay)
-            start(self.presence)
-            start(self.notices)
-            stack.push_async_callback(self.sources_panel.stop)  # the panel's own tasks (other nodes' news)
-            start(self.tips)
-            start(self.sources_poller)
-            stack.push_async_callback(self.link_cards.aclose)
-            start(self.push_sender)
-            start(self.partner_readers)
+                on_stop("broker", self.broker.close)
+            on_stop("photos", self.photos.close)
+            start("hub", self.hub)
+            start("relay", self.relay)
+            start("presence", self.presence)
+            start("notices", self.notices)
+            on_stop("sources_panel", self.sources_panel.stop)  # the panel's own tasks (other nodes' news)
+            start("tips", self.tips)
+            start("sources_poller", self.sources_poller)
+            on_stop("link_cards", self.link_cards.aclose)
+            start("push_sender", self.push_sender)
+            start("partner_readers", self.partner_readers)
             self.metrics.attach(self.figures, self.settings.metrics_sync_seconds)
-            stack.push_async_callback(self.metrics.detach)
-            start(self.nodes)
-            start(self.janitor)
+            on_stop("metrics", self.metrics.detach)
+            start("nodes", self.nodes)
+            start("janitor", self.janitor)
             log_event(
                 "node_started", broker=self.broker.describe(), database=self.store.write_engine.url.get_backend_name()
             )
             yield self
+
+
+async def stopped(name: str, stop: Callable[[], Awaitable[None] | None]) -> None:
+    """Stop one part, and log how long it took. A node whose stop hangs waits for the part after the last one
+    logged, in reverse start order (``part_stopping`` names it at TICKER_LOG_LEVEL=debug)."""
+    log_event("part_stopping", logging.DEBUG, part=name)
+    began = time.monotonic()
+    try:
+        result = stop()
+        if inspect.isawaitable(result):
+            await result
+    finally:
+        log_event("part_stopped", part=name, seconds=round(time.monotonic() - began, 3))
