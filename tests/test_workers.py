@@ -13,9 +13,12 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.cli import reporter_token
 from tests.support.live import LiveReader
@@ -23,6 +26,7 @@ from tests.support.node import Reporter
 from tests.support.services import RedisServer, ServerProcess
 from tests.support.waiting import eventually
 from tests.test_deploy import START_TIMEOUT, BalancedReader, post_entry, serve_pid, wait_for, worker_pids
+from ticker.supervisor import SPAWN, Worker
 
 WORKERS = 3
 READERS = 45  # hashed over 3 sockets: all on two of them has a chance of 3 · (2/3)^45, about 3 · 10^-8
@@ -190,3 +194,29 @@ async def a_killed_worker_is_replaced(node: ServerProcess, supervisor: int) -> N
     assert set(workers[1:]) <= set(after)
     await all_listening(after, node.port)
     assert "worker_died" in node.log_text()
+
+
+def deaf_worker(ready: Connection) -> None:
+    """A worker that ignores SIGTERM (a stop that hangs), then says it is ready."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    ready.send(os.getpid())
+    while True:
+        time.sleep(1)
+
+
+def test_a_worker_past_its_time_to_stop_is_killed_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    """The supervisor looks at a stopping worker at every turn until it has gone; SIGKILL takes a moment, and
+    each look in between must not kill (and log) it again."""
+    ready, told = SPAWN.Pipe(duplex=False)
+    process = SPAWN.Process(target=deaf_worker, args=(told,))
+    process.start()
+    told.close()
+    worker = Worker(process, ready)
+    assert ready.recv() == process.pid
+    worker.stop(0.0)
+    turns = 0
+    while not worker.reap():
+        turns += 1
+    assert process.exitcode == -signal.SIGKILL
+    killed = [r for r in caplog.records if getattr(r, "event", None) == "worker_killed"]
+    assert len(killed) == 1, (len(killed), turns)
