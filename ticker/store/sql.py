@@ -440,8 +440,8 @@ def _ping_after_idle(engine: AsyncEngine) -> None:
 
 
 def _sqlite_engine(url: str, *, writer: bool, echo: bool) -> AsyncEngine:
-    """The writer runs on the loop's thread (ticker.store.sqlite_inline), one connection; readers in aiosqlite's
-    threads beside it (WAL)."""
+    """The writer and the readers run on the loop's thread (ticker.store.sqlite_inline): one writer connection,
+    readers beside it (WAL)."""
     engine = create_async_engine(
         inline_url(url),
         echo=echo,
