@@ -15,7 +15,8 @@ import sqlite3
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
 
 from tests.support.live import LiveReader
 from tests.support.node import Reporter, node_settings, running_node
@@ -89,6 +90,45 @@ async def test_concurrent_posters_give_one_gapless_order_with_each_post_once(mod
         assert await reader.silent()
         assert folded.state() == await editor.state(slug)
         await reader.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url"))
+
+
+async def test_a_post_writes_its_incident_once_and_leaves_nothing_to_flush(store_url: str) -> None:
+    """A post takes its seq with one statement: the incident is not also written by an autoflush (an ORM UPDATE,
+    on PostgreSQL a round trip of its own), and the session has nothing for a flush to look at."""
+    await upgrade(store_url)
+    store = Store(store_url)
+    statements: list[str] = []
+    flushes: list[int] = []
+
+    def executed(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    def flushing(session: Session, *_args: Any) -> None:
+        flushes.append(len(session.dirty) + len(session.new))
+
+    try:
+        await store.write(create_incident("brand", {"title": "Brand"}))
+        anna = await add_user(store, "anna", "Anna")
+        event.listen(store.write_engine.sync_engine, "before_cursor_execute", executed)
+        event.listen(Session, "before_flush", flushing)
+        try:
+            result = await store.write(
+                post_entry("brand", Author(anna.id, "Anna"), "<p>Rök.</p>", "12:00", False, False)
+            )
+        finally:
+            event.remove(Session, "before_flush", flushing)
+            event.remove(store.write_engine.sync_engine, "before_cursor_execute", executed)
+        assert [m.seq for m in result.messages] == [2]
+        assert sum("UPDATE INCIDENTS" in s.upper() for s in statements) == 1, statements
+        assert flushes == []
+        assert await store.position("brand") == (2, (await store.incident("brand")).epoch)
+    finally:
+        await store.close()
 
 
 async def test_the_relay_publishes_what_it_is_handed_out_of_order_in_seq_order(sqlite_url: str) -> None:
