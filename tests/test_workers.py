@@ -220,3 +220,16 @@ def test_a_worker_past_its_time_to_stop_is_killed_and_logged_once(caplog: pytest
     assert process.exitcode == -signal.SIGKILL
     killed = [r for r in caplog.records if getattr(r, "event", None) == "worker_killed"]
     assert len(killed) == 1, (len(killed), turns)
+
+
+async def test_a_stopping_server_closes_every_reader_at_once_and_counts_them(tmp_path: Path, sqlite_url: str) -> None:
+    """``readers_closed`` counts every reader (uvicorn told each connection to shut down in turn; the count was
+    of those left when it reached its first HTTP connection, and with none there was no line at all)."""
+    with ServerProcess(tmp_path, {"TICKER_DATABASE_URL": sqlite_url}) as node:
+        readers = [await LiveReader.open(node.ws_url) for _ in range(READERS)]
+        assert node.stop() is not None
+        for reader in readers:
+            await reader.ws.wait_closed()
+            assert reader.ws.close_code == 1012
+        closed = [line for line in node.log_text().splitlines() if '"readers_closed"' in line]
+        assert len(closed) == 1 and f'"readers": {READERS}' in closed[0], closed

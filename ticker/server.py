@@ -20,6 +20,7 @@ import uvicorn
 from ticker.app import create_app
 from ticker.config import Settings
 from ticker.config_check import check
+from ticker.live.gate import LANE_STATE, Lane
 from ticker.log_format import logging_config
 from ticker.logs import log_event
 from ticker.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
@@ -87,6 +88,15 @@ class _Server(uvicorn.Server):
         await super().startup(sockets)
         if self.started and self.on_ready is not None:
             await self.on_ready()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Every reader told to come back (1012) at once, before uvicorn tells each connection to shut down:
+        so ``readers_closed`` counts them all, not those left when uvicorn's loop reached its first HTTP
+        connection (ticker.live.handover.AppHttpProtocol.shutdown, which does the same for a plain uvicorn)."""
+        lane: Lane | None = self.lifespan.state.get(LANE_STATE)
+        if lane is not None:
+            lane.stop()
+        await super().shutdown(sockets)
 
 
 def serve(settings: Settings, workers: int = 1, on_ready: Callable[[], Awaitable[None]] | None = None) -> None:

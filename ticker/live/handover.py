@@ -84,10 +84,16 @@ UVICORN_NAMES: tuple[tuple[str, str], ...] = (
     (f"{_SERVER}.ServerState", "class"),
     (f"{_SERVER}.ServerState.connections", "attribute"),
     (f"{_SERVER}.ServerState.default_headers", "attribute"),
-    # ticker.server: a subclass of uvicorn's Server that runs a hook once the port is bound.
+    # ticker.server: a subclass of uvicorn's Server that runs a hook once the port is bound, and closes every reader
+    # when it stops.
     (f"{_SERVER}.Server", "class"),
     (f"{_SERVER}.Server.startup", "method"),
     (f"{_SERVER}.Server.started", "attribute"),
+    (f"{_SERVER}.Server.shutdown", "method"),  # and its lifespan's state: the Lane, to close every reader first
+    (f"{_SERVER}.Server.lifespan", "attribute"),
+    ("uvicorn.lifespan.on", "module"),
+    ("uvicorn.lifespan.on.LifespanOn", "class"),
+    ("uvicorn.lifespan.on.LifespanOn.state", "attribute"),
 )
 
 
