@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import errno
 import json
 import multiprocessing as mp
 import os
@@ -27,7 +28,7 @@ import resource
 import sys
 import time
 from array import array
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -160,6 +161,7 @@ class SocketIODialect:
 
 CLOSED, CONNECTING, HANDSHAKE, OPEN, SUBSCRIBED = range(5)
 STORM = -1  # close_code of a reader the storm dropped: it resumes within the storm's window
+COUNTED = -2  # close_code of an attempt whose failure is counted already (a refused upgrade, the connect timeout)
 
 
 class Stats:
@@ -174,7 +176,15 @@ class Stats:
         self.connects = 0
         self.drops = 0
         self.failures = 0
+        # Why attempts ended before the reader subscribed: "connect <errno>", "http <status>" (a refused upgrade),
+        # "lost before the upgrade's answer: …", "close <code>" (after the upgrade; 1006: with no close frame),
+        # "timeout" (the connect timeout).
+        self.failed_by: Counter[str] = Counter()
         self.last_receipt = 0.0
+
+    def failed(self, why: str) -> None:
+        self.failures += 1
+        self.failed_by[why] += 1
 
 
 class Reader(asyncio.Protocol):
@@ -217,6 +227,15 @@ class Reader(asyncio.Protocol):
         self.transport.write(self.pool.handshake)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.state == HANDSHAKE and self.close_code not in (STORM, COUNTED):
+            # Reset (the server's kernel), or closed with no answer (the server); how long after the connect began.
+            began = self.pool.connecting.get(self, monotonic())
+            after = min(10, int(monotonic() - began))
+            how = "reset" if isinstance(exc, ConnectionResetError) else "closed" if exc is None else type(exc).__name__
+            self.pool.stats.failed(
+                f"lost before the upgrade's answer: {how} after {after}{'+' if after == 10 else ''} s"
+            )
+            self.close_code = COUNTED
         self.pool.lost(self)
 
     def data_received(self, data: bytes) -> None:
@@ -237,7 +256,8 @@ class Reader(asyncio.Protocol):
                 self.buf = data
                 return
             if not data.startswith(b"HTTP/1.1 101"):
-                self.pool.stats.failures += 1
+                self.pool.stats.failed("http " + data[9:12].decode("latin-1"))
+                self.close_code = COUNTED
                 self.abort()
                 return
             self.state = OPEN
@@ -399,15 +419,22 @@ class Pool:
             fut.add_done_callback(partial(self._connected, reader))
 
     def _connected(self, reader: Reader, fut: asyncio.Future[Any]) -> None:
-        if fut.cancelled() or fut.exception() is not None:
-            self.stats.failures += 1
+        if fut.cancelled():
+            self.stats.failed("connect cancelled")
+            self.lost(reader)
+        elif (exc := fut.exception()) is not None:
+            number = getattr(exc, "errno", None)
+            self.stats.failed(
+                f"connect {errno.errorcode.get(number, type(exc).__name__) if number else type(exc).__name__}"
+            )
             self.lost(reader)
 
     def _sweep(self) -> None:
         cutoff = monotonic() - self.CONNECT_TIMEOUT
         for reader, began in list(self.connecting.items()):
             if began < cutoff and reader.transport is not None:
-                self.stats.failures += 1
+                self.stats.failed("timeout")
+                reader.close_code = COUNTED
                 reader.abort()
         self._sweeper = self.loop.call_later(1.0, self._sweep)
 
@@ -429,6 +456,10 @@ class Pool:
         if was == SUBSCRIBED:
             self.live -= 1
             self.stats.drops += 1
+        elif reader.close_code in (STORM, COUNTED):
+            pass
+        elif was == OPEN:  # upgraded, not subscribed yet
+            self.stats.failed(f"close {reader.close_code or 1006}")
         self.connecting.pop(reader, None)
         self._pump()
         code = reader.close_code
@@ -537,6 +568,7 @@ async def _child(conn: Connection, spec: ChildSpec) -> None:
             "connect_s": (pool.last_subscribed or monotonic()) - began,
             "connect_cpu": [cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]],
             "failures": pool.stats.failures,
+            "failed_by": dict(pool.stats.failed_by),
         }
     )
     mark, cpu_mark = monotonic(), cpu_seconds()
@@ -594,6 +626,7 @@ def _report(pool: Pool, readers: list[Reader], finals: dict[str, int], mark: flo
         "live": pool.live,
         "reconnects": stats.connects,
         "failures": stats.failures,
+        "failed_by": dict(stats.failed_by),
         "cpu": [cpu[0] - cpu_mark[0], cpu[1] - cpu_mark[1]],
         "active_s": busy_until - mark,
         "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,

@@ -36,6 +36,7 @@ import tempfile
 import time
 import urllib.request
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -421,6 +422,7 @@ class HundredK:
                 "connect_s": round(connect_s, 1),
                 "connects_per_s": round(subscribed / connect_s, 1) if connect_s else 0.0,
                 "connect_wall_s": round(time.monotonic() - began, 1),
+                "connect_failed_by": dict(sum((Counter(r["failed_by"]) for r in ready), Counter()).most_common()),
                 "rss_kib_per_reader": round((connected.rss_kib - idle.rss_kib) / max(1, subscribed), 2),
                 "rss_mib": {"idle": idle.rss_kib // 1024, "connected": connected.rss_kib // 1024},
                 "connect_cpu_us_per_reader": round(
@@ -550,6 +552,7 @@ def tally(reports: list[dict[str, Any]], expected: int) -> dict[str, Any]:
         "drops": sum(r["drops"] for r in reports),
         "connects": sum(r["reconnects"] for r in reports),
         "failed_connects": sum(r["failures"] for r in reports),
+        "failed_by": dict(sum((Counter(r["failed_by"]) for r in reports), Counter()).most_common()),
         "latency_ms": {k: round(v * 1000, 1) for k, v in loadgen.percentiles(latencies.tolist()).items()},
         "loadgen_busiest": round(max(sum(r["cpu"]) / r["active_s"] if r["active_s"] > 0 else 0.0 for r in reports), 3),
     }
@@ -644,6 +647,13 @@ def hundred_k_section(results: list[dict[str, Any]]) -> list[str]:
             f"{s['missing']:,} · {s['duplicates']:,}, {s['snapshots']:,} "
             f"| {s['db_transactions']:,} ({s['db_transactions_background_estimate']:,}) | {catchups or '—'} |"
         )
+    lines.append("")
+    for r in rows:  # why connects failed before the reader subscribed (bench/loadgen.py's Stats.failed_by)
+        if not r.get("skipped") and r["storm"].get("failed_by"):
+            s = r["storm"]
+            why = "; ".join(f"{k}: {v:,}" for k, v in s["failed_by"].items())
+            failed = f"{s['failed_connects']:,} of {s['connects']:,} connects failed"
+            lines.append(f"{r['system']}, rolling restart: {failed} ({why}).")
     return [*lines, ""]
 
 
