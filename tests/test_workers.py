@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import time
@@ -26,6 +27,8 @@ from tests.support.node import Reporter
 from tests.support.services import RedisServer, ServerProcess
 from tests.support.waiting import eventually
 from tests.test_deploy import START_TIMEOUT, BalancedReader, post_entry, serve_pid, wait_for, worker_pids
+from ticker import node as node_module
+from ticker.node import stopped
 from ticker.supervisor import SPAWN, Worker
 
 WORKERS = 3
@@ -233,3 +236,28 @@ async def test_a_stopping_server_closes_every_reader_at_once_and_counts_them(tmp
             assert reader.ws.close_code == 1012
         closed = [line for line in node.log_text().splitlines() if '"readers_closed"' in line]
         assert len(closed) == 1 and f'"readers": {READERS}' in closed[0], closed
+
+
+async def test_a_part_slow_to_stop_is_logged_with_what_every_task_awaits(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker whose stop hangs is killed after 60 s: before that, the log names the await that does not end."""
+    caplog.set_level(logging.INFO, "ticker")
+    monkeypatch.setattr(node_module, "SLOW_STOP_SECONDS", 0.01)
+    release = asyncio.Event()
+
+    async def hung_stop() -> None:
+        await release.wait()
+
+    stopping = asyncio.create_task(stopped("stuck", hung_stop))
+
+    def slow() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if getattr(r, "event", None) == "part_stop_slow"]
+
+    await eventually(lambda: bool(slow()))
+    (line,) = slow()
+    assert line.fields["part"] == "stuck"  # type: ignore[attr-defined]
+    assert any("hung_stop" in chain and "Event.wait" in chain for chain in line.fields["tasks"])  # type: ignore[attr-defined]
+    release.set()
+    await stopping
+    assert [r.fields["part"] for r in caplog.records if getattr(r, "event", None) == "part_stopped"] == ["stuck"]  # type: ignore[attr-defined]

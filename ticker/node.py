@@ -10,13 +10,15 @@ part started after it still uses it; a part that fails to start stops those alre
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
+from ticker.background import woken
 from ticker.broker import Broker, broker_for
 from ticker.config import Settings
 from ticker.http.origins import OriginPolicy
@@ -150,14 +152,43 @@ class Node:
             yield self
 
 
+SLOW_STOP_SECONDS = 10.0  # a part still stopping after this: every task's awaits are logged (part_stop_slow)
+
+
 async def stopped(name: str, stop: Callable[[], Awaitable[None] | None]) -> None:
     """Stop one part, and log how long it took. A node whose stop hangs waits for the part after the last one
-    logged, in reverse start order (``part_stopping`` names it at TICKER_LOG_LEVEL=debug)."""
+    logged, in reverse start order (``part_stopping`` names it at TICKER_LOG_LEVEL=debug); once it has taken
+    ``SLOW_STOP_SECONDS``, a WARNING line shows what every task awaits, so that the await that never ends is
+    named before the supervisor kills the worker."""
     log_event("part_stopping", logging.DEBUG, part=name)
     began = time.monotonic()
     try:
         result = stop()
         if inspect.isawaitable(result):
-            await result
+            stopping = asyncio.ensure_future(result)
+            ended = asyncio.Event()
+            stopping.add_done_callback(lambda _task: ended.set())
+            try:
+                if not await woken(ended, SLOW_STOP_SECONDS):
+                    log_event("part_stop_slow", logging.WARNING, part=name, tasks=awaits())
+            except BaseException:
+                stopping.cancel()
+                raise
+            await stopping
     finally:
         log_event("part_stopped", part=name, seconds=round(time.monotonic() - began, 3))
+
+
+def awaits() -> list[str]:
+    """Each running task's chain of awaits, outermost first: ``name: function:line < function:line …``."""
+    chains = []
+    for task in asyncio.all_tasks():
+        links = []
+        awaited: Any = task.get_coro()
+        while awaited is not None:
+            frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "ag_frame", None)
+            if frame is not None:
+                links.append(f"{frame.f_code.co_qualname}:{frame.f_lineno}")
+            awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
+        chains.append(f"{task.get_name()}: {' < '.join(links)}")
+    return sorted(chains)
