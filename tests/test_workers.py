@@ -28,6 +28,7 @@ from tests.support.services import RedisServer, ServerProcess
 from tests.support.waiting import eventually
 from tests.test_deploy import START_TIMEOUT, BalancedReader, post_entry, serve_pid, wait_for, worker_pids
 from ticker import node as node_module
+from ticker.background import Background
 from ticker.node import stopped
 from ticker.supervisor import SPAWN, Worker
 
@@ -261,3 +262,22 @@ async def test_a_part_slow_to_stop_is_logged_with_what_every_task_awaits(
     release.set()
     await stopping
     assert [r.fields["part"] for r in caplog.records if getattr(r, "event", None) == "part_stopped"] == ["stuck"]  # type: ignore[attr-defined]
+
+
+async def test_a_background_task_that_loses_its_cancellation_is_cancelled_again_and_stops() -> None:
+    """A worker's stop hung in its node-stats task: a cancellation lost in redis-py (asyncio.wait_for on Python
+    3.11), and the task looped on. Here the task swallows its first cancellation itself."""
+    lost = asyncio.Event()
+
+    async def run() -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(3600)
+        lost.set()  # and on, as the loop did
+        await asyncio.sleep(3600)
+
+    task = Background("loses-a-cancel", run)
+    task.start()
+    await asyncio.sleep(0)  # the task runs up to its first sleep
+    async with asyncio.timeout(30) as guard:  # against a hang, not a measure: it stops after one more cancel
+        await task.stop()
+    assert lost.is_set() and not guard.expired()

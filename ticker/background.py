@@ -16,6 +16,8 @@ from typing import Any
 
 from ticker.logs import log_event, raised_at
 
+CANCEL_AGAIN_SECONDS = 1.0  # a task that lost its cancellation is cancelled again after this
+
 
 class Background:
     def __init__(self, name: str, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -27,12 +29,22 @@ class Background:
         self._task = asyncio.get_running_loop().create_task(self._guarded(), name=self.name)
 
     async def stop(self) -> None:
-        """Cancel the task and wait for it to end; nothing to do if it never started."""
+        """Cancel the task and wait for it to end; nothing to do if it never started.
+
+        Cancelled again every ``CANCEL_AGAIN_SECONDS`` while it runs: a cancellation can be lost in a library
+        (redis-py sends each command under ``asyncio.wait_for``, which on Python 3.11 swallows one that arrives
+        in the turn its command completes; see ``woken``), and the task's loop would then go on for ever. A
+        worker whose node-stats task lost it so was stuck in its stop until the supervisor killed it."""
         task, self._task = self._task, None
-        if task is not None:
+        if task is None:
+            return
+        ended = asyncio.Event()
+        task.add_done_callback(lambda _task: ended.set())
+        while not task.done():
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await woken(ended, CANCEL_AGAIN_SECONDS)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     async def _guarded(self) -> None:
         try:
