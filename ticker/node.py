@@ -157,10 +157,9 @@ SLOW_STOP_SECONDS = 10.0  # a part still stopping after this: every task's await
 
 async def stopped(name: str, stop: Callable[[], Awaitable[None] | None]) -> None:
     """Stop one part, and log how long it took. A node whose stop hangs waits for the part after the last one
-    logged, in reverse start order (``part_stopping`` names it at TICKER_LOG_LEVEL=debug); once it has taken
-    ``SLOW_STOP_SECONDS``, a WARNING line shows what every task awaits, so that the await that never ends is
-    named before the supervisor kills the worker."""
-    log_event("part_stopping", logging.DEBUG, part=name)
+    logged, in reverse start order; once it has taken ``SLOW_STOP_SECONDS``, a WARNING line names the part and
+    shows what every task awaits, so that the await that never ends is named before the supervisor kills the
+    worker."""
     began = time.monotonic()
     try:
         result = stop()
