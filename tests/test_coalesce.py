@@ -8,7 +8,6 @@ test, so that several of them fall in one turn of the loop for certain.
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
@@ -17,11 +16,10 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import Frame
-from websockets.streams import StreamReader
 
 from tests.support.live import LiveReader
 from tests.support.node import Node, node_settings, running_node
+from tests.support.sinks import frame_messages
 from tests.support.waiting import eventually
 from ticker.errors import CloseCode
 from ticker.events import dumps
@@ -57,28 +55,12 @@ class WriteSpy:
 
     def of(self, reader: Reader) -> list[list[dict[str, Any]]]:
         """The reader's writes since ``watch``, each as the messages its frames carry."""
-        return [messages(data) for data in self.writes[connection(reader).transport]]
+        return [frame_messages(data) for data in self.writes[connection(reader).transport]]
 
 
 def connection(reader: Reader) -> LiveConnection:
     assert isinstance(reader.sink, LiveConnection)
     return reader.sink
-
-
-def messages(data: bytes) -> list[dict[str, Any]]:
-    """The messages of the text frames in ``data`` (a whole number of frames: a write never splits one)."""
-    stream = StreamReader()
-    stream.feed_data(data)
-    found = []
-    while stream.buffer:
-        parser = Frame.parse(stream.read_exact, mask=False)
-        try:
-            next(parser)
-        except StopIteration as done:
-            found.append(json.loads(done.value.data))
-        else:
-            raise AssertionError("a write ended in the middle of a frame")
-    return found
 
 
 @pytest.fixture
@@ -214,7 +196,7 @@ async def test_a_close_after_pending_frames_sends_the_frames_then_the_close_fram
     assert client.ws.close_code == code
     writes = spy.writes[connection(reader).transport]
     assert len(writes) == 3  # the events, the reply, then the close frame
-    assert [m["seq"] for m in messages(writes[0])] == burst and messages(writes[1])[0]["type"] == "error"
+    assert [m["seq"] for m in frame_messages(writes[0])] == burst and frame_messages(writes[1])[0]["type"] == "error"
 
 
 async def test_a_reader_that_stops_reading_during_a_coalesced_burst_is_closed_with_4000(

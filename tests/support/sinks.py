@@ -28,19 +28,24 @@ class RecordingSink:
         return True
 
     def messages(self) -> list[dict[str, Any]]:
-        out = []
-        for raw in self.frames:  # one write may carry several frames (ticker.live.outbox)
-            reader = StreamReader()
-            reader.feed_data(raw)
-            while reader.buffer:
-                parser = Frame.parse(reader.read_exact, mask=False)
-                try:
-                    next(parser)
-                except StopIteration as done:
-                    out.append(json.loads(done.value.data))
-                else:
-                    raise AssertionError("a write ended in the middle of a frame")
-        return out
+        # one write may carry several frames (ticker.live.outbox)
+        return [message for raw in self.frames for message in frame_messages(raw)]
 
     def seqs(self) -> list[int]:
         return [m["seq"] for m in self.messages() if m["type"] == "event"]
+
+
+def frame_messages(data: bytes) -> list[dict[str, Any]]:
+    """The messages of the text frames in ``data`` (a whole number of frames: a write never splits one)."""
+    stream = StreamReader()
+    stream.feed_data(data)
+    found = []
+    while stream.buffer:
+        parser = Frame.parse(stream.read_exact, mask=False)
+        try:
+            next(parser)
+        except StopIteration as done:
+            found.append(json.loads(done.value.data))
+        else:
+            raise AssertionError("a write ended in the middle of a frame")
+    return found
